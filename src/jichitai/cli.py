@@ -1,0 +1,427 @@
+"""The ``jichitai`` command line: one Typer application for every zone and every operator task.
+
+Errors print as one line and exit non-zero; ``--debug`` (or JICHITAI_DEBUG=1) shows the traceback.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from jichitai.platform.config import Settings, load_settings, write_settings
+from jichitai.platform.context import PURPOSES
+from jichitai.platform.errors import ConfigurationError, JichitaiError
+from jichitai.platform.storage.engine import Storage, open_zone_keystore
+from jichitai.platform.tenants import TenantKind
+from jichitai.platform.zones import ALL_ZONES, Zone
+
+app = typer.Typer(
+    name="jichitai",
+    help="jichitai: online procedures and standardized core systems for Japanese local governments.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+tenant_app = typer.Typer(
+    help="Tenants (地方公共団体): add, list, show, disable, enable.", no_args_is_help=True
+)
+keys_app = typer.Typer(help="Keys per tenant: rotate, list, export the submission JWK.", no_args_is_help=True)
+audit_app = typer.Typer(help="Audit log per tenant and zone: verify, checkpoint, show.", no_args_is_help=True)
+db_app = typer.Typer(help="Databases: apply migrations to every tenant.", no_args_is_help=True)
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+app.add_typer(db_app, name="db")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class _State:
+    home: Path | None = None
+    debug: bool = False
+    storage: Storage | None = None
+
+
+state = _State()
+
+
+@app.callback()
+def _root(
+    home: Annotated[
+        Path | None, typer.Option("--home", envvar="JICHITAI_HOME", help="data directory (default ./var)")
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
+) -> None:
+    state.home = home
+    state.debug = debug or os.environ.get("JICHITAI_DEBUG") == "1"
+
+
+def _ask_passphrase(settings: Settings, *, confirm: bool = False) -> Settings:
+    if settings.keystore != "file" or settings.keystore_passphrase is not None:
+        return settings
+    if not sys.stdin.isatty():
+        raise ConfigurationError(
+            "no keystore passphrase", hint="set JICHITAI_KEYSTORE_PASSPHRASE (no terminal to prompt on)"
+        )
+    pw = getpass.getpass("keystore passphrase: ")
+    if confirm and getpass.getpass("again: ") != pw:
+        raise ConfigurationError("the two passphrases differ")
+    return settings.model_copy(update={"keystore_passphrase": pw})
+
+
+def settings() -> Settings:
+    return load_settings(state.home)
+
+
+def storage() -> Storage:
+    if state.storage is None:
+        state.storage = Storage(_ask_passphrase(settings()))
+    return state.storage
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console, transient=False,
+    )  # fmt: skip
+
+
+# -- init ----------------------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    backend: Annotated[str, typer.Option(help="sqlite (embedded) or postgresql")] = "sqlite",
+    pg_url: Annotated[
+        str | None,
+        typer.Option(
+            help="admin URL of the default PostgreSQL server, e.g. postgresql://postgres@127.0.0.1/postgres"
+        ),
+    ] = None,
+    server: Annotated[
+        list[str] | None, typer.Option(help="more PostgreSQL servers for the placement map: NAME=URL")
+    ] = None,
+    keystore: Annotated[str, typer.Option(help="file (encrypted, default) or pkcs11")] = "file",
+    pkcs11_module: Annotated[str | None, typer.Option(help="path of the PKCS#11 module")] = None,
+    environment: Annotated[str, typer.Option(help="development, test or production")] = "development",
+    db_prefix: Annotated[str, typer.Option(help="prefix of PostgreSQL databases and roles")] = "jichitai",
+) -> None:
+    """Create an installation: settings file, catalog, zone databases and keystores."""
+    home = state.home or Path(os.environ.get("JICHITAI_HOME", "var"))
+    servers: dict[str, str] = {}
+    if backend == "postgresql":
+        if not pg_url:
+            raise ConfigurationError("--pg-url is needed with --backend postgresql")
+        servers["default"] = pg_url
+        for item in server or []:
+            name, sep, url = item.partition("=")
+            if not sep or not name or not url:
+                raise ConfigurationError(f"--server {item!r} must be NAME=URL")
+            servers[name] = url
+    s = load_settings(
+        home, backend=backend, pg_servers=servers, keystore=keystore, pkcs11_module=pkcs11_module,
+        environment=environment, db_prefix=db_prefix,
+    )  # fmt: skip
+    s = _ask_passphrase(s, confirm=True)
+    if (home / "catalog.sqlite3").exists() or (home / "jichitai.toml").exists():
+        raise ConfigurationError(f"{home} already holds an installation", hint="use another --home")
+    write_settings(s)
+    st = Storage(s)
+    st.backend.prepare()
+    for zone in ALL_ZONES:
+        open_zone_keystore(s, zone, create=True)
+    console.print(f"[green]initialised[/] {home} ({backend}, keystore {keystore})")
+
+
+# -- tenants -------------------------------------------------------------------------------------
+
+
+@tenant_app.command("add")
+def tenant_add(
+    code: Annotated[str, typer.Argument(help="全国地方公共団体コード, 6 digits with check digit")],
+    name: Annotated[str, typer.Option(help="name, e.g. 横浜市")],
+    kana: Annotated[str, typer.Option(help="name in katakana, e.g. ヨコハマシ")],
+    kind: Annotated[TenantKind, typer.Option(help="kind of body")],
+    server: Annotated[str | None, typer.Option(help="PostgreSQL server of the placement map")] = None,
+) -> None:
+    """Add a tenant: storage, keys and audit log in every zone (all or nothing)."""
+    from jichitai.platform.tenancy import NewTenant, add_tenant
+
+    st = storage()
+    with _progress() as progress:
+        task = progress.add_task(f"adding {code}", total=len(ALL_ZONES) * 2)
+        tenant = add_tenant(
+            st, NewTenant(code, name, kana, kind, server), progress=lambda _msg: progress.advance(task)
+        )
+    console.print(
+        f"[green]added[/] {tenant.code} {tenant.name} ({tenant.kind.label_ja}, server {tenant.server})"
+    )
+
+
+@tenant_app.command("list")
+def tenant_list() -> None:
+    """List the tenants."""
+    table = Table("code", "name", "kana", "kind", "prefecture", "status", "server")
+    for t in storage().catalog.list():
+        table.add_row(t.code, t.name, t.kana, t.kind.label_ja, t.prefecture, t.status.value, t.server)
+    console.print(table)
+
+
+@tenant_app.command("show")
+def tenant_show(code: str) -> None:
+    """Show one tenant and where its data lives."""
+    st = storage()
+    t = st.catalog.get(code)
+    table = Table(show_header=False)
+    for k, v in (
+        ("code", t.code), ("name", t.name), ("kana", t.kana), ("kind", t.kind.label_ja),
+        ("prefecture", t.prefecture), ("status", t.status.value), ("server", t.server),
+    ):  # fmt: skip
+        table.add_row(k, str(v))
+    for zone in ALL_ZONES:
+        schema = st.backend.schema(t)
+        where = f"schema {schema}" if schema else str(getattr(st.backend, "path")(zone, t))  # noqa: B009
+        table.add_row(f"{zone.value}", where)
+    console.print(table)
+
+
+@tenant_app.command("disable")
+def tenant_disable(code: str) -> None:
+    """Stop serving a tenant; its data and keys stay."""
+    from jichitai.platform.tenancy import disable_tenant
+
+    disable_tenant(storage(), code)
+    console.print(f"[yellow]disabled[/] {code} (data kept)")
+
+
+@tenant_app.command("enable")
+def tenant_enable(code: str) -> None:
+    """Serve a disabled tenant again."""
+    from jichitai.platform.tenancy import enable_tenant
+
+    enable_tenant(storage(), code)
+    console.print(f"[green]enabled[/] {code}")
+
+
+# -- keys ----------------------------------------------------------------------------------------
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    tenant: Annotated[str, typer.Option(help="tenant code")],
+    zone: Annotated[list[Zone] | None, typer.Option(help="zone(s); default all")] = None,
+    signing: Annotated[bool, typer.Option(help="also add a new signing key version")] = False,
+    submission: Annotated[bool, typer.Option(help="also add a new submission key pair (LGWAN)")] = False,
+) -> None:
+    """Add a new KEK version and re-wrap the data keys under it (online; old ciphertext still decrypts)."""
+    from jichitai.platform.keys import rotate_tenant_keys
+
+    st = storage()
+    for line in rotate_tenant_keys(
+        st, tenant, zones=zone or list(ALL_ZONES), signing=signing, submission=submission
+    ):
+        console.print(line)
+
+
+@keys_app.command("list")
+def keys_list(tenant: Annotated[str, typer.Option(help="tenant code")]) -> None:
+    """List key versions per zone."""
+    from jichitai.platform.crypto.keystore import KeyKind
+
+    st = storage()
+    st.catalog.get(tenant)
+    table = Table("zone", "kind", "versions")
+    for zone in ALL_ZONES:
+        ks = st.keystore(zone)
+        for kind in KeyKind:
+            try:
+                versions = ks.versions(tenant, kind)
+            except JichitaiError:
+                continue
+            table.add_row(zone.value, kind.value, ", ".join(map(str, versions)))
+    console.print(table)
+
+
+@keys_app.command("jwk")
+def keys_jwk(tenant: Annotated[str, typer.Option(help="tenant code")]) -> None:
+    """Print the tenant's published submission public key (JWK) as the portal serves it."""
+    import json
+
+    from jichitai.platform.keys import published_submission_jwk
+
+    console.print_json(json.dumps(published_submission_jwk(storage(), tenant)))
+
+
+# -- audit ---------------------------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+def audit_verify(
+    tenant: Annotated[str, typer.Option(help="tenant code")],
+    zone: Annotated[list[Zone] | None, typer.Option(help="zone(s); default all")] = None,
+) -> None:
+    """Check the hash chain and the signed checkpoints; report the first broken link."""
+    from jichitai.platform.audit_ops import verify_tenant
+
+    ok = True
+    for z, report_ok, text in verify_tenant(storage(), tenant, zones=zone or list(ALL_ZONES)):
+        style = "green" if report_ok else "bold red"
+        console.print(f"[{style}]{z.value}[/]: {text}")
+        ok = ok and report_ok
+    if not ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    tenant: Annotated[str, typer.Option(help="tenant code")],
+    zone: Annotated[list[Zone] | None, typer.Option(help="zone(s); default all")] = None,
+) -> None:
+    """Sign a checkpoint now (besides the automatic one every N entries)."""
+    from jichitai.platform.audit_ops import checkpoint_tenant
+
+    for z, seq in checkpoint_tenant(storage(), tenant, zones=zone or list(ALL_ZONES)):
+        console.print(f"{z.value}: checkpoint at entry {seq}")
+
+
+@audit_app.command("show")
+def audit_show(
+    tenant: Annotated[str, typer.Option(help="tenant code")],
+    zone: Annotated[Zone, typer.Option(help="zone")] = Zone.MYNUMBER,
+    person: Annotated[str | None, typer.Option(help="only entries about this person")] = None,
+    limit: Annotated[int, typer.Option(help="how many, newest first")] = 50,
+) -> None:
+    """Show audit entries (who did what, why, to whose data)."""
+    from jichitai.platform.audit_ops import show_entries
+
+    table = Table("seq", "time", "actor", "role", "purpose", "action", "object", "person")
+    for e in show_entries(storage(), tenant, zone, person=person, limit=limit):
+        table.add_row(*[str(x) for x in e])
+    console.print(table)
+
+
+@app.command("purposes")
+def purposes() -> None:
+    """List the registered purpose-of-use codes (利用目的)."""
+    import jichitai.apps  # noqa: F401 - registers every business's purposes
+
+    table = Table("code", "利用目的", "根拠")
+    for p in PURPOSES.all():
+        table.add_row(p.code, p.label_ja, p.legal_basis)
+    console.print(table)
+
+
+# -- db ------------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations to the catalog and to every tenant in every zone."""
+    from jichitai.platform.tenancy import upgrade_all
+
+    st = storage()
+    st.backend.prepare()
+    tenants = st.catalog.list()
+    with _progress() as progress:
+        task = progress.add_task("migrating", total=len(tenants) * len(ALL_ZONES))
+        n = upgrade_all(st, progress=lambda _t, _z: progress.advance(task))
+    console.print(f"[green]up to date[/]: {n} tenant databases")
+
+
+# -- serve and demo ------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    zone: Annotated[Zone, typer.Argument(help="internet (portal), lgwan, linkage or mynumber")],
+    port: Annotated[int | None, typer.Option(help="port (default from settings)")] = None,
+    host: Annotated[str | None, typer.Option(help="bind address (default from settings, loopback)")] = None,
+) -> None:
+    """Run one zone's server."""
+    import uvicorn
+
+    from jichitai.apps import create_app
+
+    st = storage()
+    s = st.settings
+    application = create_app(zone, st)
+    uvicorn.run(
+        application, host=host or s.bind_host, port=port or s.ports[zone.value], log_level="warning",
+        proxy_headers=False,
+    )  # fmt: skip
+
+
+@app.command()
+def demo(
+    smoke: Annotated[bool, typer.Option(help="start everything, check it answers, stop")] = False,
+    residents: Annotated[int, typer.Option(help="synthetic residents in the demo municipality")] = 200,
+) -> None:
+    """Prepare a demo installation (SQLite), seed a demo municipality and start every zone."""
+    from jichitai.demo import run_demo
+
+    home = state.home or Path(os.environ.get("JICHITAI_HOME", ".demo"))
+    raise typer.Exit(run_demo(home, smoke=smoke, residents=residents, console=console))
+
+
+def _mount_optional() -> None:
+    """Sub-applications owned by other packages, mounted when present."""
+    from jichitai.platform.plugins import optional_module
+
+    identity = optional_module("jichitai.platform.identity.cli")
+    if identity is not None:
+        app.add_typer(identity.build_cli(storage), name="staff")
+    pki = optional_module("jichitai.platform.pki.cli")
+    if pki is not None:
+        app.add_typer(pki.app, name="pki")
+        app.command("card-reader")(pki.card_reader_command)
+
+
+_mount_optional()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("JICHITAI_DEBUG") == "1"
+    try:
+        result: Any = app(args=args, standalone_mode=False, prog_name="jichitai")
+        return int(result) if isinstance(result, int) else 0
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except JichitaiError as exc:
+        if debug:
+            traceback.print_exc()
+        err_console.print(f"[bold red]error:[/] {exc.one_line()}", highlight=False, soft_wrap=True)
+        return 1
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        err_console.print(
+            f"[bold red]error:[/] {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        return 1
+    finally:
+        if state.storage is not None:
+            state.storage.close()
+            state.storage = None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

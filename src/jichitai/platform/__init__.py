@@ -1,0 +1,1 @@
+"""The shared kernel: tenancy, storage, keys and crypto, pki, audit, staff identity, configuration."""

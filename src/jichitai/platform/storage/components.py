@@ -1,0 +1,63 @@
+"""Which component (package with tables and migrations) lives in which zone.
+
+A component owns tables (its ``models`` module) and an Alembic branch (its ``migrations`` folder,
+branch label = component label). A zone's tenant database gets the tables of its components only.
+Platform components live in every zone.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import MetaData
+
+from jichitai.platform.storage.base import Base
+from jichitai.platform.zones import ALL_ZONES, Zone
+
+
+@dataclass(frozen=True)
+class Component:
+    package: str  # e.g. jichitai.platform.audit
+    zones: tuple[Zone, ...]
+    models: tuple[str, ...] = ("models",)
+
+    def migrations_dir(self) -> Path:
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError(f"component package {self.package} not found")
+        return Path(next(iter(spec.submodule_search_locations))) / "migrations"
+
+    def import_models(self) -> None:
+        for name in self.models:
+            importlib.import_module(f"{self.package}.{name}")
+
+
+COMPONENTS: tuple[Component, ...] = (
+    Component("jichitai.platform.crypto", ALL_ZONES),
+    Component("jichitai.platform.audit", ALL_ZONES),
+    Component("jichitai.platform.identity", ALL_ZONES),
+)
+
+
+def components_of(zone: Zone) -> list[Component]:
+    return [c for c in COMPONENTS if zone in c.zones]
+
+
+def migration_dirs(zone: Zone) -> list[Path]:
+    return [d for c in components_of(zone) if (d := c.migrations_dir()).is_dir()]
+
+
+def metadata_for(zone: Zone) -> MetaData:
+    """A MetaData holding exactly the tables of the zone's components (for drift checks)."""
+    comps = components_of(zone)
+    for c in comps:
+        c.import_models()
+    names = {c.package for c in comps}
+    md = MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.sorted_tables:
+        if table.info.get("component") in names:
+            table.to_metadata(md)
+    return md

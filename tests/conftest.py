@@ -1,0 +1,148 @@
+"""Shared fixtures: settings and storage on SQLite and PostgreSQL, a tenant, contexts.
+
+PostgreSQL tests run against JICHITAI_TEST_PG_URL (``make test`` sets it); in CI (CI=true) they
+fail rather than skip when the server is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from jichitai.platform.config import Settings
+from jichitai.platform.context import Actor, ActorKind, TenantContext
+from jichitai.platform.storage.engine import Storage, open_zone_keystore
+from jichitai.platform.tenants import TenantCode, TenantKind
+from jichitai.platform.zones import ALL_ZONES
+
+PG_URL = os.environ.get("JICHITAI_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+TEST_PASSPHRASE = "test-passphrase-0123456789"
+
+
+def _pg_available() -> bool:
+    try:
+        engine = create_engine(
+            PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), poolclass=NullPool
+        )
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+_PG_OK: bool | None = None
+
+
+def require_pg() -> str:
+    global _PG_OK
+    if _PG_OK is None:
+        _PG_OK = _pg_available()
+    if not _PG_OK:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI but {PG_URL} does not answer")
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+    return PG_URL
+
+
+def drop_pg_prefix(url: str, prefix: str) -> None:
+    """Drop every database and role whose name starts with ``prefix_`` (test clean-up)."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), poolclass=NullPool)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        like = prefix.replace("_", r"\_") + r"\_%"
+        for (db,) in conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": like}):
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        for (role,) in conn.execute(text("SELECT rolname FROM pg_roles WHERE rolname LIKE :p"), {"p": like}):
+            conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
+    engine.dispose()
+
+
+def make_settings(home: Path, backend: str = "sqlite", **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "home": home,
+        "environment": "test",
+        "backend": backend,
+        "keystore_passphrase": TEST_PASSPHRASE,
+        "audit_checkpoint_every": 10,
+    }
+    if backend == "postgresql":
+        values["pg_servers"] = {"default": require_pg()}
+        values["db_prefix"] = "jt" + secrets.token_hex(4)
+    values.update(extra)
+    return Settings(**values)
+
+
+def make_storage(settings: Settings) -> Storage:
+    storage = Storage(settings)
+    storage.backend.prepare()
+    for zone in ALL_ZONES:
+        open_zone_keystore(settings, zone, create=True)
+    return storage
+
+
+def close_storage(storage: Storage) -> None:
+    storage.close()
+    if storage.settings.backend == "postgresql":
+        for url in storage.settings.pg_servers.values():
+            drop_pg_prefix(url, storage.settings.db_prefix)
+
+
+def add_demo_tenant(
+    storage: Storage, code: str = "131016", name: str = "千代田区", kana: str = "チヨダク"
+) -> None:
+    from jichitai.platform.tenancy import NewTenant, add_tenant
+
+    kind = TenantKind.SPECIAL_WARD if code.startswith("131") else TenantKind.CITY
+    if code == "141003":
+        kind = TenantKind.DESIGNATED_CITY
+    add_tenant(storage, NewTenant(code, name, kana, kind))
+
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def storage(tmp_path: Path, backend: str) -> Iterator[Storage]:
+    """A fresh installation with tenant 131016 (千代田区), on SQLite and on PostgreSQL."""
+    st = make_storage(make_settings(tmp_path / "home", backend))
+    try:
+        add_demo_tenant(st)
+        yield st
+    finally:
+        close_storage(st)
+
+
+@pytest.fixture
+def sqlite_storage(tmp_path: Path) -> Iterator[Storage]:
+    """A fresh SQLite installation with tenant 131016 (for tests that need no PostgreSQL run)."""
+    st = make_storage(make_settings(tmp_path / "home", "sqlite"))
+    try:
+        add_demo_tenant(st)
+        yield st
+    finally:
+        close_storage(st)
+
+
+def staff(id_: str = "clerk1", role: str = "registry_clerk") -> Actor:
+    return Actor(id=id_, kind=ActorKind.STAFF, role=role)
+
+
+def ctx(purpose: str, tenant: str = "131016", actor: Actor | None = None) -> TenantContext:
+    return TenantContext.of(tenant, actor or staff(), purpose)
+
+
+__all__ = ["TenantCode", "add_demo_tenant", "ctx", "make_settings", "make_storage", "require_pg", "staff"]
