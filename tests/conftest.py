@@ -73,6 +73,7 @@ def make_settings(home: Path, backend: str = "sqlite", **extra: Any) -> Settings
         "backend": backend,
         "keystore_passphrase": TEST_PASSPHRASE,
         "audit_checkpoint_every": 10,
+        "keystore_scrypt_n": 2**10,  # cheap in tests; production refuses below 2**15
     }
     if backend == "postgresql":
         values["pg_servers"] = {"default": require_pg()}

@@ -37,8 +37,14 @@ class Settings(BaseSettings):
     keystore_passphrase: SecretStr | None = None
     pkcs11_module: str | None = None
     pkcs11_pin: SecretStr | None = None
-    pkcs11_token_prefix: str = "jichitai"  # noqa: S105 - a token label prefix
+    pkcs11_token_prefix: str = "jichitai-"  # noqa: S105 - a token label prefix, e.g. jichitai-lgwan
+    # scrypt cost of a new file keystore; tests lower it, production refuses less than 2**15
+    keystore_scrypt_n: int = Field(default=2**15, ge=2**10)
     audit_checkpoint_every: int = Field(default=1000, ge=1)
+    # JPKI trust: anchors (CA certificates, PEM) and CRLs. Empty means the test CA under
+    # <home>/pki (``jichitai pki init-ca``); production lists the J-LIS CA certificates here.
+    trust_anchors: list[Path] = Field(default_factory=list)
+    crls: list[Path] = Field(default_factory=list)
     # zone servers (loopback by default); each zone lists the peers it may reach
     bind_host: str = "127.0.0.1"
     ports: dict[str, int] = Field(
@@ -51,9 +57,21 @@ class Settings(BaseSettings):
             pw = self.keystore_passphrase.get_secret_value() if self.keystore_passphrase else ""
             if self.keystore == "file" and (pw == DEMO_PASSPHRASE or len(pw) < 16):
                 raise ValueError("production needs a keystore passphrase of at least 16 characters")
+            if self.keystore_scrypt_n < 2**15:
+                raise ValueError("production needs keystore_scrypt_n of at least 2**15")
         if self.backend == "postgresql" and "default" not in self.pg_servers:
             raise ValueError("backend 'postgresql' needs pg_servers.default (an admin URL)")
         return self
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.home / "pki"
+
+    def trust_anchor_paths(self) -> list[Path]:
+        return self.trust_anchors or [self.pki_dir / "ca-cert.pem"]
+
+    def crl_paths(self) -> list[Path]:
+        return self.crls or [self.pki_dir / "crl.pem"]
 
     def passphrase(self) -> str:
         if self.keystore_passphrase is None:

@@ -24,13 +24,23 @@ class Component:
     zones: tuple[Zone, ...]
     models: tuple[str, ...] = ("models",)
 
-    def migrations_dir(self) -> Path:
-        spec = importlib.util.find_spec(self.package)
+    def package_dir(self) -> Path | None:
+        """The package's folder, or None when the package is not part of this build."""
+        try:
+            spec = importlib.util.find_spec(self.package)
+        except ModuleNotFoundError:
+            return None
         if spec is None or not spec.submodule_search_locations:
-            raise RuntimeError(f"component package {self.package} not found")
-        return Path(next(iter(spec.submodule_search_locations))) / "migrations"
+            return None
+        return Path(next(iter(spec.submodule_search_locations)))
+
+    def migrations_dir(self) -> Path | None:
+        pkg = self.package_dir()
+        return None if pkg is None else pkg / "migrations"
 
     def import_models(self) -> None:
+        if self.package_dir() is None:
+            return
         for name in self.models:
             importlib.import_module(f"{self.package}.{name}")
 
@@ -39,6 +49,15 @@ COMPONENTS: tuple[Component, ...] = (
     Component("jichitai.platform.crypto", ALL_ZONES),
     Component("jichitai.platform.audit", ALL_ZONES),
     Component("jichitai.platform.identity", ALL_ZONES),
+    # per-tenant procedure settings (enabled, guidance, extra fields): read by the portal and the back office
+    Component("jichitai.procedures", (Zone.INTERNET, Zone.LGWAN)),
+    Component("jichitai.internet", (Zone.INTERNET,)),
+    Component("jichitai.lgwan", (Zone.LGWAN,)),
+    Component("jichitai.linkage", (Zone.LINKAGE,)),
+    Component("jichitai.mynumber.atena", (Zone.MYNUMBER,)),
+    Component("jichitai.mynumber.registry", (Zone.MYNUMBER,)),
+    Component("jichitai.mynumber.intake", (Zone.MYNUMBER,)),
+    Component("jichitai.mynumber.child_allowance", (Zone.MYNUMBER,)),
 )
 
 
@@ -47,7 +66,7 @@ def components_of(zone: Zone) -> list[Component]:
 
 
 def migration_dirs(zone: Zone) -> list[Path]:
-    return [d for c in components_of(zone) if (d := c.migrations_dir()).is_dir()]
+    return [d for c in components_of(zone) if (d := c.migrations_dir()) is not None and d.is_dir()]
 
 
 def metadata_for(zone: Zone) -> MetaData:

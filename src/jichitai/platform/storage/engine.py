@@ -207,16 +207,18 @@ def open_zone_keystore(settings: Settings, zone: Zone, *, create: bool = False) 
     """The zone's keystore as the settings describe it (file with passphrase, or PKCS#11 token)."""
     from jichitai.platform.crypto import factory
 
-    fn = factory.create_keystore if create else factory.open_keystore
-    return fn(
-        settings.keystore,
-        zone,
-        home=settings.home,
-        passphrase=settings.passphrase() if settings.keystore == "file" else None,
-        pkcs11_module=settings.pkcs11_module,
-        pkcs11_pin=settings.pkcs11_pin.get_secret_value() if settings.pkcs11_pin else None,
-        token_prefix=settings.pkcs11_token_prefix,
-    )
+    passphrase = settings.passphrase() if settings.keystore == "file" else None
+    pin = settings.pkcs11_pin.get_secret_value() if settings.pkcs11_pin else None
+    if create:
+        return factory.create_keystore(
+            settings.keystore, zone, home=settings.home, passphrase=passphrase,
+            pkcs11_module=settings.pkcs11_module, pkcs11_pin=pin, token_prefix=settings.pkcs11_token_prefix,
+            scrypt_n=settings.keystore_scrypt_n,
+        )  # fmt: skip
+    return factory.open_keystore(
+        settings.keystore, zone, home=settings.home, passphrase=passphrase,
+        pkcs11_module=settings.pkcs11_module, pkcs11_pin=pin, token_prefix=settings.pkcs11_token_prefix,
+    )  # fmt: skip
 
 
 def make_backend(settings: Settings) -> Backend:

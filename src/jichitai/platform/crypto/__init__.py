@@ -1,0 +1,1 @@
+"""Keys and cryptography: keystores (file, PKCS#11), field encryption, blind indexes, JWE, signing."""
