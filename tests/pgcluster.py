@@ -36,13 +36,14 @@ def throwaway_cluster() -> Iterator[str]:
 
     def run(*args: str) -> None:
         cmd = ["runuser", "-u", "postgres", "--", *args] if root else list(args)
-        subprocess.run(cmd, check=True, capture_output=True, timeout=120)  # noqa: S603
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
 
     try:
         if root:
             shutil.chown(base, "postgres")
             base.chmod(0o755)
-        run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        initdb = str(bindir / "initdb")
+        run(initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
         run(
             str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"),
             "-o", f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off",

@@ -36,7 +36,7 @@ def create_app(zone: Zone, storage: Storage) -> FastAPI:
     if zone in STAFF_ZONES:
         staff_auth = optional_module("jichitai.platform.web.staff_auth")
         if staff_auth is not None:
-            app.include_router(staff_auth.staff_auth_router(lambda: storage, zone))
+            staff_auth.install_staff_auth(app, lambda: storage, zone)
     zone_web = optional_module(f"jichitai.{zone.value}.web")
     if zone_web is not None:
         zone_web.register(app, storage)

@@ -17,6 +17,7 @@ from jichitai.platform.storage.engine import Storage
 from jichitai.platform.zones import Zone
 from tests.conftest import add_demo_tenant, ctx
 
+
 @pytest.fixture
 def two_tenants(storage: Storage) -> Storage:
     add_demo_tenant(storage, "141003", "横浜市", "ヨコハマシ")
@@ -71,7 +72,10 @@ def test_postgres_role_cannot_reach_other_zone_or_public(two_tenants: Storage) -
 
 def test_context_for_one_tenant_cannot_open_another(two_tenants: Storage) -> None:
     yokohama = two_tenants.catalog.get("141003")
-    with pytest.raises(PermissionDenied), two_tenants._open(ctx("platform.audit.review", "131016"), Zone.MYNUMBER, yokohama):
+    with (
+        pytest.raises(PermissionDenied),
+        two_tenants._open(ctx("platform.audit.review", "131016"), Zone.MYNUMBER, yokohama),
+    ):
         pass
 
 

@@ -31,7 +31,9 @@ def second_server() -> Iterator[str]:
 @pytest.fixture
 def placed(tmp_path: Path, second_server: str) -> Iterator[Storage]:
     first = require_pg()
-    settings = make_settings(tmp_path / "home", "postgresql", pg_servers={"default": first, "east": second_server})
+    settings = make_settings(
+        tmp_path / "home", "postgresql", pg_servers={"default": first, "east": second_server}
+    )
     st = make_storage(settings)
     try:
         yield st
@@ -75,5 +77,7 @@ def test_tenants_land_on_their_server(placed: Storage, second_server: str) -> No
 
 def test_unknown_server_is_refused(placed: Storage) -> None:
     with pytest.raises(ValidationError, match="unknown server 'west'"):
-        add_tenant(placed, NewTenant("131016", "千代田区", "チヨダク", TenantKind.SPECIAL_WARD, server="west"))
+        add_tenant(
+            placed, NewTenant("131016", "千代田区", "チヨダク", TenantKind.SPECIAL_WARD, server="west")
+        )
     assert placed.catalog.list() == []

@@ -1,0 +1,1 @@
+"""My Number utilization zone (マイナンバー利用事務系): the standardized core systems."""

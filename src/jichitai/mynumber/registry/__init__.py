@@ -1,0 +1,1 @@
+"""Resident registry (住民記録): records, changes, search, certificates and migration."""

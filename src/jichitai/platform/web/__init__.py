@@ -1,0 +1,1 @@
+"""The shared web base: application factory, templates, stylesheet, staff login and API auth."""

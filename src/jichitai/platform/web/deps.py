@@ -1,0 +1,55 @@
+"""Helpers of the web layer: the storage it needs (as protocols, so screens are testable with a
+stand-in), transport checks and safe redirects.
+
+:class:`jichitai.platform.storage.Storage` satisfies :class:`StorageLike`; tests use
+:class:`jichitai.platform.identity.testing.MemoryStorage`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+
+from fastapi import Request
+
+from jichitai.platform.identity.service import CatalogLike, StorageLike, UnitOfWorkLike
+
+StorageGetter = Callable[[], StorageLike]
+
+
+def is_loopback(request: Request) -> bool:
+    """Whether the request came to a loopback address over plain HTTP (local development)."""
+    host = request.url.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def secure_transport(request: Request, forced: bool | None = None) -> bool:
+    """Whether cookies must be ``Secure``: always, except plain HTTP on loopback."""
+    if forced is not None:
+        return forced
+    return request.url.scheme == "https" or not is_loopback(request)
+
+
+def safe_next(value: str | None, default: str) -> str:
+    """A local path to go to after login; anything else (other sites, ``//host``) gives ``default``."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or len(value) > 500:
+        return default
+    if any(ord(c) < 0x20 for c in value):
+        return default
+    return value
+
+
+__all__ = [
+    "CatalogLike",
+    "StorageGetter",
+    "StorageLike",
+    "UnitOfWorkLike",
+    "is_loopback",
+    "safe_next",
+    "secure_transport",
+]

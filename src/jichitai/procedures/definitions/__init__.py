@@ -1,0 +1,1 @@
+"""Procedure definition files (data only): <id>.v<version>.yaml and versions.lock.json."""

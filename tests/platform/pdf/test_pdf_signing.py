@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+from jichitai.platform.pdf import signing
+
+
+def test_seal_certificate_names_the_municipality(
+    test_ca: signing.CertificateAuthority, ec_signer: signing.KeyRawSigner
+) -> None:
+    cert = ec_signer.certificate
+    assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "横浜市"
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "横浜市長"
+    assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)[0].value == "141003"
+    usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.content_commitment
+    assert usage.digital_signature
+    assert not usage.key_cert_sign
+    cert.verify_directly_issued_by(test_ca.certificate)
+
+
+@pytest.mark.parametrize("which", ["ec_signer", "rsa_signer"])
+def test_signed_pdf_verifies(
+    which: str, request: pytest.FixtureRequest, test_ca: signing.CertificateAuthority, unsigned_pdf: bytes
+) -> None:
+    signer: signing.KeyRawSigner = request.getfixturevalue(which)
+    signed = signing.sign_pdf(unsigned_pdf, signer, reason="通知書の送付", location="横浜市")
+    result = signing.verify_pdf(signed, [test_ca.certificate])
+    assert result.valid, result.problems
+    assert result.intact
+    assert result.trusted
+    assert result.covers_whole_document
+    assert result.serial == "T-0001"
+    assert result.marks is not None
+    assert "s=T-0001" in result.marks.payload
+    expected_org = "横浜市" if which == "ec_signer" else "川崎市"
+    assert result.signer_organization == expected_org
+
+
+def test_fast_container_equals_pyhankos_own(rsa_signer: signing.KeyRawSigner) -> None:
+    # RSA PKCS#1 v1.5 is deterministic, so the two containers must match byte for byte
+    adapter = signing.PdfSealer(rsa_signer).adapter
+    digest = hashlib.sha256(b"document").digest()
+    reference = asyncio.run(adapter.reference_sign(digest)).dump()
+    fast = asyncio.run(adapter.async_sign(digest, "sha256", use_pades=True)).dump()
+    assert fast == reference
+
+
+def test_one_altered_byte_fails_verification(
+    ec_signer: signing.KeyRawSigner, test_ca: signing.CertificateAuthority, unsigned_pdf: bytes
+) -> None:
+    signed = signing.sign_pdf(unsigned_pdf, ec_signer, reason="r", location="l")
+    # a byte inside the page content (the drawn text), and one in the Info dictionary
+    for needle in (b"stream", b"T-0001"):
+        at = signed.index(needle) + len(needle) + 8
+        tampered = bytearray(signed)
+        tampered[at] ^= 0x01
+        result = signing.verify_pdf(bytes(tampered), [test_ca.certificate])
+        assert not result.valid
+        assert result.problems
+
+
+def test_untrusted_signer_fails(ec_signer: signing.KeyRawSigner, unsigned_pdf: bytes) -> None:
+    other_ca = signing.create_test_ca("Other CA")
+    stranger, _ = signing.new_test_sealer("偽市", ca=other_ca)
+    signed = signing.sign_pdf(unsigned_pdf, stranger, reason="r", location="l")
+    result = signing.verify_pdf(signed, [signing.create_test_ca().certificate])
+    assert result.intact
+    assert not result.trusted
+    assert not result.valid
+
+
+def test_appended_revision_is_detected(
+    ec_signer: signing.KeyRawSigner, test_ca: signing.CertificateAuthority, unsigned_pdf: bytes
+) -> None:
+    signed = signing.sign_pdf(unsigned_pdf, ec_signer, reason="r", location="l")
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed))
+    writer.root["/PageMode"] = generic.NameObject("/UseOutlines")
+    writer.update_root()  # type: ignore[no-untyped-call]
+    out = io.BytesIO()
+    writer.write(out)  # type: ignore[no-untyped-call]
+    result = signing.verify_pdf(out.getvalue(), [test_ca.certificate])
+    assert not result.covers_whole_document
+    assert not result.valid
+
+
+def test_unsigned_and_garbage_input(test_ca: signing.CertificateAuthority, unsigned_pdf: bytes) -> None:
+    assert signing.verify_pdf(unsigned_pdf, [test_ca.certificate]).problems == ("電子署名がありません",)
+    assert not signing.verify_pdf(b"not a pdf", [test_ca.certificate]).valid
+
+
+def test_sealer_is_prepared_once_per_signer(ec_signer: signing.KeyRawSigner) -> None:
+    assert signing.prepare_sealer(ec_signer) is signing.prepare_sealer(ec_signer)
+
+
+class _CountingSigner:
+    """A RawSigner that is not KeyRawSigner, as an HSM adapter would be."""
+
+    def __init__(self, inner: signing.KeyRawSigner) -> None:
+        self._inner = inner
+        self.calls = 0
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return self._inner.certificate
+
+    @property
+    def chain(self) -> list[x509.Certificate]:
+        return []
+
+    def sign(self, data: bytes) -> bytes:
+        self.calls += 1
+        return self._inner.sign(data)
+
+
+def test_any_raw_signer_can_seal(
+    ec_signer: signing.KeyRawSigner, test_ca: signing.CertificateAuthority, unsigned_pdf: bytes
+) -> None:
+    raw = _CountingSigner(ec_signer)
+    assert isinstance(raw, signing.RawSigner)
+    signed = signing.sign_pdf(unsigned_pdf, raw, reason="r", location="l")
+    signed = signing.sign_pdf(unsigned_pdf, raw, reason="r", location="l")
+    assert signing.verify_pdf(signed, [test_ca.certificate]).valid
+    assert raw.calls == 3  # one for pyHanko's template, then one per document
