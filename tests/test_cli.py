@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from jichitai import cli
 from jichitai.cli import main
 
 PASS = "cli-test-passphrase-0123456789"
@@ -30,7 +31,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("JICHITAI_KEYSTORE_PASSPHRASE", PASS)
     monkeypatch.setenv("JICHITAI_KEYSTORE_SCRYPT_N", str(2**10))
     monkeypatch.delenv("JICHITAI_HOME", raising=False)
-    monkeypatch.setenv("COLUMNS", "250")  # Rich tables must not truncate what the tests read
+    monkeypatch.setattr(cli.console, "width", 250)  # Rich tables must not truncate what the tests read
     assert main(["--home", str(home), "init"]) == 0
     return home
 

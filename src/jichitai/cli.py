@@ -38,10 +38,14 @@ tenant_app = typer.Typer(
 keys_app = typer.Typer(help="Keys per tenant: rotate, list, export the submission JWK.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit log per tenant and zone: verify, checkpoint, show.", no_args_is_help=True)
 db_app = typer.Typer(help="Databases: apply migrations to every tenant.", no_args_is_help=True)
+procedures_app = typer.Typer(
+    help="Online procedures per tenant: list, show, enable, disable, guidance, lock.", no_args_is_help=True
+)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
+app.add_typer(procedures_app, name="procedures")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -318,6 +322,109 @@ def purposes() -> None:
     for p in PURPOSES.all():
         table.add_row(p.code, p.label_ja, p.legal_basis)
     console.print(table)
+
+
+# -- procedures ----------------------------------------------------------------------------------
+
+
+@procedures_app.command("list")
+def procedures_list(
+    tenant: Annotated[str, typer.Option(help="tenant code")],
+    all_: Annotated[bool, typer.Option("--all", help="include the disabled ones")] = False,
+) -> None:
+    """List the procedures the tenant offers (all 31 with --all)."""
+    from jichitai.procedures.store import offered
+
+    table = Table("no", "id", "name", "certificate", "handled by", "enabled")
+    for e in offered(storage(), tenant, Zone.LGWAN, include_disabled=all_):
+        table.add_row(
+            str(e.base.number), e.base.id, e.base.name, e.base.certificate.label_ja, e.base.handled_by.value,
+            "yes" if e.enabled else "no",
+        )  # fmt: skip
+    console.print(table)
+
+
+@procedures_app.command("show")
+def procedures_show(
+    procedure: Annotated[str, typer.Argument(help="procedure id, e.g. child_allowance_claim")],
+    tenant: Annotated[str, typer.Option(help="tenant code")],
+) -> None:
+    """Show one procedure as the tenant offers it."""
+    from jichitai.procedures.store import show_settings
+
+    table = Table(show_header=False)
+    for key, value in show_settings(storage(), tenant, procedure).items():
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+@procedures_app.command("enable")
+def procedures_enable(
+    procedure: Annotated[str, typer.Argument(help="procedure id")],
+    tenant: Annotated[str, typer.Option(help="tenant code")],
+) -> None:
+    """Offer a procedure on the portal."""
+    from jichitai.procedures.store import change_settings
+
+    e = change_settings(storage(), tenant, procedure, "enable")
+    console.print(f"[green]enabled[/] {e.base.name} ({e.effective_id})")
+
+
+@procedures_app.command("disable")
+def procedures_disable(
+    procedure: Annotated[str, typer.Argument(help="procedure id")],
+    tenant: Annotated[str, typer.Option(help="tenant code")],
+) -> None:
+    """Stop offering a procedure (applications already made keep their version)."""
+    from jichitai.procedures.store import change_settings
+
+    e = change_settings(storage(), tenant, procedure, "disable")
+    console.print(f"[yellow]disabled[/] {e.base.name}")
+
+
+@procedures_app.command("guidance")
+def procedures_guidance(
+    procedure: Annotated[str, typer.Argument(help="procedure id")],
+    tenant: Annotated[str, typer.Option(help="tenant code")],
+    text: Annotated[
+        str | None, typer.Option(help="guidance shown to residents (Japanese); empty clears")
+    ] = None,
+) -> None:
+    """Set the tenant's own guidance text for a procedure (a new form version)."""
+    from jichitai.procedures.store import change_settings
+
+    e = change_settings(storage(), tenant, procedure, "set_guidance", guidance_ja=text or None)
+    console.print(f"[green]guidance set[/] ({e.effective_id})")
+
+
+@procedures_app.command("extra-fields")
+def procedures_extra_fields(
+    procedure: Annotated[str, typer.Argument(help="procedure id")],
+    tenant: Annotated[str, typer.Option(help="tenant code")],
+    schema_file: Annotated[Path, typer.Option("--schema", help="JSON file: {field: JSON Schema, ...}")],
+    required: Annotated[list[str] | None, typer.Option(help="required extra fields")] = None,
+) -> None:
+    """Add the tenant's own fields to a procedure's form (validated like the rest; a new version)."""
+    import json
+
+    from jichitai.procedures.store import change_settings
+
+    try:
+        fields = json.loads(schema_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"cannot read {schema_file}: {exc}") from exc
+    e = change_settings(
+        storage(), tenant, procedure, "set_extra_fields", fields=fields, required=tuple(required or ())
+    )
+    console.print(f"[green]extra fields set[/] ({e.effective_id})")
+
+
+@procedures_app.command("lock")
+def procedures_lock() -> None:
+    """Record the content hash of every definition version (after adding a new version file)."""
+    from jichitai.procedures.catalog import write_version_lock
+
+    console.print(f"locked {len(write_version_lock())} definition versions")
 
 
 # -- db ------------------------------------------------------------------------------------------

@@ -49,6 +49,8 @@ COMPONENTS: tuple[Component, ...] = (
     Component("jichitai.platform.crypto", ALL_ZONES),
     Component("jichitai.platform.audit", ALL_ZONES),
     Component("jichitai.platform.identity", ALL_ZONES),
+    # transactional outbox and idempotent inbox of the messages the linkage server carries
+    Component("jichitai.platform.messaging", ALL_ZONES),
     # per-tenant procedure settings (enabled, guidance, extra fields): read by the portal and the back office
     Component("jichitai.procedures", (Zone.INTERNET, Zone.LGWAN)),
     Component("jichitai.internet", (Zone.INTERNET,)),
