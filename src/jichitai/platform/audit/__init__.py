@@ -1,0 +1,1 @@
+"""The audit log: per tenant and zone, append-only, hash-chained, closed by signed checkpoints."""

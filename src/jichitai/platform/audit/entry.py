@@ -1,0 +1,21 @@
+"""What a use case says when it records an audit entry (before it is chained and stored)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """One audit entry as recorded by a use case.
+
+    Actor, role, purpose and legal basis come from the tenant context; the use case says what it
+    did (``action``), to what (``object_type``/``object_id``) and whose data it was (``person``).
+    """
+
+    action: str  # e.g. "read", "create", "update", "issue_certificate", "login_failed"
+    object_type: str  # e.g. "registry.person"
+    object_id: str = ""
+    person: str = ""  # the person concerned (e.g. 統合宛名番号), empty when none
+    detail: dict[str, Any] = field(default_factory=dict)
