@@ -31,10 +31,10 @@ DEMO_TENANT_KANA = "チヨダク"
 
 # (login, password, roles, label) — demo only; refused outside development by the settings
 DEMO_STAFF: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
-    ("admin", "demo-admin-password", ("tenant_admin", "auditor"), "団体管理者"),
-    ("madoguchi", "demo-clerk-password", ("application_clerk",), "申請管理担当"),
-    ("juki", "demo-clerk-password", ("registry_clerk",), "住民記録担当"),
-    ("jidouteate", "demo-clerk-password", ("child_allowance_clerk",), "児童手当担当"),
+    ("admin", "chiyoda-demo-2026", ("tenant_admin", "auditor"), "団体管理者"),
+    ("madoguchi", "demo-staff-2026!", ("application_clerk",), "申請管理担当"),
+    ("juki", "demo-staff-2026!", ("registry_clerk",), "住民記録担当"),
+    ("jidouteate", "demo-staff-2026!", ("child_allowance_clerk",), "児童手当担当"),
 )
 
 Seeder = Callable[[Storage, Console, int], list[tuple[str, str]]]

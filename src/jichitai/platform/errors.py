@@ -23,7 +23,10 @@ class JichitaiError(Exception):
             self.message_ja = message_ja
 
     def one_line(self) -> str:
-        return f"{self.message} ({self.hint})" if self.hint else self.message
+        text = self.message
+        if self.message_ja and self.message_ja not in text:
+            text += f" — {self.message_ja}"
+        return f"{text} ({self.hint})" if self.hint else text
 
 
 class ValidationError(JichitaiError):
