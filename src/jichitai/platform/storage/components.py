@@ -41,8 +41,10 @@ class Component:
     def import_models(self) -> None:
         if self.package_dir() is None:
             return
+        from jichitai.platform.plugins import optional_module
+
         for name in self.models:
-            importlib.import_module(f"{self.package}.{name}")
+            optional_module(f"{self.package}.{name}")  # a package may hold no tables (yet)
 
 
 COMPONENTS: tuple[Component, ...] = (
