@@ -3,7 +3,8 @@
 set -euo pipefail
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in postgresql fonts-ipaexfont fonts-ipamj-mincho chromium softhsm2 poppler-utils iproute2; do
+for pkg in postgresql fonts-ipaexfont fonts-ipamj-mincho chromium softhsm2 poppler-utils iproute2 \
+           libreoffice-writer-nogui libreoffice-calc-nogui; do
   have_pkg "$pkg" || need+=("$pkg")
 done
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
