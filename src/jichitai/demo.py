@@ -25,6 +25,7 @@ from jichitai.platform.storage.engine import Storage, open_zone_keystore
 from jichitai.platform.tenants import TenantKind
 from jichitai.platform.zones import ALL_ZONES, Zone
 
+DEMO_CARD_PASSPHRASE = "demo-card-passphrase-not-for-production"  # noqa: S105 - demo only
 DEMO_TENANT = "131016"
 DEMO_TENANT_NAME = "千代田区"
 DEMO_TENANT_KANA = "チヨダク"
@@ -102,15 +103,39 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0
     return False
 
 
+def _card_reader(settings: Settings, env: dict[str, str]) -> subprocess.Popen[bytes] | None:
+    """The local card-reader helper with the demo's first virtual card inserted."""
+    cards = settings.pki_dir / "cards"
+    if not cards.is_dir():
+        return None
+    from jichitai.platform.pki import CardStore
+
+    passphrase = env.get("JICHITAI_CARD_PASSPHRASE", DEMO_CARD_PASSPHRASE)
+    listed = CardStore(cards, passphrase.encode()).list_cards()
+    if not listed:
+        return None
+    portal = f"http://{settings.bind_host}:{settings.ports['internet']}"
+    port = settings.ports.get("card_reader", 8765)
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [
+            sys.executable, "-m", "jichitai.cli", "card-reader", "--cards-dir", str(cards),
+            "--origin", portal, "--card", listed[0].card_id, "--port", str(port),
+        ],
+        env={**env, "JICHITAI_CARD_PASSPHRASE": passphrase},  # not on the command line: ps shows that
+    )  # fmt: skip
+
+
 def run_demo(home: Path, *, smoke: bool, residents: int, console: Console) -> int:
     settings, notes = prepare(home, residents, console)
     procs: dict[Zone, subprocess.Popen[bytes]] = {}
     env = {**os.environ, "JICHITAI_HOME": str(home)}
+    reader: subprocess.Popen[bytes] | None = None
     try:
         for zone in ALL_ZONES:
             procs[zone] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", "jichitai.cli", "serve", zone.value], env=env
             )
+        reader = _card_reader(settings, env)
         table = Table("zone", "URL", "status", title=f"jichitai demo — {DEMO_TENANT_NAME} ({DEMO_TENANT})")
         ok = True
         for zone, proc in procs.items():
@@ -118,6 +143,14 @@ def run_demo(home: Path, *, smoke: bool, residents: int, console: Console) -> in
             healthy = _wait_healthy(f"{base}/healthz", proc)
             ok = ok and healthy
             table.add_row(zone.label_ja, base + "/", "[green]ok[/]" if healthy else "[red]not answering[/]")
+        if reader is not None:
+            port = settings.ports.get("card_reader", 8765)
+            healthy = _wait_healthy(f"http://127.0.0.1:{port}/cards", reader)
+            ok = ok and healthy
+            table.add_row(
+                "カードリーダー (JPKI 利用者クライアント相当)", f"http://127.0.0.1:{port}/",
+                "[green]ok[/]" if healthy else "[red]not answering[/]",
+            )  # fmt: skip
         console.print(table)
         creds = Table("who", "login", title="demo credentials (development only)")
         creds.add_row("all zones", f"tenant code {DEMO_TENANT}")
@@ -136,10 +169,11 @@ def run_demo(home: Path, *, smoke: bool, residents: int, console: Console) -> in
     except KeyboardInterrupt:
         return 0
     finally:
-        for proc in procs.values():
+        everything = [*procs.values(), *([reader] if reader is not None else [])]
+        for proc in everything:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
+        for proc in everything:
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:

@@ -19,7 +19,7 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fresh_clone")]
 
 ROOT = Path(__file__).resolve().parents[2]
-ZONES = ("internet", "lgwan", "linkage", "mynumber")
+ZONES = ("internet", "lgwan", "linkage", "mynumber", "card_reader")
 
 
 def _free_ports(n: int) -> list[int]:
@@ -38,7 +38,7 @@ def test_make_demo_from_a_fresh_clone(tmp_path: Path) -> None:
         pytest.skip("not a git checkout")
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
-    ports = _free_ports(4)
+    ports = _free_ports(5)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("JICHITAI_", "VIRTUAL_ENV", "PYTEST"))},
         # ports of its own, so a running demo or another test does not collide

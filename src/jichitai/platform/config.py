@@ -48,7 +48,13 @@ class Settings(BaseSettings):
     # zone servers (loopback by default); each zone lists the peers it may reach
     bind_host: str = "127.0.0.1"
     ports: dict[str, int] = Field(
-        default_factory=lambda: {"internet": 8000, "lgwan": 8100, "linkage": 8200, "mynumber": 8300}
+        default_factory=lambda: {
+            "internet": 8000,
+            "lgwan": 8100,
+            "linkage": 8200,
+            "mynumber": 8300,
+            "card_reader": 8765,
+        }  # fmt: skip
     )
 
     @model_validator(mode="after")

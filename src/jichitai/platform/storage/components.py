@@ -55,7 +55,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("jichitai.platform.messaging", ALL_ZONES),
     # per-tenant procedure settings (enabled, guidance, extra fields): read by the portal and the back office
     Component("jichitai.procedures", (Zone.INTERNET, Zone.LGWAN)),
-    Component("jichitai.internet", (Zone.INTERNET,)),
+    Component("jichitai.internet", (Zone.INTERNET,), models=("models", "portal.models")),
     Component("jichitai.lgwan", (Zone.LGWAN,)),
     Component("jichitai.linkage", (Zone.LINKAGE,)),
     Component("jichitai.mynumber.atena", (Zone.MYNUMBER,)),
