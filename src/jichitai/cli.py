@@ -486,6 +486,9 @@ def _mount_optional() -> None:
     identity = optional_module("jichitai.platform.identity.cli")
     if identity is not None:
         app.add_typer(identity.build_cli(storage), name="staff")
+    certificates = optional_module("jichitai.mynumber.registry.cert_cli")
+    if certificates is not None:
+        app.add_typer(certificates.build_cli(storage), name="certificate")
     pki = optional_module("jichitai.platform.pki.cli")
     if pki is not None:
         app.add_typer(pki.app, name="pki")

@@ -59,7 +59,11 @@ COMPONENTS: tuple[Component, ...] = (
     Component("jichitai.lgwan", (Zone.LGWAN,)),
     Component("jichitai.linkage", (Zone.LINKAGE,)),
     Component("jichitai.mynumber.atena", (Zone.MYNUMBER,)),
-    Component("jichitai.mynumber.registry", (Zone.MYNUMBER,)),
+    Component(
+        "jichitai.mynumber.registry",
+        (Zone.MYNUMBER,),
+        models=("models", "issuance_models", "migration.models"),
+    ),
     Component("jichitai.mynumber.intake", (Zone.MYNUMBER,)),
     Component("jichitai.mynumber.child_allowance", (Zone.MYNUMBER,)),
 )

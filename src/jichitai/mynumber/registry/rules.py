@@ -1,0 +1,236 @@
+"""Rules of the resident registry (住民基本台帳法) as pure functions: plain values in, reasons out.
+
+Every check returns a list of Japanese reasons (empty when all is well), each naming the person it
+concerns, so that a refused change tells the clerk everything wrong at once. The service loads the
+current state, calls these, and refuses with :class:`~jichitai.mynumber.registry.errors.RegistryRefusal`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from jichitai.mynumber.registry.interchange import (
+    RESIDENCE_STATUSES,
+    STATUSES_WITHOUT_PERIOD,
+    ResidentKind,
+    is_valid_relationship,
+)
+from jichitai.mynumber.registry.names import check_katakana, check_name_characters
+from jichitai.platform.identifiers import is_valid_individual_number, normalize_individual_number
+
+HEAD = "世帯主"
+CHILD = "子"
+MAX_AGE_YEARS = 130
+# 転出届 may be filed before the move (施行令第23条: 転出予定日を届け出る); local practice accepts it up
+# to about a month ahead. Other events are facts that happened, never in the future.
+MOVE_OUT_MAX_DAYS_AHEAD = 30
+# 住基法第22条・第23条: 転入届・転居届 within 14 days of the move. Late notifications are still
+# recorded (the 過料 is a separate matter), so this only marks them.
+NOTIFICATION_PERIOD_DAYS = 14
+SEXES = {"1": "男", "2": "女"}
+
+
+@dataclass(frozen=True)
+class PersonDraft:
+    """The facts given for a person entering the register (転入, 出生, 職権記載)."""
+
+    name: str
+    name_kana: str
+    birth_date: date
+    sex: str
+    kind: str
+    relationship: str
+    honseki: str | None = None
+    hittosha: str | None = None
+    nationality: str | None = None
+    residence_status: str | None = None
+    stay_expires_on: date | None = None
+    residence_card_number: str | None = None
+    alias: str | None = None
+    alias_kana: str | None = None
+
+
+@dataclass(frozen=True)
+class Member:
+    """A household member as the household rules see it, after the change."""
+
+    label: str  # name for messages
+    relationship: str
+    address: str
+
+
+def who(label: str) -> str:
+    return f"{label}: " if label else ""
+
+
+def check_name(name: str, kana: str, *, label: str = "", foreign: bool = False) -> list[str]:
+    reasons = []
+    problem = check_name_characters(name, allow_latin=foreign)
+    if problem:
+        reasons.append(f"{who(label)}氏名 — {problem}")
+    problem = check_katakana(kana)
+    if problem:
+        reasons.append(f"{who(label)}氏名カナ — {problem}")
+    return reasons
+
+
+def age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def check_person(d: PersonDraft, *, today: date) -> list[str]:
+    """The facts of one person, on their own (住基法第7条・第30条の45)."""
+    label = d.name
+    foreign = d.kind == ResidentKind.FOREIGN.value
+    reasons = check_name(d.name, d.name_kana, label=label, foreign=foreign)
+    if d.kind not in (ResidentKind.JAPANESE.value, ResidentKind.FOREIGN.value):
+        reasons.append(f"{who(label)}住民種別は「日本人」または「外国人」です")
+    if d.sex not in SEXES:
+        reasons.append(f"{who(label)}性別は 1（男）または 2（女）です")
+    if d.birth_date > today:
+        reasons.append(f"{who(label)}生年月日が未来の日付です")
+    elif age_on(d.birth_date, today) > MAX_AGE_YEARS:
+        reasons.append(f"{who(label)}生年月日が{MAX_AGE_YEARS}歳を超えています")
+    if not is_valid_relationship(d.relationship):
+        reasons.append(f"{who(label)}続柄「{d.relationship}」は記載できない続柄です")
+    if d.alias and not foreign:
+        reasons.append(f"{who(label)}通称は外国人住民のみ記載できます")
+    if foreign:
+        if d.honseki or d.hittosha:
+            reasons.append(f"{who(label)}外国人住民には本籍・筆頭者を記載できません")
+        if not d.nationality:
+            reasons.append(f"{who(label)}外国人住民は国籍・地域が必要です")
+        if not d.residence_status:
+            reasons.append(f"{who(label)}外国人住民は在留資格等の区分が必要です")
+        elif d.residence_status not in RESIDENCE_STATUSES:
+            reasons.append(f"{who(label)}在留資格「{d.residence_status}」は定められた区分にありません")
+        elif d.residence_status not in STATUSES_WITHOUT_PERIOD and d.stay_expires_on is None:
+            reasons.append(f"{who(label)}在留資格「{d.residence_status}」には在留期間満了日が必要です")
+        if d.stay_expires_on is not None and d.stay_expires_on < d.birth_date:
+            reasons.append(f"{who(label)}在留期間満了日が生年月日より前です")
+    else:
+        if d.nationality or d.residence_status or d.stay_expires_on or d.residence_card_number:
+            reasons.append(f"{who(label)}日本人住民には国籍・在留資格を記載できません")
+        if bool(d.honseki) != bool(d.hittosha):
+            reasons.append(f"{who(label)}本籍と筆頭者は両方記載してください")
+    return reasons
+
+
+def check_individual_number(number: str | None, *, label: str = "") -> list[str]:
+    if number is None:
+        return []
+    if not is_valid_individual_number(normalize_individual_number(number)):
+        return [f"{who(label)}個人番号が正しくありません（12桁・検査用数字を確認してください）"]
+    return []
+
+
+def juminhyo_code_check_digit(first_ten: str) -> int:
+    """検査数字 of a 住民票コード over its 10 random digits (modulus 11, weights 2–7 from the right)."""
+    total = sum(int(ch) * (n + 1 if n <= 6 else n - 5) for n, ch in enumerate(reversed(first_ten), start=1))
+    remainder = total % 11
+    return 0 if remainder <= 1 else 11 - remainder
+
+
+def check_juminhyo_code(code: str | None, *, label: str = "") -> list[str]:
+    if code is None:
+        return []
+    if not (len(code) == 11 and code.isascii() and code.isdigit()):
+        return [f"{who(label)}住民票コードは11桁の数字です"]
+    return []
+
+
+def check_event_date(
+    event_date: date,
+    *,
+    today: date,
+    birth_date: date | None = None,
+    last_change_on: date | None = None,
+    days_ahead: int = 0,
+    label: str = "",
+) -> list[str]:
+    """An event date (異動日): not before birth, not before the last recorded change, not ahead."""
+    reasons = []
+    if event_date > today + timedelta(days=days_ahead):
+        if days_ahead:
+            reasons.append(f"{who(label)}予定日は届出日から{days_ahead}日以内としてください")
+        else:
+            reasons.append(f"{who(label)}異動日が未来の日付です")
+    if birth_date is not None and event_date < birth_date:
+        reasons.append(f"{who(label)}異動日（{event_date.isoformat()}）が生年月日より前です")
+    if last_change_on is not None and event_date < last_change_on:
+        reasons.append(
+            f"{who(label)}異動日（{event_date.isoformat()}）が直前の異動日（{last_change_on.isoformat()}）より前です"
+        )
+    return reasons
+
+
+def check_notification_date(notified_on: date | None, event_date: date, *, today: date) -> list[str]:
+    """届出日: not in the future (a 転出届 may precede the move, the other notifications follow it)."""
+    if notified_on is not None and notified_on > today:
+        return ["届出日が未来の日付です"]
+    return []
+
+
+def is_late_notification(event_date: date, notified_on: date | None) -> bool:
+    """転入・転居届 later than 14 days after the move (住基法第22条・第23条)."""
+    return notified_on is not None and (notified_on - event_date).days > NOTIFICATION_PERIOD_DAYS
+
+
+def check_address_dates(
+    *, birth_date: date, became_resident_on: date, address_since: date, today: date, label: str = ""
+) -> list[str]:
+    """住所を定めた日 follows 住民となった日, which follows birth; none lies ahead."""
+    reasons = []
+    if became_resident_on < birth_date:
+        reasons.append(f"{who(label)}住民となった日が生年月日より前です")
+    if address_since < became_resident_on:
+        reasons.append(f"{who(label)}住所を定めた日が住民となった日より前です")
+    if address_since > today or became_resident_on > today:
+        reasons.append(f"{who(label)}住所を定めた日が未来の日付です")
+    return reasons
+
+
+def check_address_in_municipality(address: str, *, prefecture: str, municipality: str) -> list[str]:
+    """A resident's address lies in the municipality keeping the register."""
+    if not address.startswith(prefecture + municipality):
+        return [f"住所「{address}」は{municipality}の区域内ではありません"]
+    return []
+
+
+def check_resident(status: str, *, label: str, action: str) -> list[str]:
+    """Changes other than corrections apply to current residents only, not to a 除票."""
+    if status != "resident":
+        return [f"{who(label)}除票（消除された住民）のため{action}は記録できません"]
+    return []
+
+
+def check_household(number: str, members: Sequence[Member]) -> list[str]:
+    """A household with members has exactly one 世帯主, and all live at the same address."""
+    if not members:
+        return []
+    heads = [m for m in members if m.relationship == HEAD]
+    reasons = []
+    if not heads:
+        reasons.append(f"世帯{number}に世帯主がいなくなります。新しい世帯主を指定してください")
+    elif len(heads) > 1:
+        names = "、".join(m.label for m in heads)
+        reasons.append(f"世帯{number}に世帯主が複数になります（{names}）")
+    addresses = {m.address for m in members}
+    if len(addresses) > 1:
+        reasons.append(f"世帯{number}の世帯員の住所が一致しません")
+    return reasons
+
+
+def check_relationships(relationships: Iterable[tuple[str, str]]) -> list[str]:
+    """(label, 続柄) pairs given in a change: each a relationship the 住民票 can show."""
+    return [
+        f"{who(label)}続柄「{rel}」は記載できない続柄です"
+        for label, rel in relationships
+        if not is_valid_relationship(rel)
+    ]
+
+
+def dedupe(reasons: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(reasons))

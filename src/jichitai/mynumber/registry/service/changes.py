@@ -1,0 +1,618 @@
+"""The change handlers (異動処理): one function per kind of change, planning on a :class:`ChangeTx`.
+
+Each handler checks the request against the current state with :mod:`rules`, plans the new facts
+of every person concerned (including the 世帯主 and 続柄 of those who stay behind) and queues the
+events; ``ChangeTx.finish`` checks the households as they will be and writes everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from jichitai.mynumber.registry import rules
+from jichitai.mynumber.registry.events import EventType
+from jichitai.mynumber.registry.models import STATUS_REMOVED, Household, Person
+from jichitai.mynumber.registry.names import check_katakana, normalize_kana, normalize_name
+from jichitai.mynumber.registry.service.requests import (
+    Birth,
+    ChangeHead,
+    ChangeRequest,
+    ConfirmMoveOut,
+    Correction,
+    Death,
+    ExOfficioEntry,
+    ExOfficioRemoval,
+    MergeHouseholds,
+    MoveIn,
+    MoveOut,
+    MoveWithin,
+    NameChange,
+    NewPerson,
+    SplitHousehold,
+)
+from jichitai.mynumber.registry.service.state import ChangeTx, Facts
+
+_ADDRESS_FIELDS = (
+    "address_text",
+    "address_prefecture",
+    "address_city",
+    "address_town",
+    "address_chome",
+    "address_block",
+    "address_building",
+    "address_note",
+)
+
+# Items a 職権修正 may correct (the address itself changes by 転居, removal by its own changes).
+CORRECTABLE: frozenset[str] = frozenset(
+    {
+        "name",
+        "name_kana",
+        "birth_date",
+        "sex",
+        "relationship",
+        "honseki",
+        "hittosha",
+        "nationality",
+        "residence_status",
+        "stay_expires_on",
+        "residence_card_number",
+        "alias",
+        "alias_kana",
+        "address_note",
+        "became_resident_on",
+        "address_since",
+        "previous_address",
+        "address_before_move_in",
+    }
+)
+
+
+def _check_dates(tx: ChangeTx, persons: Sequence[Person], *, days_ahead: int = 0) -> None:
+    for p in persons:
+        tx.refuse(
+            *rules.check_event_date(
+                tx.effective,
+                today=tx.today,
+                birth_date=p.birth_date,
+                last_change_on=p.last_change_on,
+                days_ahead=days_ahead,
+                label=p.name,
+            )
+        )
+    tx.refuse(*rules.check_notification_date(tx.req.notified_on, tx.effective, today=tx.today))
+
+
+def _in_household(tx: ChangeTx, persons: Sequence[Person], household: Household) -> None:
+    for p in persons:
+        if p.household_id != household.id:
+            tx.refuse(f"{p.name}: 世帯{household.household_number}の世帯員ではありません")
+
+
+def _residents(tx: ChangeTx, persons: Sequence[Person], action: str) -> None:
+    for p in persons:
+        tx.refuse(*rules.check_resident(p.status, label=p.name, action=action))
+
+
+def _after_leaving(
+    tx: ChangeTx,
+    household: Household,
+    leaving: Sequence[Person],
+    remaining_head: str | None,
+    remaining_relationships: Mapping[str, str],
+) -> None:
+    """Those who stay: a new 世帯主 when the head leaves (unless nobody stays), restated 続柄."""
+    leaving_ids = {p.id for p in leaving}
+    remaining = [m for m in tx.members(household) if m.id not in leaving_ids]
+    head = next((p for p in leaving if p.relationship == rules.HEAD), None)
+    new_head: Person | None = None
+    if not remaining:
+        if remaining_head is not None:
+            tx.refuse("世帯に残る者がいないため、新しい世帯主は指定できません")
+        return
+    if head is not None:
+        if remaining_head is None:
+            tx.refuse(f"世帯主（{head.name}）が世帯を離れ世帯員が残るため、新しい世帯主を指定してください")
+            return
+        new_head = next((m for m in remaining if m.atena_number == remaining_head), None)
+        if new_head is None:
+            tx.refuse(f"新しい世帯主（統合宛名番号 {remaining_head}）は世帯に残る世帯員ではありません")
+            return
+        tx.set(new_head, relationship=rules.HEAD, last_change="世帯主変更")
+        tx.event(EventType.HOUSEHOLD_CHANGE, new_head, kind="世帯主変更", relationship=rules.HEAD)
+    elif remaining_head is not None:
+        tx.refuse("世帯主は世帯に残るため、新しい世帯主は指定できません")
+    for pid, rel in tx.relationships(remaining_relationships, remaining).items():
+        p = tx.persons[pid]
+        if p is new_head:
+            continue
+        tx.set(p, relationship=rel, last_change="続柄変更")
+        tx.event(EventType.HOUSEHOLD_CHANGE, p, kind="続柄変更", relationship=rel)
+
+
+def _address_of(tx: ChangeTx, p: Person) -> Facts:
+    facts = tx.facts(p)
+    return {k: facts[k] for k in _ADDRESS_FIELDS}
+
+
+def _check_unique_in_request(tx: ChangeTx, persons: Sequence[NewPerson]) -> None:
+    codes = [p.juminhyo_code for p in persons if p.juminhyo_code]
+    numbers = [p.individual_number for p in persons if p.individual_number]
+    if len(codes) != len(set(codes)):
+        tx.refuse("同じ住民票コードが複数の者に記入されています")
+    if len(numbers) != len(set(numbers)):
+        tx.refuse("同じ個人番号が複数の者に記入されています")
+
+
+def _enter(
+    tx: ChangeTx,
+    persons: Sequence[NewPerson],
+    address_text: str,
+    address_note: str | None,
+    household_number: str | None,
+    *,
+    extra: Facts,
+    event_type: EventType,
+    payload: dict[str, Any],
+) -> None:
+    """Persons entering the register at an address, in a new household or joining one."""
+    if not persons:
+        tx.refuse("記載する者を指定してください")
+    _check_unique_in_request(tx, persons)
+    for d in persons:
+        tx.check_new(d)
+    tx.refuse(*rules.check_event_date(tx.effective, today=tx.today))
+    tx.refuse(*rules.check_notification_date(tx.req.notified_on, tx.effective, today=tx.today))
+    address = tx.address(address_text, address_note)
+    tx.check()
+    household = tx.household(household_number) if household_number else tx.new_household()
+    for d in persons:
+        tx.refuse(
+            *rules.check_event_date(tx.effective, today=tx.today, birth_date=d.birth_date, label=d.name)
+        )
+        p = tx.add_person(d, household, address, **extra)
+        tx.event(
+            event_type,
+            p,
+            address=address["address_text"],
+            relationship=d.relationship,
+            birth_date=d.birth_date,
+            **payload,
+        )
+
+
+def move_in(tx: ChangeTx, req: MoveIn) -> None:
+    """転入 (第22条), from another municipality or from abroad (国外転入)."""
+    if not req.previous_address:
+        tx.refuse(
+            "国外からの転入は転入前の国・地域を記入してください"
+            if req.from_abroad
+            else "転入前住所（転出証明書に記載の住所）を記入してください"
+        )
+    _enter(
+        tx,
+        req.persons,
+        req.address,
+        req.address_note,
+        req.household_number,
+        extra={
+            "address_before_move_in": req.previous_address,
+            "last_change": "国外転入" if req.from_abroad else "転入",
+        },
+        event_type=EventType.MOVE_IN,
+        payload={
+            "from_abroad": req.from_abroad,
+            "previous_address": req.previous_address,
+            "moved_out_expected_on": req.moved_out_expected_on,
+        },
+    )
+    tx.late_notification = rules.is_late_notification(req.event_date, req.notified_on)
+
+
+def ex_officio_entry(tx: ChangeTx, req: ExOfficioEntry) -> None:
+    """職権記載 (施行令第12条第2項): entered without a notification, found by the municipality."""
+    if not req.reason:
+        tx.refuse("職権記載の事由を記入してください")
+    _enter(
+        tx,
+        req.persons,
+        req.address,
+        req.address_note,
+        req.household_number,
+        extra={"address_before_move_in": req.previous_address or None},
+        event_type=EventType.CORRECTION,
+        payload={"kind": "職権記載", "reason": req.reason},
+    )
+
+
+def move_within(tx: ChangeTx, req: MoveWithin) -> None:
+    """転居 (第23条): the whole household, or some members who then form a household of their own."""
+    household = tx.household(req.household_number)
+    members = tx.members(household)
+    movers = members if req.persons is None else [tx.person(a) for a in req.persons]
+    if not movers:
+        tx.refuse("転居する者を指定してください")
+    _residents(tx, movers, "転居")
+    tx.check()
+    _in_household(tx, movers, household)
+    _check_dates(tx, movers)
+    address = tx.address(req.address, req.address_note)
+    if movers and address["address_text"] == movers[0].address_text:
+        tx.refuse("転居先が現在の住所と同じです")
+    tx.check()
+    whole = {p.id for p in movers} == {p.id for p in members}
+    target = household
+    relationships: dict[str, str] = {}
+    if not whole:
+        head = _new_head(tx, movers, req.new_head)
+        relationships = tx.relationships(req.relationships, movers)
+        target = tx.new_household()
+        for p in movers:
+            rel = rules.HEAD if p is head else relationships.get(p.id)
+            if rel is None:
+                tx.refuse(f"{p.name}: 転居後の世帯での続柄を指定してください")
+            relationships[p.id] = rel or ""
+    elif req.new_head is not None or req.relationships:
+        tx.refuse("世帯全員の転居では世帯主・続柄は変わりません（世帯変更は別に届け出てください）")
+    for p in movers:
+        changes: Facts = dict(address, address_since=tx.effective, previous_address=p.address_text)
+        if not whole:
+            changes.update(household_id=target.id, relationship=relationships[p.id])
+        tx.set(p, **changes)
+        tx.event(
+            EventType.MOVE_WITHIN,
+            p,
+            address=address["address_text"],
+            previous_address=p.address_text,
+            new_household=not whole,
+        )
+    if not whole:
+        _after_leaving(tx, household, movers, req.remaining_head, req.remaining_relationships)
+    tx.late_notification = rules.is_late_notification(req.event_date, req.notified_on)
+
+
+def _new_head(tx: ChangeTx, persons: Sequence[Person], atena_number: str | None) -> Person | None:
+    if atena_number is None:
+        if len(persons) == 1:
+            return persons[0]
+        tx.refuse("新しい世帯の世帯主を指定してください")
+        return None
+    head = next((p for p in persons if p.atena_number == atena_number), None)
+    if head is None:
+        tx.refuse(f"新しい世帯の世帯主（統合宛名番号 {atena_number}）は異動する者の中にいません")
+    return head
+
+
+def move_out(tx: ChangeTx, req: MoveOut) -> None:
+    """転出 (第24条) and 国外転出: a 除票 from the 転出予定日."""
+    if not req.persons:
+        tx.refuse("転出する者を指定してください")
+    persons = [tx.person(a) for a in req.persons]
+    _residents(tx, persons, "転出")
+    if not req.destination:
+        tx.refuse("転出先（国外の場合は国・地域）を記入してください")
+    households = {p.household_id for p in persons}
+    if len(households) > 1:
+        tx.refuse("異なる世帯の者は別々に届け出てください")
+    _check_dates(tx, persons, days_ahead=rules.MOVE_OUT_MAX_DAYS_AHEAD)
+    tx.check()
+    household = tx.households[persons[0].household_id]
+    reason = "国外転出" if req.abroad else "転出"
+    for p in persons:
+        tx.set(
+            p,
+            status=STATUS_REMOVED,
+            removal_reason=reason,
+            removed_on=tx.effective,
+            moved_out_to=req.destination,
+            move_out_confirmed=req.abroad,
+            last_change=reason,
+        )
+        tx.event(
+            EventType.MOVE_OUT,
+            p,
+            destination=req.destination,
+            abroad=req.abroad,
+            confirmed=req.abroad,
+            expected_on=tx.effective,
+        )
+    _after_leaving(tx, household, persons, req.remaining_head, req.remaining_relationships)
+
+
+def confirm_move_out(tx: ChangeTx, req: ConfirmMoveOut) -> None:
+    """転出確定 on the 転入通知: the actual move date replaces the 転出予定日."""
+    p = tx.person(req.atena_number)
+    if p.removal_reason != "転出":
+        tx.refuse(f"{p.name}: 転出の届出がないため転出確定はできません")
+    elif p.move_out_confirmed:
+        tx.refuse(f"{p.name}: 既に転出確定されています")
+    tx.refuse(*rules.check_event_date(tx.effective, today=tx.today, birth_date=p.birth_date, label=p.name))
+    if tx.effective < p.address_since:
+        tx.refuse(f"{p.name}: 転出日が住所を定めた日（{p.address_since.isoformat()}）より前です")
+    tx.check()
+    tx.set(
+        p,
+        removed_on=tx.effective,
+        move_out_confirmed=True,
+        moved_out_to=req.new_address or p.moved_out_to,
+        last_change="転出確定",
+    )
+    tx.event(
+        EventType.MOVE_OUT,
+        p,
+        destination=req.new_address or p.moved_out_to,
+        abroad=False,
+        confirmed=True,
+        expected_on=p.removed_on,
+    )
+
+
+def split_household(tx: ChangeTx, req: SplitHousehold) -> None:
+    """世帯分離: some members form a new household at the same address."""
+    household = tx.household(req.household_number)
+    members = tx.members(household)
+    movers = [tx.person(a) for a in req.persons]
+    if not movers:
+        tx.refuse("分離する者を指定してください")
+    _residents(tx, movers, "世帯変更")
+    tx.check()
+    _in_household(tx, movers, household)
+    if {p.id for p in movers} == {p.id for p in members}:
+        tx.refuse("世帯員全員を分離することはできません")
+    _check_dates(tx, movers)
+    head = _new_head(tx, movers, req.new_head or None)
+    relationships = tx.relationships(req.relationships, movers)
+    tx.check()
+    target = tx.new_household()
+    for p in movers:
+        rel = rules.HEAD if p is head else relationships.get(p.id)
+        if rel is None:
+            tx.refuse(f"{p.name}: 新しい世帯での続柄を指定してください")
+            continue
+        tx.set(p, household_id=target.id, relationship=rel)
+        tx.event(
+            EventType.HOUSEHOLD_CHANGE,
+            p,
+            kind="世帯分離",
+            relationship=rel,
+            from_household=household.household_number,
+            to_household=target.household_number,
+        )
+    _after_leaving(tx, household, movers, req.remaining_head, req.remaining_relationships)
+
+
+def merge_households(tx: ChangeTx, req: MergeHouseholds) -> None:
+    """世帯合併: the members of another household at the same address join this one."""
+    household = tx.household(req.household_number)
+    other = tx.household(req.other_household_number)
+    if household.id == other.id:
+        tx.refuse("同じ世帯どうしは合併できません")
+        tx.check()
+    head = tx.head_of(household)
+    joining = tx.members(other)
+    if head is None or not joining:
+        tx.refuse("合併する世帯に世帯員がいません")
+        tx.check()
+    assert head is not None
+    if joining[0].address_text != head.address_text:
+        tx.refuse("世帯合併は同じ住所の世帯に限ります（住所が異なる場合は転居届が必要です）")
+    _check_dates(tx, [head, *joining])
+    relationships = tx.relationships(req.relationships, joining)
+    for p in joining:
+        rel = relationships.get(p.id)
+        if rel is None:
+            tx.refuse(f"{p.name}: 合併後の世帯での続柄を指定してください")
+            continue
+        if rel == rules.HEAD:
+            tx.refuse(f"{p.name}: 合併後の世帯には既に世帯主（{head.name}）がいます")
+            continue
+        tx.set(p, household_id=household.id, relationship=rel)
+        tx.event(
+            EventType.HOUSEHOLD_CHANGE,
+            p,
+            kind="世帯合併",
+            relationship=rel,
+            from_household=other.household_number,
+            to_household=household.household_number,
+        )
+
+
+def change_head(tx: ChangeTx, req: ChangeHead) -> None:
+    """世帯主変更: another member becomes 世帯主; the former head's 続柄 must be restated."""
+    household = tx.household(req.household_number)
+    members = tx.members(household)
+    new_head = next((m for m in members if m.atena_number == req.new_head), None)
+    old_head = tx.head_of(household)
+    if new_head is None:
+        tx.refuse(f"新しい世帯主（統合宛名番号 {req.new_head}）はこの世帯の世帯員ではありません")
+    elif new_head is old_head:
+        tx.refuse(f"{new_head.name}: 既に世帯主です")
+    tx.check()
+    assert new_head is not None
+    _check_dates(tx, members)
+    others = [m for m in members if m is not new_head]
+    relationships = tx.relationships(req.relationships, others)
+    if old_head is not None and old_head.id not in relationships:
+        tx.refuse(f"{old_head.name}: 前の世帯主の新しい続柄を指定してください")
+    if rules.HEAD in relationships.values():
+        tx.refuse("世帯主は1人だけ指定できます")
+    tx.set(new_head, relationship=rules.HEAD)
+    tx.event(EventType.HOUSEHOLD_CHANGE, new_head, kind="世帯主変更", relationship=rules.HEAD)
+    for pid, rel in relationships.items():
+        p = tx.persons[pid]
+        tx.set(p, relationship=rel)
+        tx.event(EventType.HOUSEHOLD_CHANGE, p, kind="世帯主変更", relationship=rel)
+
+
+def name_change(tx: ChangeTx, req: NameChange) -> None:
+    """氏名変更 (婚姻・離婚・養子縁組 …)."""
+    p = tx.person(req.atena_number)
+    _residents(tx, [p], "氏名変更")
+    tx.check()
+    _check_dates(tx, [p])
+    tx.refuse(*rules.check_name(req.name, req.name_kana, label=p.name, foreign=p.kind == "外国人"))
+    tx.check()
+    name, kana = normalize_name(req.name), normalize_kana(req.name_kana)
+    if name == p.name and kana == p.name_kana:
+        tx.refuse(f"{p.name}: 氏名が変わっていません")
+    tx.set(p, name=name, name_kana=kana)
+    tx.event(EventType.NAME_CHANGE, p, name=name, name_kana=kana, previous_name=p.name, reason=req.reason)
+
+
+def birth(tx: ChangeTx, req: Birth) -> None:
+    """出生: the child enters the household of the notification, at its address."""
+    child = req.child
+    if child is None:
+        tx.refuse("出生した子を指定してください")
+        tx.check()
+    assert child is not None
+    tx.check_new(child)
+    if child.birth_date != req.event_date:
+        tx.refuse("出生の異動日は生年月日と同じ日です")
+    tx.refuse(*rules.check_event_date(req.event_date, today=tx.today))
+    tx.refuse(*rules.check_notification_date(req.notified_on, req.event_date, today=tx.today))
+    household = tx.household(req.household_number)
+    head = tx.head_of(household)
+    if head is None:
+        tx.refuse(f"世帯{household.household_number}に世帯主がいません")
+    tx.check()
+    assert head is not None
+    p = tx.add_person(child, household, _address_of(tx, head))
+    tx.event(
+        EventType.BIRTH,
+        p,
+        birth_date=child.birth_date,
+        sex=child.sex,
+        relationship=child.relationship,
+        head=head.atena_number,
+    )
+
+
+def _remove(
+    tx: ChangeTx,
+    atena_number: str,
+    *,
+    reason: str,
+    action: str,
+    new_head: str | None,
+    relationships: Mapping[str, str],
+    event_type: EventType,
+    payload: dict[str, Any],
+) -> None:
+    p = tx.person(atena_number)
+    _residents(tx, [p], action)
+    tx.check()
+    _check_dates(tx, [p])
+    tx.check()
+    household = tx.households[p.household_id]
+    tx.set(p, status=STATUS_REMOVED, removal_reason=reason, removed_on=tx.effective, last_change=reason)
+    tx.event(event_type, p, **payload)
+    _after_leaving(tx, household, [p], new_head, relationships)
+
+
+def death(tx: ChangeTx, req: Death) -> None:
+    """死亡: a 除票; the household of a dead head needs a new head unless nobody is left."""
+    _remove(
+        tx,
+        req.atena_number,
+        reason="死亡",
+        action="死亡",
+        new_head=req.new_head,
+        relationships=req.relationships,
+        event_type=EventType.DEATH,
+        payload={},
+    )
+
+
+def ex_officio_removal(tx: ChangeTx, req: ExOfficioRemoval) -> None:
+    """職権消除 (施行令第12条第3項): a person found no longer living here."""
+    if not req.reason:
+        tx.refuse("職権消除の事由を記入してください")
+    _remove(
+        tx,
+        req.atena_number,
+        reason="職権消除",
+        action="職権消除",
+        new_head=req.new_head,
+        relationships=req.relationships,
+        event_type=EventType.CORRECTION,
+        payload={"kind": "職権消除", "removed": True, "reason": req.reason},
+    )
+
+
+def _normalized_correction(tx: ChangeTx, fields: Mapping[str, Any]) -> Facts:
+    out: Facts = {}
+    for key, value in fields.items():
+        if key not in CORRECTABLE:
+            tx.refuse(f"「{key}」は職権修正できる項目ではありません")
+            continue
+        if key in ("name", "hittosha", "alias") and isinstance(value, str):
+            value = normalize_name(value)
+        elif key in ("name_kana", "alias_kana") and isinstance(value, str) and check_katakana(value) is None:
+            value = normalize_kana(value)  # a bad reading is reported by check_person below
+        out[key] = value
+    return out
+
+
+def correction(tx: ChangeTx, req: Correction) -> None:
+    """職権修正: wrongly recorded facts corrected from ``event_date`` on, later history kept."""
+    p = tx.person(req.atena_number)
+    if not req.fields:
+        tx.refuse("修正する項目を指定してください")
+    if not req.reason:
+        tx.refuse("職権修正の事由を記入してください")
+    fields = _normalized_correction(tx, req.fields)
+    tx.check()
+    if tx.effective > tx.today:
+        tx.refuse("修正の適用日が未来の日付です")
+    if tx.effective < p.became_resident_on and "became_resident_on" not in fields:
+        tx.refuse(f"{p.name}: 修正の適用日が住民となった日より前です")
+    merged = tx.facts(p) | fields
+    draft = rules.PersonDraft(
+        merged["name"],
+        merged["name_kana"],
+        merged["birth_date"],
+        merged["sex"],
+        merged["kind"],
+        merged["relationship"],
+        merged["honseki"],
+        merged["hittosha"],
+        merged["nationality"],
+        merged["residence_status"],
+        merged["stay_expires_on"],
+        merged["residence_card_number"],
+        merged["alias"],
+        merged["alias_kana"],
+    )
+    tx.refuse(*rules.check_person(draft, today=tx.today))
+    tx.refuse(
+        *rules.check_address_dates(
+            birth_date=merged["birth_date"],
+            became_resident_on=merged["became_resident_on"],
+            address_since=merged["address_since"],
+            today=tx.today,
+            label=merged["name"],
+        )
+    )
+    tx.check()
+    tx.correct(p, fields)
+    tx.event(EventType.CORRECTION, p, kind="職権修正", fields=sorted(fields), reason=req.reason)
+
+
+Handler = Callable[[ChangeTx, Any], None]
+HANDLERS: dict[type[ChangeRequest], Handler] = {
+    MoveIn: move_in,
+    ExOfficioEntry: ex_officio_entry,
+    MoveWithin: move_within,
+    MoveOut: move_out,
+    ConfirmMoveOut: confirm_move_out,
+    SplitHousehold: split_household,
+    MergeHouseholds: merge_households,
+    ChangeHead: change_head,
+    NameChange: name_change,
+    Birth: birth,
+    Death: death,
+    ExOfficioRemoval: ex_officio_removal,
+    Correction: correction,
+}

@@ -1,0 +1,491 @@
+"""One change (異動) in progress: loads the current state, plans new facts, checks, writes.
+
+A handler (``changes.py``) reads persons and households through :class:`ChangeTx`, plans the new
+facts of each person concerned, and queues events; :meth:`ChangeTx.finish` then checks the
+households as they will be, writes the bitemporal versions, updates the current rows and the
+addressee facts, and appends the events, all in the caller's unit of work.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from jichitai.mynumber.atena import service as atena
+from jichitai.mynumber.atena.models import KIND_NON_RESIDENT, KIND_RESIDENT
+from jichitai.mynumber.registry import rules
+from jichitai.mynumber.registry.addresses import Address, parse_address
+from jichitai.mynumber.registry.errors import RegistryRefusal
+from jichitai.mynumber.registry.events import EventType, append_events, new_event
+from jichitai.mynumber.registry.models import (
+    FACT_FIELDS,
+    STATUS_RESIDENT,
+    Household,
+    Person,
+    PersonVersion,
+    RegistryCounter,
+)
+from jichitai.mynumber.registry.names import (
+    check_katakana,
+    name_key_width,
+    name_keys,
+    normalize_kana,
+    normalize_name,
+)
+from jichitai.mynumber.registry.service.requests import ChangeRequest, ChangeResult, NewPerson
+from jichitai.platform.storage import UnitOfWork
+
+Facts = dict[str, Any]
+_HOUSEHOLD_COUNTER = "household_number"
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def facts_of(row: Person | PersonVersion) -> Facts:
+    return {f: getattr(row, f) for f in FACT_FIELDS}
+
+
+def address_facts(address: Address, note: str | None) -> Facts:
+    return {
+        "address_text": address.text,
+        "address_prefecture": address.prefecture,
+        "address_city": address.city,
+        "address_town": address.town_with_chome if address.chome is None else address.town,
+        "address_chome": address.chome,
+        "address_block": address.block,
+        "address_building": address.building,
+        "address_note": note or None,
+    }
+
+
+def sync_current(person: Person, facts: Facts, now: datetime) -> None:
+    """Copy ``facts`` into the current row and refresh its search keys."""
+    for f in FACT_FIELDS:
+        setattr(person, f, facts[f])
+    keys = name_keys(facts["name"])
+    person.name_key_exact, person.name_key_width, person.name_key_folded = keys.exact, keys.width, keys.folded
+    kana = name_keys(facts["name_kana"])
+    person.kana_key_width, person.kana_key_folded = kana.width, kana.folded
+    person.address_key = facts["address_text"]
+    person.version_no = (person.version_no or 0) + 1
+    person.updated_at = now
+
+
+@dataclass
+class _PendingEvent:
+    event_type: EventType
+    person_id: str
+    payload: dict[str, Any]
+
+
+class ChangeTx:
+    """The state of one change while it is planned, checked and written."""
+
+    def __init__(
+        self, uow: UnitOfWork, req: ChangeRequest, *, today: date, now: datetime, actor: str
+    ) -> None:
+        self.uow = uow
+        self.session = uow.session
+        self.req = req
+        self.today = today
+        self.now = now
+        self.actor = actor
+        self.change_id = new_id()
+        self.effective = req.event_date
+        self.plan: dict[str, Facts] = {}
+        self.persons: dict[str, Person] = {}
+        self.new_persons: dict[str, NewPerson] = {}
+        self.corrections: dict[str, Facts] = {}  # person id -> fields corrected (職権修正)
+        self.households: dict[str, Household] = {}  # touched, by id
+        self.events: list[_PendingEvent] = []
+        self.reasons: list[str] = []
+        self.late_notification = False
+        self.tenant = uow.tenant
+
+    # -- reading ---------------------------------------------------------------------------------
+    def refuse(self, *reasons: str) -> None:
+        self.reasons.extend(reasons)
+
+    def check(self) -> None:
+        """Raise the refusal now if anything was found (before reading what depends on it)."""
+        if self.reasons:
+            raise RegistryRefusal(rules.dedupe(self.reasons))
+
+    def person(self, atena_number: str) -> Person:
+        for known in self.persons.values():
+            if known.atena_number == atena_number:
+                return known
+        p = self.session.scalar(select(Person).where(Person.atena_number == atena_number))
+        if p is None:
+            raise RegistryRefusal([f"統合宛名番号 {atena_number} の住民記録がありません"])
+        self.persons[p.id] = p
+        self.households.setdefault(p.household_id, self.session.get_one(Household, p.household_id))
+        return p
+
+    def household(self, number: str) -> Household:
+        h = self.session.scalar(select(Household).where(Household.household_number == number))
+        if h is None:
+            raise RegistryRefusal([f"世帯番号 {number} の世帯がありません"])
+        if h.dissolved_on is not None:
+            raise RegistryRefusal(
+                [f"世帯番号 {number} の世帯は消滅しています（{h.dissolved_on.isoformat()}）"]
+            )
+        self.households[h.id] = h
+        return h
+
+    def facts(self, p: Person) -> Facts:
+        return self.plan[p.id] if p.id in self.plan else facts_of(p)
+
+    def members(self, household: Household) -> list[Person]:
+        """Current members (residents) of a household as recorded now, head first."""
+        rows = list(
+            self.session.scalars(
+                select(Person).where(Person.household_id == household.id, Person.status == STATUS_RESIDENT)
+            )
+        )
+        for p in rows:
+            self.persons.setdefault(p.id, p)
+        rows = [self.persons[p.id] for p in rows]
+        rows.sort(key=lambda p: (p.relationship != rules.HEAD, p.birth_date))
+        return rows
+
+    def head_of(self, household: Household) -> Person | None:
+        heads = [p for p in self.members(household) if p.relationship == rules.HEAD]
+        return heads[0] if heads else None
+
+    def address(self, text: str, note: str | None) -> Facts:
+        """A resident's address, normalized and checked to lie in the municipality."""
+        parsed = parse_address(text, known_cities=(self.tenant.name,))
+        if not parsed.prefecture:
+            parsed = parse_address(self.tenant.prefecture + text, known_cities=(self.tenant.name,))
+        self.refuse(
+            *rules.check_address_in_municipality(
+                parsed.text, prefecture=self.tenant.prefecture, municipality=self.tenant.name
+            )
+        )
+        return address_facts(parsed, note)
+
+    # -- planning --------------------------------------------------------------------------------
+    def base(self) -> Facts:
+        """The facts every version written by this change carries about the change itself."""
+        return {
+            "last_change": self.req.change_type,
+            "last_change_on": self.effective,
+            "last_notified_on": self.req.notified_on,
+        }
+
+    def set(self, p: Person, **changes: Any) -> Facts:
+        facts = self.facts(p) | self.base() | changes
+        self.plan[p.id] = facts
+        self.persons[p.id] = p
+        return facts
+
+    def correct(self, p: Person, fields: Facts) -> None:
+        """Plan a 職権修正: ``fields`` overlay every version from the effective date on."""
+        self.corrections[p.id] = dict(fields)
+        self.set(p, **fields)
+
+    def new_household(self) -> Household:
+        counter = self.session.execute(
+            select(RegistryCounter).where(RegistryCounter.name == _HOUSEHOLD_COUNTER).with_for_update()
+        ).scalar_one()
+        while True:
+            number = f"{counter.next_value:010d}"
+            counter.next_value += 1
+            if self.session.scalar(select(Household.id).where(Household.household_number == number)) is None:
+                break
+        h = Household(id=new_id(), household_number=number, created_on=self.effective, created_at=self.now)
+        self.session.add(h)
+        self.households[h.id] = h
+        return h
+
+    def add_person(self, draft: NewPerson, household: Household, address: Facts, **extra: Any) -> Person:
+        """Plan a person entering the register; their 統合宛名番号 is settled in :meth:`finish`."""
+        self.check_new(draft)
+        name, kana = normalize_name(draft.name), draft.name_kana
+        if check_katakana(kana) is None:
+            kana = normalize_kana(kana)
+        existing = self._returning_person(draft, name)
+        p = existing or Person(id=new_id(), version_no=0)
+        facts: Facts = {
+            "household_id": household.id,
+            "relationship": draft.relationship,
+            "name": name,
+            "name_kana": kana,
+            "alias": normalize_name(draft.alias) if draft.alias else None,
+            "alias_kana": normalize_kana(draft.alias_kana) if draft.alias_kana else None,
+            "birth_date": draft.birth_date,
+            "sex": draft.sex,
+            "kind": draft.kind,
+            "became_resident_on": self.effective,
+            **address,
+            "address_since": self.effective,
+            "previous_address": None,
+            "address_before_move_in": None,
+            "honseki": draft.honseki,
+            "hittosha": normalize_name(draft.hittosha) if draft.hittosha else None,
+            "nationality": draft.nationality,
+            "residence_status": draft.residence_status,
+            "stay_expires_on": draft.stay_expires_on,
+            "residence_card_number": draft.residence_card_number,
+            "status": STATUS_RESIDENT,
+            "removal_reason": None,
+            "removed_on": None,
+            "moved_out_to": None,
+            "move_out_confirmed": None,
+            **self.base(),
+            **extra,
+        }
+        self.plan[p.id] = facts
+        self.persons[p.id] = p
+        if existing is None:
+            self.new_persons[p.id] = draft
+        self.households[household.id] = household
+        return p
+
+    def check_new(self, draft: NewPerson) -> None:
+        """The facts of a person entering the register, on their own."""
+        name = normalize_name(draft.name)
+        d = rules.PersonDraft(
+            name,
+            draft.name_kana,
+            draft.birth_date,
+            draft.sex,
+            draft.kind,
+            draft.relationship,
+            draft.honseki,
+            draft.hittosha,
+            draft.nationality,
+            draft.residence_status,
+            draft.stay_expires_on,
+            draft.residence_card_number,
+            draft.alias,
+            draft.alias_kana,
+        )
+        self.refuse(*rules.check_person(d, today=self.today))
+        self.refuse(*rules.check_individual_number(draft.individual_number, label=name))
+        self.refuse(*rules.check_juminhyo_code(draft.juminhyo_code, label=name))
+
+    def _returning_person(self, draft: NewPerson, label: str) -> Person | None:
+        """A former resident (除票) coming back keeps their record and 統合宛名番号."""
+        if draft.juminhyo_code is None:
+            return None
+        p = self.session.scalar(select(Person).where(Person.juminhyo_code == draft.juminhyo_code))
+        if p is None:
+            return None
+        if p.status == STATUS_RESIDENT:
+            self.refuse(f"{label}: 住民票コード {draft.juminhyo_code} の住民は既に記録されています")
+            return None
+        if p.birth_date != draft.birth_date:
+            self.refuse(f"{label}: 住民票コード {draft.juminhyo_code} の除票と生年月日が一致しません")
+            return None
+        return p
+
+    def event(self, event_type: EventType, p: Person, **payload: Any) -> None:
+        self.events.append(_PendingEvent(event_type, p.id, payload))
+
+    def relationships(self, mapping: Mapping[str, str], allowed: Iterable[Person]) -> dict[str, str]:
+        """Validate a change's 続柄 mapping (統合宛名番号 → 続柄) against the persons it may name."""
+        by_atena = {p.atena_number: p for p in allowed}
+        out: dict[str, str] = {}
+        for atena_number, rel in mapping.items():
+            p = by_atena.get(atena_number)
+            if p is None:
+                self.refuse(f"続柄の指定にある統合宛名番号 {atena_number} はこの世帯変更の対象ではありません")
+                continue
+            self.refuse(*rules.check_relationships([(p.name, rel)]))
+            out[p.id] = rel
+        return out
+
+    # -- finishing -------------------------------------------------------------------------------
+    def _check_households(self) -> None:
+        for h in list(self.households.values()):
+            members: list[rules.Member] = []
+            ids = set(
+                self.session.scalars(
+                    select(Person.id).where(Person.household_id == h.id, Person.status == STATUS_RESIDENT)
+                )
+            )
+            ids |= {pid for pid, f in self.plan.items() if f["household_id"] == h.id}
+            for pid in ids:
+                facts = self.plan.get(pid)
+                if facts is None:
+                    p = self.persons.get(pid) or self.session.get_one(Person, pid)
+                    facts = facts_of(p)
+                if facts["household_id"] == h.id and facts["status"] == STATUS_RESIDENT:
+                    members.append(rules.Member(facts["name"], facts["relationship"], facts["address_text"]))
+            self.refuse(*rules.check_household(h.household_number, members))
+            if not members and h.dissolved_on is None:
+                h.dissolved_on = self.effective
+            elif members and h.dissolved_on is not None:
+                self.refuse(f"世帯{h.household_number}は消滅しています")
+
+    def _settle_numbers(self) -> None:
+        """個人番号 duplicates (blind index) and 統合宛名番号 for persons entering the register."""
+        for pid, draft in self.new_persons.items():
+            p = self.persons[pid]
+            label = self.plan[pid]["name"]
+            number = draft.individual_number
+            known = None
+            if number is not None and not rules.check_individual_number(number):
+                bidx = atena.individual_number_index(self.uow, number)
+                other = self.session.execute(
+                    select(Person.atena_number, Person.status).where(Person.individual_number_bidx == bidx)
+                ).first()
+                if other is not None:
+                    if other.status == STATUS_RESIDENT:
+                        self.refuse(
+                            f"{label}: この個人番号は既に住民"
+                            f"（統合宛名番号 {other.atena_number}）に記録されています"
+                        )
+                    else:
+                        self.refuse(
+                            f"{label}: この個人番号は除票"
+                            f"（統合宛名番号 {other.atena_number}）に記録されています。"
+                            "住民票コードを指定して届け出てください"
+                        )
+                    continue
+                known = atena.find_by_individual_number(self.uow, number)
+                p.individual_number_bidx = bidx
+                p.individual_number_enc = self.uow.keyring.field_encrypt(
+                    Person.__tablename__, "individual_number", p.id, atena.checked_individual_number(number)
+                )
+            p.juminhyo_code = draft.juminhyo_code or self._new_juminhyo_code()
+            facts = self._basic_facts(self.plan[pid])
+            if known is not None:  # a 住登外者 known here (e.g. as a taxpayer) becomes a resident
+                p.atena_number = known.atena_number
+            else:
+                p.atena_number = atena.register(
+                    self.uow, facts, kind=KIND_RESIDENT, individual_number=number
+                ).atena_number
+
+    def _new_juminhyo_code(self) -> str:
+        # 住民票コード: ten random digits and a check digit (住基法施行規則第1条); in production the
+        # municipality draws them from the range 地方公共団体情報システム機構 assigns to it.
+        while True:
+            body = f"{secrets.randbelow(10**10):010d}"
+            code = body + str(rules.juminhyo_code_check_digit(body))
+            if self.session.scalar(select(Person.id).where(Person.juminhyo_code == code)) is None:
+                return code
+
+    @staticmethod
+    def _basic_facts(facts: Facts) -> atena.BasicFacts:
+        removed = facts["status"] != STATUS_RESIDENT
+        address = (facts["moved_out_to"] or facts["address_text"]) if removed else facts["address_text"]
+        return atena.BasicFacts(facts["name"], facts["name_kana"], facts["birth_date"], address, facts["sex"])
+
+    def _write_versions(self, p: Person, facts: Facts, is_new: bool) -> None:
+        """Supersede the versions this change contradicts and insert the new ones.
+
+        The part of an old version before the effective date comes back unchanged with its
+        ``valid_to``. A correction (職権修正) rewrites what was recorded from the effective date on
+        while keeping every later change: each later version comes back with the corrected fields.
+        """
+        s = self.session
+        overlay = self.corrections.get(p.id)
+        if not is_new:
+            overlapping = s.scalars(
+                select(PersonVersion)
+                .where(
+                    PersonVersion.person_id == p.id,
+                    PersonVersion.superseded_at.is_(None),
+                    or_(PersonVersion.valid_to.is_(None), PersonVersion.valid_to > self.effective),
+                )
+                .order_by(PersonVersion.valid_from)
+            ).all()
+            for v in overlapping:
+                v.superseded_at = self.now
+                if v.valid_from < self.effective:
+                    s.add(self._copy(v, valid_from=v.valid_from, valid_to=self.effective))
+                if overlay is not None:
+                    start = max(v.valid_from, self.effective)
+                    if v.valid_to is None:
+                        s.add(self._version(p, facts, valid_from=start))
+                    else:
+                        s.add(self._copy(v, valid_from=start, valid_to=v.valid_to, overlay=overlay))
+        if overlay is None:
+            s.add(self._version(p, facts, valid_from=self.effective))
+        sync_current(p, facts, self.now)
+
+    def _copy(
+        self, v: PersonVersion, *, valid_from: date, valid_to: date | None, overlay: Facts | None = None
+    ) -> PersonVersion:
+        facts = facts_of(v) | (overlay or {})
+        change_id = self.change_id if overlay else v.change_id
+        return PersonVersion(
+            id=new_id(),
+            person_id=v.person_id,
+            atena_number=v.atena_number,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            recorded_at=self.now,
+            change_id=change_id,
+            **facts,
+        )
+
+    def _version(self, p: Person, facts: Facts, *, valid_from: date) -> PersonVersion:
+        return PersonVersion(
+            id=new_id(),
+            person_id=p.id,
+            atena_number=p.atena_number,
+            valid_from=valid_from,
+            valid_to=None,
+            recorded_at=self.now,
+            change_id=self.change_id,
+            **facts,
+        )
+
+    def finish(self) -> ChangeResult:
+        self.check()
+        self._check_households()
+        self.check()
+        self._settle_numbers()
+        self.check()
+        for pid, facts in self.plan.items():
+            p = self.persons[pid]
+            is_new = p.version_no == 0
+            if is_new:
+                sync_current(p, facts, self.now)
+                self.session.add(p)
+            self._write_versions(p, facts, is_new)
+            kind = KIND_RESIDENT if facts["status"] == STATUS_RESIDENT else KIND_NON_RESIDENT
+            atena.update_facts(self.uow, p.atena_number, self._basic_facts(facts), kind=kind)
+        self.session.flush()
+        numbers = {h.id: h.household_number for h in self.households.values()}
+        rows = [
+            new_event(
+                e.event_type,
+                change_id=self.change_id,
+                atena_number=self.persons[e.person_id].atena_number,
+                household_number=numbers.get(
+                    self.plan.get(e.person_id, facts_of(self.persons[e.person_id]))["household_id"]
+                ),
+                event_date=self.effective,
+                notified_on=self.req.notified_on,
+                payload={"change": self.req.change_type, **e.payload},
+                recorded_at=self.now,
+            )
+            for e in self.events
+        ]
+        seqs = append_events(self.session, rows)
+        return ChangeResult(
+            change_id=self.change_id,
+            change_type=self.req.change_type,
+            idempotency_key=self.req.idempotency_key,
+            atena_numbers=tuple(dict.fromkeys(self.persons[pid].atena_number for pid in self.plan)),
+            household_numbers=tuple(sorted({h.household_number for h in self.households.values()})),
+            event_seqs=tuple(seqs),
+            late_notification=self.late_notification,
+        )
+
+
+def same_name_key(a: str, b: str) -> bool:
+    return name_key_width(a) == name_key_width(b)

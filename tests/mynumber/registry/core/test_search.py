@@ -1,0 +1,115 @@
+"""Search and inquiry: name ranking (exact before variant), kana, filters, paging, audit."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from jichitai.mynumber.registry.errors import RegistryRefusal
+from jichitai.mynumber.registry.search import RANK_EXACT, RANK_VARIANT, RANK_WIDTH
+from jichitai.mynumber.registry.service import Death, MoveIn, RegistryService, SearchQuery
+from jichitai.platform.audit.log import entries_for_person
+from jichitai.platform.errors import PermissionDenied
+from jichitai.platform.storage import Storage
+from jichitai.platform.zones import Zone
+from tests.conftest import ctx
+from tests.mynumber.registry.core.support import (
+    ADDRESS,
+    block,
+    change_ctx,
+    key,
+    person,
+    read_ctx,
+)
+
+
+def _single(svc: RegistryService, name: str, kana: str, birth: date, address: str | None = None) -> str:
+    return svc.submit(
+        change_ctx(),
+        MoveIn(
+            idempotency_key=key(),
+            event_date=date(2021, 1, 1),
+            notified_on=date(2021, 1, 1),
+            persons=(person(name, kana, birth, "世帯主"),),
+            address=address or f"{ADDRESS}{block()}",
+            previous_address="大阪府堺市堺区1-1",
+        ),
+    ).atena_numbers[0]
+
+
+def test_exact_before_variant_kanji(svc: RegistryService) -> None:
+    plain = _single(svc, "高橋　伸之介", "タカハシ　シンノスケ", date(1970, 1, 1))
+    variant = _single(svc, "髙橋　伸之介", "タカハシ　シンノスケ", date(1971, 1, 1))
+    page = svc.search(read_ctx(), SearchQuery(name="高橋 伸之介"))
+    assert [h.atena_number for h in page.hits] == [plain, variant]
+    assert [h.rank for h in page.hits] == [RANK_EXACT, RANK_VARIANT]
+    page = svc.search(read_ctx(), SearchQuery(name="髙橋伸之介"))
+    assert [h.atena_number for h in page.hits] == [variant, plain]
+    # 﨑/崎 the same way
+    saki = _single(svc, "山﨑　凛太郎", "ヤマザキ　リンタロウ", date(1980, 1, 1))
+    assert [h.atena_number for h in svc.search(read_ctx(), SearchQuery(name="山崎凛太郎")).hits] == [saki]
+
+
+def test_width_and_kana_queries(svc: RegistryService) -> None:
+    a = _single(svc, "丹波　さくら", "タンバ　サクラ", date(1990, 1, 1))
+    page = svc.search(read_ctx(), SearchQuery(name="丹波　ｻｸﾗ"))
+    assert [(h.atena_number, h.rank) for h in page.hits] == [(a, RANK_WIDTH)]
+    b = _single(svc, "長谷部　楓太", "ハセベ　フウタ", date(1990, 2, 2))
+    for query in ("ﾊｾﾍﾞ ﾌｳﾀ", "はせべ　ふうた", "ハセベフウタ"):
+        hits = svc.search(read_ctx(), SearchQuery(name=query)).hits
+        assert [h.atena_number for h in hits] == [b], query
+    # kana prefix: the surname alone
+    assert b in [h.atena_number for h in svc.search(read_ctx(), SearchQuery(name="はせべ")).hits]
+
+
+def test_surname_prefix_ranks_full_matches_first(svc: RegistryService) -> None:
+    full = _single(svc, "鬼頭", "キトウ", date(1960, 1, 1))
+    longer = _single(svc, "鬼頭　寛治", "キトウ　カンジ", date(1961, 1, 1))
+    hits = svc.search(read_ctx(), SearchQuery(name="鬼頭")).hits
+    assert [h.atena_number for h in hits][:2] == [full, longer]
+    assert hits[0].rank < hits[1].rank
+
+
+def test_filters_paging_and_removed(svc: RegistryService) -> None:
+    address = f"{ADDRESS}{block()}"
+    born = date(1999, 9, 9)
+    first = _single(svc, "頁送　一", "ページオクリ　ハジメ", born, address)
+    second = _single(svc, "頁送　二", "ページオクリ　ジ", born, address + "ハイツ")
+    page1 = svc.search(read_ctx(), SearchQuery(birth_date=born, page_size=1))
+    page2 = svc.search(read_ctx(), SearchQuery(birth_date=born, page_size=1, page=2))
+    assert page1.total == page2.total == 2 and page1.pages == 2
+    assert {page1.hits[0].atena_number, page2.hits[0].atena_number} == {first, second}
+    by_address = svc.search(read_ctx(), SearchQuery(address=address.removeprefix("東京都")))
+    assert {h.atena_number for h in by_address.hits} == {first, second}
+    number = svc.person(read_ctx(), first).household_number
+    assert [h.atena_number for h in svc.search(read_ctx(), SearchQuery(household_number=number)).hits] == [
+        first
+    ]
+    assert [h.atena_number for h in svc.search(read_ctx(), SearchQuery(atena_number=second)).hits] == [second]
+    svc.submit(
+        change_ctx(),
+        Death(idempotency_key=key(), event_date=date(2024, 1, 1), notified_on=None, atena_number=second),
+    )
+    assert svc.search(read_ctx(), SearchQuery(birth_date=born)).total == 1
+    with_removed = svc.search(read_ctx(), SearchQuery(birth_date=born, include_removed=True))
+    assert with_removed.total == 2
+    assert {h.removal_reason for h in with_removed.hits} == {None, "死亡"}
+
+
+def test_empty_query_refused(svc: RegistryService) -> None:
+    with pytest.raises(RegistryRefusal) as exc:
+        svc.search(read_ctx(), SearchQuery(name="  "))
+    assert exc.value.message_ja == "検索条件を1つ以上指定してください"
+
+
+def test_views_are_audited_with_purpose_and_persons(svc: RegistryService, reg_storage: Storage) -> None:
+    shown = _single(svc, "監視　対象", "カンシ　タイショウ", date(1977, 7, 7))
+    svc.search(read_ctx(), SearchQuery(name="監視　対象"))
+    svc.person(read_ctx(), shown, with_individual_number=True)
+    with reg_storage.unit_of_work(ctx("platform.audit.review"), Zone.MYNUMBER) as uow:
+        reads = [e for e in entries_for_person(uow.session, shown) if e.action == "read"]
+    assert {e.purpose for e in reads} == {"registry.person.read"}
+    assert any('"search"' in e.detail for e in reads) and any('"person"' in e.detail for e in reads)
+    with pytest.raises(PermissionDenied):
+        svc.search(ctx("platform.identity.admin"), SearchQuery(name="監視"))

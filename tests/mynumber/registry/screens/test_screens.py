@@ -1,0 +1,232 @@
+"""The registry's staff screens and the public verification page, through the HTTP interface."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import date
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from jichitai.mynumber.registry.issuance import verify
+from jichitai.mynumber.registry.service import RegistryService
+from jichitai.platform.storage import Storage
+from tests.mynumber.registry.issuance.support import register_family
+from tests.mynumber.registry.screens.conftest import csrf_of, log_in
+
+ON = date(2024, 4, 1)
+
+
+@pytest.fixture(scope="module")
+def family(screen_storage: Storage) -> tuple[tuple[str, ...], str]:
+    result, _ = register_family(RegistryService(screen_storage), "髙木", "タカギ", children=3, on=ON)
+    return result.atena_numbers, result.household_numbers[0]
+
+
+def _date(prefix: str, d: date) -> dict[str, str]:
+    return {f"{prefix}_year": str(d.year), f"{prefix}_month": str(d.month), f"{prefix}_day": str(d.day)}
+
+
+def test_search_finds_variant_kanji_and_links_to_person(
+    clerk: TestClient, family: tuple[tuple[str, ...], str]
+) -> None:
+    atena, _household = family
+    page = clerk.get("/staff/registry", params={"name": "高木　太郎"})
+    assert page.status_code == 200
+    html = page.text
+    assert '<html lang="ja">' in html and "検索結果 1件" in html
+    assert f'href="/staff/registry/persons/{atena[0]}"' in html and "髙木　太郎" in html
+    assert "<script" not in html
+    by_kana = clerk.get("/staff/registry", params={"name": "タカギ"})
+    assert "検索結果 5件" in by_kana.text
+    empty = clerk.get("/staff/registry", params={"name": ""})
+    assert empty.status_code == 400 and 'class="error-summary"' in empty.text
+
+
+def test_person_and_household_views_show_history(
+    clerk: TestClient, family: tuple[tuple[str, ...], str]
+) -> None:
+    atena, household = family
+    person = clerk.get(f"/staff/registry/persons/{atena[1]}")
+    assert person.status_code == 200
+    assert "髙木　花子" in person.text and "令和6年4月1日" in person.text and "転入" in person.text
+    assert "履歴" in person.text
+    now = clerk.get(f"/staff/registry/households/{household}")
+    assert now.status_code == 200 and now.text.count("/staff/registry/persons/") == 5
+    before = clerk.get(f"/staff/registry/households/{household}", params=_date("on", date(2024, 3, 1)))
+    assert before.status_code == 200 and "この日に世帯員はいません" in before.text
+
+
+def test_change_form_records_a_change_and_shows_refusals_in_japanese(
+    clerk: TestClient, family: tuple[tuple[str, ...], str]
+) -> None:
+    atena, _household = family
+    form = clerk.get("/staff/registry/changes/name-change", params={"atena_number": atena[4]})
+    assert form.status_code == 200
+    token = csrf_of(form.text)
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', form.text)
+    assert key is not None
+    data = {
+        "csrf_token": token,
+        "idempotency_key": key.group(1),
+        "atena_number": atena[4],
+        "name": "髙木　三郎",  # the same name: refused
+        "name_kana": "タカギ　サブロウ",
+        "reason": "誤記",
+        **_date("event_date", date(2025, 1, 10)),
+        **_date("notified_on", date(2025, 1, 10)),
+    }
+    refused = clerk.post("/staff/registry/changes/name-change", data=data)
+    assert refused.status_code == 400
+    html = refused.text
+    assert 'class="error-summary"' in html and "氏名が変わっていません" in html
+    assert 'id="f-name-error"' in html  # next to the field it concerns
+    ok = clerk.post(
+        "/staff/registry/changes/name-change",
+        data={**data, "name": "鈴木　三郎", "name_kana": "スズキ　サブロウ"},
+    )
+    assert ok.status_code == 303
+    assert ok.headers["location"].startswith(f"/staff/registry/persons/{atena[4]}")
+    shown = clerk.get(ok.headers["location"])
+    assert "鈴木　三郎" in shown.text and "氏名変更を記録しました" in shown.text
+    again = clerk.post(
+        "/staff/registry/changes/name-change",
+        data={**data, "name": "鈴木　三郎", "name_kana": "スズキ　サブロウ"},
+    )
+    assert again.status_code == 303  # the same submission again is the same change (idempotent)
+
+
+def test_change_form_field_errors_and_csrf(clerk: TestClient) -> None:
+    form = clerk.get("/staff/registry/changes/move-in")
+    token = csrf_of(form.text)
+    bad = clerk.post(
+        "/staff/registry/changes/move-in",
+        data={
+            "csrf_token": token,
+            "idempotency_key": "k-bad",
+            "address": "",
+            **{"event_date_year": "2024", "event_date_month": "13", "event_date_day": "1"},
+        },
+    )
+    assert bad.status_code == 400
+    assert "異動日は正しい日付を西暦で入力してください" in bad.text
+    assert "住所を入力してください" in bad.text and "記録する者を1人以上入力してください" in bad.text
+    forged = clerk.post("/staff/registry/changes/move-in", data={"csrf_token": "forged"})
+    assert forged.status_code == 403
+
+
+def test_move_in_through_the_form(clerk: TestClient, screen_storage: Storage) -> None:
+    form = clerk.get("/staff/registry/changes/move-in")
+    data = {
+        "csrf_token": csrf_of(form.text),
+        "idempotency_key": "screen-move-in-1",
+        **_date("event_date", date(2024, 5, 1)),
+        **_date("notified_on", date(2024, 5, 7)),
+        "address": "東京都千代田区九段南1丁目2番1号",
+        "previous_address": "神奈川県横浜市中区港町1丁目1番地",
+        "p1_name": "榎本　健",
+        "p1_kana": "エノモト　ケン",
+        **_date("p1_birth", date(1990, 2, 3)),
+        "p1_sex": "1",
+        "p1_relationship": "世帯主",
+        "p1_kind": "日本人",
+    }
+    answer = clerk.post("/staff/registry/changes/move-in", data=data)
+    assert answer.status_code == 303, answer.text
+    page = clerk.get(answer.headers["location"])
+    assert "榎本　健" in page.text and "転入届を記録しました" in page.text
+
+
+def test_certificate_download_is_a_valid_sealed_pdf(
+    clerk: TestClient, screen_storage: Storage, family: tuple[tuple[str, ...], str]
+) -> None:
+    atena, household = family
+    form = clerk.get("/staff/registry/certificates/new", params={"household": household})
+    assert form.status_code == 200 and "記載を求める事項" in form.text
+    answer = clerk.post(
+        "/staff/registry/certificates",
+        data={
+            "csrf_token": csrf_of(form.text),
+            "kind": "JUMINHYO",
+            "layout": "HOUSEHOLD",
+            "household_number": household,
+            "requester": "THIRD_PARTY",
+            "items": ["RELATIONSHIP", "INDIVIDUAL_NUMBER"],
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/pdf"
+    assert "attachment" in answer.headers["content-disposition"]
+    assert answer.headers["x-certificate-items-refused"] == "INDIVIDUAL_NUMBER,RELATIONSHIP"
+    assert answer.content.startswith(b"%PDF")
+    check = verify(screen_storage, "131016", answer.content)
+    assert check.valid, check.problems
+    assert check.serial == answer.headers["x-certificate-serial"]
+
+    refused = clerk.post(
+        "/staff/registry/certificates",
+        data={"csrf_token": csrf_of(form.text), "kind": "JOHYO", "layout": "PERSON",
+              "atena_numbers": atena[0], "requester": "SELF"},
+    )  # fmt: skip
+    assert refused.status_code == 400 and "除票ではない住民票です" in refused.text
+
+
+def test_public_verification_page(
+    anonymous: TestClient, clerk: TestClient, family: tuple[tuple[str, ...], str]
+) -> None:
+    atena, _household = family
+    form = clerk.get("/staff/registry/certificates/new", params={"atena": atena[0]})
+    pdf = clerk.post(
+        "/staff/registry/certificates",
+        data={"csrf_token": csrf_of(form.text), "kind": "JUMINHYO", "layout": "PERSON",
+              "atena_numbers": atena[0], "requester": "SELF"},
+    ).content  # fmt: skip
+    payload = re.search(rb"/JichitaiVerify \(([^)]*)\)", pdf)
+    assert payload is not None
+    query = payload.group(1).decode().split("?", 1)[1]
+    shown = anonymous.get(f"/verify?{query}")
+    assert shown.status_code == 200 and "交付したものです" in shown.text
+    assert "髙木" not in shown.text  # no personal data on the public page
+    unknown = anonymous.get("/verify", params={"t": "131016", "s": "R8-999999", "h": "0" * 16})
+    assert unknown.status_code == 404 and "交付記録はありません" in unknown.text
+    uploaded = anonymous.post(
+        "/verify", data={"t": "131016"}, files={"file": ("c.pdf", pdf, "application/pdf")}
+    )
+    assert uploaded.status_code == 200 and "真正な証明書です" in uploaded.text
+    altered = bytearray(pdf)
+    altered[len(altered) // 3] ^= 0x01
+    bad = anonymous.post(
+        "/verify", data={"t": "131016"}, files={"file": ("c.pdf", bytes(altered), "application/pdf")}
+    )
+    assert bad.status_code == 422 and "確認できませんでした" in bad.text
+
+
+@pytest.fixture
+def login_as(app: FastAPI) -> Iterator[Callable[[str], TestClient]]:
+    clients: list[TestClient] = []
+
+    def make(login_id: str) -> TestClient:
+        c = TestClient(app, base_url="https://testserver", follow_redirects=False)
+        c.__enter__()
+        clients.append(c)
+        log_in(c, login_id)
+        return c
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+def test_permissions(login_as: Callable[[str], TestClient], anonymous: TestClient) -> None:
+    outsider = login_as("ippan")
+    for path in ("/staff/registry?name=山田", "/staff/registry/changes", "/staff/registry/certificates/new"):
+        answer = outsider.get(path)
+        assert answer.status_code == 403 and "権限がありません" in answer.text
+    reader = login_as("teate")
+    assert reader.get("/staff/registry", params={"name": "山田"}).status_code == 200
+    assert reader.get("/staff/registry/changes/move-in").status_code == 403
+    assert reader.get("/staff/registry/certificates/new").status_code == 403
+    away = anonymous.get("/staff/registry")
+    assert away.status_code == 303 and away.headers["location"].startswith("/staff/login")
