@@ -40,4 +40,15 @@ def create_app(zone: Zone, storage: Storage) -> FastAPI:
     zone_web = optional_module(f"jichitai.{zone.value}.web")
     if zone_web is not None:
         zone_web.register(app, storage)
+    if zone is Zone.MYNUMBER:
+        _mount_intake(app, storage)
     return app
+
+
+def _mount_intake(app: FastAPI, storage: Storage) -> None:
+    """The My Number zone only answers: the linkage server delivers into this intake."""
+    intake = optional_module("jichitai.mynumber.intake.service")
+    http = optional_module("jichitai.platform.messaging.http")
+    if intake is None or http is None:
+        return
+    app.include_router(http.messaging_router(lambda: storage, Zone.MYNUMBER, intake.handlers()))

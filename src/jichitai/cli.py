@@ -143,7 +143,18 @@ def init(
     st.backend.prepare()
     for zone in ALL_ZONES:
         open_zone_keystore(s, zone, create=True)
+    _linkage_tokens(s)
     console.print(f"[green]initialised[/] {home} ({backend}, keystore {keystore})")
+
+
+def _linkage_tokens(s: Settings) -> None:
+    """Tokens the linkage server presents to the zones it connects to (LGWAN and My Number)."""
+    from jichitai.platform.plugins import optional_module
+
+    auth = optional_module("jichitai.platform.messaging.auth")
+    if auth is not None:
+        for zone in (Zone.LGWAN, Zone.MYNUMBER):
+            auth.ensure_token(s.home, zone)
 
 
 # -- tenants -------------------------------------------------------------------------------------
@@ -461,10 +472,37 @@ def serve(
     st = storage()
     s = st.settings
     application = create_app(zone, st)
-    uvicorn.run(
-        application, host=host or s.bind_host, port=port or s.ports[zone.value], log_level="warning",
-        proxy_headers=False,
-    )  # fmt: skip
+    stop_background = _start_background(zone, st)
+    try:
+        uvicorn.run(
+            application, host=host or s.bind_host, port=port or s.ports[zone.value], log_level="warning",
+            proxy_headers=False,
+        )  # fmt: skip
+    finally:
+        stop_background()
+
+
+def _start_background(zone: Zone, st: Storage) -> Any:
+    """The zone's own loops: the linkage server's transfers, the LGWAN pull worker."""
+    from jichitai.platform.plugins import optional_module
+
+    stops: list[Any] = []
+    if zone is Zone.LINKAGE:
+        config = optional_module("jichitai.linkage.config")
+        server = optional_module("jichitai.linkage.server")
+        if config is not None and server is not None:
+            _thread, stop = server.start_in_thread(st, config.load_config(st.settings))
+            stops.append(stop.set)
+    if zone is Zone.LGWAN:
+        scheduler = optional_module("jichitai.lgwan.pull")
+        if scheduler is not None and hasattr(scheduler, "start_scheduler"):
+            stops.append(scheduler.start_scheduler(st))
+
+    def stop_all() -> None:
+        for stop in stops:
+            stop()
+
+    return stop_all
 
 
 @app.command()

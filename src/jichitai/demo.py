@@ -68,6 +68,10 @@ def prepare(home: Path, residents: int, console: Console) -> tuple[Settings, lis
         storage.backend.prepare()
         for zone in ALL_ZONES:
             open_zone_keystore(settings, zone, create=True)
+        auth = optional_module("jichitai.platform.messaging.auth")
+        if auth is not None:
+            for zone in (Zone.LGWAN, Zone.MYNUMBER):
+                auth.ensure_token(home, zone)
         console.print(f"initialised {home}")
     settings = load_settings(home)
     storage = Storage(settings)

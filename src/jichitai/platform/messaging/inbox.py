@@ -1,0 +1,120 @@
+"""The idempotent inbox (受信): each message's handler runs once, however often it is delivered.
+
+``receive`` records the message id with its payload hash and runs the handler in the caller's unit
+of work, so the record and the handler's effects commit (or roll back) together. A message id seen
+before with the same hash is a re-delivery: nothing runs. The same id with another hash is refused
+and logged: a message id never changes meaning.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import Protocol
+
+from sqlalchemy.exc import IntegrityError
+
+from jichitai.contracts.transfer import TransferEnvelope
+from jichitai.platform.context import TenantContext
+from jichitai.platform.errors import ValidationError
+from jichitai.platform.messaging.envelope import check_hash
+from jichitai.platform.messaging.models import InboxMessage
+from jichitai.platform.storage import Storage, UnitOfWork
+from jichitai.platform.zones import Zone
+
+log = logging.getLogger(__name__)
+
+
+class Handler(Protocol):
+    """Applies one received message inside the receiving unit of work (never commits)."""
+
+    def __call__(self, uow: UnitOfWork, envelope: TransferEnvelope, /) -> None: ...
+
+
+class ReceiveOutcome(StrEnum):
+    RECEIVED = "received"  # new: recorded and handled
+    DUPLICATE = "duplicate"  # received before with the same payload: nothing done
+    CONFLICT = "conflict"  # received before with another payload: refused
+
+
+def receive(uow: UnitOfWork, envelope: TransferEnvelope, handler: Handler) -> ReceiveOutcome:
+    """Record ``envelope`` and run ``handler`` once, in ``uow``'s transaction."""
+    if envelope.destination != uow.zone.value:
+        raise ValidationError(
+            f"message {envelope.message_id} is for the {envelope.destination} zone, not {uow.zone.value}",
+            message_ja="宛先の系が異なる連携データです",
+        )
+    if envelope.tenant != uow.tenant.code:
+        raise ValidationError(
+            f"message {envelope.message_id} is for tenant {envelope.tenant}, not {uow.tenant.code}",
+            message_ja="宛先の団体が異なる連携データです",
+        )
+    check_hash(envelope)
+    seen = uow.session.get(InboxMessage, envelope.message_id)
+    if seen is not None:
+        return _seen_before(uow, envelope, seen)
+    uow.session.add(
+        InboxMessage(
+            message_id=envelope.message_id,
+            message_type=envelope.message_type.value,
+            source=envelope.source,
+            payload_sha256=envelope.payload_sha256,
+            created_at=envelope.created_at,
+        )
+    )
+    # flush now: a concurrent delivery of the same id waits here on the primary key, not after the handler ran
+    uow.session.flush()
+    handler(uow, envelope)
+    uow.record(
+        "receive",
+        "inbox_messages",
+        envelope.message_id,
+        message_type=envelope.message_type.value,
+        source=envelope.source,
+        sha256=envelope.payload_sha256,
+    )
+    return ReceiveOutcome.RECEIVED
+
+
+def _seen_before(uow: UnitOfWork, envelope: TransferEnvelope, seen: InboxMessage) -> ReceiveOutcome:
+    if seen.payload_sha256 == envelope.payload_sha256 and seen.message_type == envelope.message_type.value:
+        return ReceiveOutcome.DUPLICATE
+    log.warning(
+        "message %s refused: received before with hash %s, now %s",
+        envelope.message_id,
+        seen.payload_sha256,
+        envelope.payload_sha256,
+    )
+    uow.record(
+        "refuse",
+        "inbox_messages",
+        envelope.message_id,
+        reason="same message id with a different payload",
+        sha256_before=seen.payload_sha256,
+        sha256_now=envelope.payload_sha256,
+        message_type=envelope.message_type.value,
+    )
+    return ReceiveOutcome.CONFLICT
+
+
+def deliver(
+    storage: Storage,
+    ctx: TenantContext,
+    zone: Zone,
+    envelope: TransferEnvelope,
+    handler: Handler,
+) -> ReceiveOutcome:
+    """``receive`` in a unit of work of its own, safe against two deliveries of one id at once.
+
+    When a concurrent delivery of the same id commits first, this one fails on the primary key,
+    rolls back, and looks again: it then finds a duplicate (or a conflict).
+    """
+    try:
+        with storage.unit_of_work(ctx, zone) as uow:
+            return receive(uow, envelope, handler)
+    except IntegrityError:
+        with storage.unit_of_work(ctx, zone) as uow:
+            seen = uow.session.get(InboxMessage, envelope.message_id)
+            if seen is None:
+                raise
+            return _seen_before(uow, envelope, seen)
