@@ -128,6 +128,7 @@ def disable_tenant(storage: Storage, code: str, actor: Actor | None = None) -> T
     if tenant.status is TenantStatus.DISABLED:
         raise Conflict(f"tenant {code} is already disabled")
     tenant = storage.catalog.set_status(code, TenantStatus.DISABLED)
+    storage.forget_tenant(code)
     for zone in PROVISION_ORDER:
         with storage.unit_of_work(admin_context(code, actor), zone) as uow:
             uow.record("tenant_disabled", "platform.tenant", code)
@@ -139,6 +140,7 @@ def enable_tenant(storage: Storage, code: str, actor: Actor | None = None) -> Te
     if tenant.status is TenantStatus.ACTIVE:
         raise Conflict(f"tenant {code} is already active")
     tenant = storage.catalog.set_status(code, TenantStatus.ACTIVE)
+    storage.forget_tenant(code)
     for zone in PROVISION_ORDER:
         with storage.unit_of_work(admin_context(code, actor), zone) as uow:
             uow.record("tenant_enabled", "platform.tenant", code)

@@ -10,6 +10,7 @@ are recorded automatically.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,10 @@ from jichitai.platform.zones import Zone
 
 if TYPE_CHECKING:
     from jichitai.platform.crypto.keyring import TenantKeyring
+
+
+# A tenant disabled in the catalog is refused by other processes within this many seconds.
+TENANT_CACHE_SECONDS = 5.0
 
 
 class UnitOfWork:
@@ -124,6 +129,7 @@ class Storage:
         self._engines: dict[tuple[Zone, str], Engine] = {}
         self._checked: set[tuple[Zone, str]] = set()
         self._lock = threading.Lock()
+        self._tenants: dict[str, tuple[float, Tenant]] = {}
 
     @property
     def catalog(self) -> Catalog:
@@ -165,10 +171,26 @@ class Storage:
                 self._engines.pop(key).dispose()
                 self._checked.discard(key)
 
+    def tenant(self, code: str) -> Tenant:
+        """The tenant from the catalog, cached for a few seconds (a hot path: every unit of work)."""
+        now = time.monotonic()
+        hit = self._tenants.get(code)
+        if hit is not None and now - hit[0] < TENANT_CACHE_SECONDS:
+            return hit[1]
+        tenant = self.catalog.get(code)
+        self._tenants[code] = (now, tenant)
+        return tenant
+
+    def forget_tenant(self, code: str | None = None) -> None:
+        if code is None:
+            self._tenants.clear()
+        else:
+            self._tenants.pop(code, None)
+
     @contextmanager
     def unit_of_work(self, ctx: TenantContext, zone: Zone) -> Iterator[UnitOfWork]:
         """Open one transaction for ``ctx``'s tenant in ``zone``; commit at the end, or roll back."""
-        tenant = self.catalog.get(ctx.tenant)
+        tenant = self.tenant(ctx.tenant)
         if not tenant.active and not ctx.purpose.allowed_when_disabled:
             raise PermissionDenied(
                 f"tenant {tenant.code} is disabled",
