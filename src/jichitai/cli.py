@@ -524,6 +524,9 @@ def _mount_optional() -> None:
     identity = optional_module("jichitai.platform.identity.cli")
     if identity is not None:
         app.add_typer(identity.build_cli(storage), name="staff")
+    registry = optional_module("jichitai.mynumber.registry.migration.cli")
+    if registry is not None:
+        app.add_typer(registry.build_cli(storage), name="registry")
     certificates = optional_module("jichitai.mynumber.registry.cert_cli")
     if certificates is not None:
         app.add_typer(certificates.build_cli(storage), name="certificate")

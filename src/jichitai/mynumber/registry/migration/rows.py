@@ -1,0 +1,286 @@
+"""Between interchange rows and registry rows: pure conversions, no I/O.
+
+Import side: a validated :class:`~jichitai.mynumber.registry.interchange.ResidentRow` becomes the
+facts of a person (the registry's ``FACT_FIELDS``) and the value lists the bulk writer inserts into
+``registry_persons``, ``registry_person_versions``, ``atena_persons`` and ``registry_households``,
+with the search keys computed as ``service.state.sync_current`` computes them.
+
+How the file's single row becomes history (the file carries the current state and the last change
+only, not a full history):
+
+- the facts hold from 住所を定めた年月日 (``valid_from``); nothing is claimed before it;
+- a removed person (除票) gets two versions, resident until 消除日 and removed from it, as a
+  転出 or 死亡 recorded by the registry would; 転出 with a 消除日 in the past is final
+  (``move_out_confirmed``), a future one is a 転出予定;
+- 異動事由 and 異動日 become the version's last change; a row without them gets ``移行`` dated
+  the day of the import (and is exported so).
+
+Export side: :func:`export_values` writes a registry row back in the interchange columns. The core's
+``転出確定`` is written as ``転出`` (the interchange file knows no confirmation step; a past
+消除日 means confirmed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from jichitai.mynumber.atena.models import KIND_NON_RESIDENT, KIND_RESIDENT
+from jichitai.mynumber.registry.interchange import CHANGE_REASONS, ResidentRow
+from jichitai.mynumber.registry.models import FACT_FIELDS, STATUS_REMOVED, STATUS_RESIDENT
+from jichitai.mynumber.registry.names import name_keys
+from jichitai.mynumber.registry.service.state import address_facts
+
+Facts = dict[str, Any]
+MIGRATION_CHANGE = "移行"
+_CONFIRMABLE = frozenset({"転出"})
+_EXPORTED_CHANGE = {"転出確定": "転出"}
+
+# Column order of the value lists (names of the tables' columns).
+PERSON_COLUMNS: tuple[str, ...] = (
+    *FACT_FIELDS,
+    "id",
+    "atena_number",
+    "juminhyo_code",
+    "individual_number_enc",
+    "individual_number_bidx",
+    "name_key_exact",
+    "name_key_width",
+    "name_key_folded",
+    "kana_key_width",
+    "kana_key_folded",
+    "address_key",
+    "version_no",
+    "updated_at",
+)
+VERSION_COLUMNS: tuple[str, ...] = (
+    *FACT_FIELDS,
+    "id",
+    "person_id",
+    "atena_number",
+    "valid_from",
+    "valid_to",
+    "recorded_at",
+    "superseded_at",
+    "change_id",
+)
+ATENA_COLUMNS: tuple[str, ...] = (
+    "id",
+    "atena_number",
+    "kind",
+    "individual_number_enc",
+    "individual_number_bidx",
+    "name",
+    "name_kana",
+    "birth_date",
+    "sex",
+    "address",
+    "registered_at",
+    "updated_at",
+)
+HOUSEHOLD_COLUMNS: tuple[str, ...] = ("id", "household_number", "created_on", "dissolved_on", "created_at")
+
+# Positions the importer fills once the batch's numbers are settled.
+PERSON_ATENA = PERSON_COLUMNS.index("atena_number")
+VERSION_ATENA = VERSION_COLUMNS.index("atena_number")
+VERSION_CHANGE = VERSION_COLUMNS.index("change_id")
+ATENA_ATENA = ATENA_COLUMNS.index("atena_number")
+
+
+def person_facts(row: ResidentRow, *, today: date) -> Facts:
+    """The current facts of the person in the registry's terms (``FACT_FIELDS``)."""
+    removed = row.removed_on is not None
+    change = row.change_reason or (row.removal_reason if removed else None)
+    change_on = row.change_date or (row.removed_on if removed else None)
+    confirmed: bool | None = None
+    if removed and row.removal_reason in _CONFIRMABLE:
+        confirmed = row.removed_on is not None and row.removed_on <= today
+    elif removed and row.removal_reason == "国外転出":
+        confirmed = True
+    return {
+        "household_id": "",
+        "relationship": row.relationship,
+        "name": row.name,
+        "name_kana": row.name_kana,
+        "alias": row.alias,
+        "alias_kana": row.alias_kana,
+        "birth_date": row.birth_date,
+        "sex": row.sex.value,
+        "kind": row.kind.value,
+        "became_resident_on": row.became_resident_on,
+        **address_facts(row.address, row.address_note),
+        "address_since": row.address_since,
+        "previous_address": row.previous_address,
+        "address_before_move_in": row.address_before_move_in,
+        "honseki": row.honseki,
+        "hittosha": row.hittosha,
+        "nationality": row.nationality,
+        "residence_status": row.residence_status,
+        "stay_expires_on": row.stay_expires_on,
+        "residence_card_number": row.residence_card_number,
+        "status": STATUS_REMOVED if removed else STATUS_RESIDENT,
+        "removal_reason": row.removal_reason,
+        "removed_on": row.removed_on,
+        "moved_out_to": row.moved_out_to,
+        "move_out_confirmed": confirmed,
+        "last_change": change or MIGRATION_CHANGE,
+        "last_change_on": change_on or today,
+        "last_notified_on": row.notified_on,
+    }
+
+
+def version_spans(facts: Facts) -> list[tuple[Facts, date, date | None]]:
+    """The versions (facts, valid_from, valid_to) the migrated facts stand for."""
+    start: date = facts["address_since"]
+    removed_on: date | None = facts["removed_on"]
+    if facts["status"] != STATUS_REMOVED or removed_on is None:
+        return [(facts, start, None)]
+    if removed_on <= start:
+        return [(facts, removed_on, None)]
+    resident = facts | {
+        "status": STATUS_RESIDENT,
+        "removal_reason": None,
+        "removed_on": None,
+        "moved_out_to": None,
+        "move_out_confirmed": None,
+        "last_change": MIGRATION_CHANGE,
+        "last_change_on": start,
+        "last_notified_on": None,
+    }
+    return [(resident, start, removed_on), (facts, removed_on, None)]
+
+
+@dataclass(slots=True)
+class MemberValues:
+    """One accepted person, as value lists ready for the bulk writer (atena number still open)."""
+
+    line: int
+    juminhyo_code: str
+    bidx: bytes | None  # blind index of 個人番号
+    atena_number: str | None  # carried over from the file, or None (drawn at commit)
+    person: list[Any]
+    versions: list[list[Any]]
+    atena: list[Any]
+
+
+def member_values(
+    row: ResidentRow,
+    facts: Facts,
+    *,
+    person_id: str,
+    atena_id: str,
+    household_id: str,
+    person_enc: bytes | None,
+    atena_enc: bytes | None,
+    bidx: bytes | None,
+    version_ids: Sequence[str],
+    now: datetime,
+) -> MemberValues:
+    """The value lists of one person (ids and 個人番号 ciphertexts made by the caller)."""
+    facts["household_id"] = household_id
+    keys = name_keys(facts["name"])
+    kana = name_keys(facts["name_kana"])
+    extra = {
+        "id": person_id,
+        "atena_number": None,
+        "juminhyo_code": row.juminhyo_code,
+        "individual_number_enc": person_enc,
+        "individual_number_bidx": bidx,
+        "name_key_exact": keys.exact,
+        "name_key_width": keys.width,
+        "name_key_folded": keys.folded,
+        "kana_key_width": kana.width,
+        "kana_key_folded": kana.folded,
+        "address_key": facts["address_text"],
+        "version_no": 1,
+        "updated_at": now,
+    }
+    person = [facts[c] for c in FACT_FIELDS] + [extra[c] for c in PERSON_COLUMNS[len(FACT_FIELDS) :]]
+    versions = []
+    for (vfacts, valid_from, valid_to), version_id in zip(version_spans(facts), version_ids, strict=False):
+        versions.append(
+            [vfacts[c] for c in FACT_FIELDS]
+            + [version_id, person_id, None, valid_from, valid_to, now, None, None]
+        )
+    removed = facts["status"] != STATUS_RESIDENT
+    address = (facts["moved_out_to"] or facts["address_text"]) if removed else facts["address_text"]
+    atena = [
+        atena_id,
+        None,
+        KIND_NON_RESIDENT if removed else KIND_RESIDENT,
+        atena_enc,
+        bidx,
+        facts["name"],
+        facts["name_kana"],
+        facts["birth_date"],
+        facts["sex"],
+        address,
+        now,
+        now,
+    ]
+    return MemberValues(row.line, row.juminhyo_code, bidx, row.atena_number, person, versions, atena)
+
+
+def household_values(
+    household_id: str, number: str, members: Sequence[ResidentRow], now: datetime
+) -> list[Any]:
+    """``registry_households`` values: created when the first member came, dissolved when the last left."""
+    created = min(m.became_resident_on for m in members)
+    dissolved: date | None = None
+    if all(m.removed_on is not None for m in members):
+        dissolved = max(m.removed_on for m in members if m.removed_on is not None)
+    return [household_id, number, created, dissolved, now]
+
+
+# -- export ---------------------------------------------------------------------------------------
+
+
+def _d(value: date | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def export_values(
+    r: Mapping[str, Any], *, household_number: str, individual_number: str | None, head_name: str | None
+) -> tuple[str, ...]:
+    """A registry row (``registry_persons`` columns) in interchange column order.
+
+    ``head_name`` is the household's current 世帯主 (written on the other members' rows).
+    """
+    change = _EXPORTED_CHANGE.get(r["last_change"], r["last_change"])
+    if change not in CHANGE_REASONS:  # pragma: no cover - every registry change type is a reason
+        change = MIGRATION_CHANGE
+    return (
+        r["juminhyo_code"],
+        individual_number or "",
+        r["atena_number"],
+        household_number,
+        r["relationship"],
+        head_name if head_name and r["relationship"] != "世帯主" else "",
+        r["name"],
+        r["name_kana"],
+        r["alias"] or "",
+        r["alias_kana"] or "",
+        r["birth_date"].isoformat(),
+        r["sex"],
+        r["kind"],
+        r["became_resident_on"].isoformat(),
+        r["address_text"],
+        r["address_note"] or "",
+        r["address_since"].isoformat(),
+        r["previous_address"] or "",
+        r["address_before_move_in"] or "",
+        r["honseki"] or "",
+        r["hittosha"] or "",
+        r["nationality"] or "",
+        r["residence_status"] or "",
+        _d(r["stay_expires_on"]),
+        r["residence_card_number"] or "",
+        change,
+        _d(r["last_change_on"]),
+        _d(r["last_notified_on"]),
+        r["removal_reason"] or "",
+        _d(r["removed_on"]),
+        r["moved_out_to"] or "",
+    )
