@@ -100,11 +100,14 @@ def close_storage(storage: Storage) -> None:
 def add_demo_tenant(
     storage: Storage, code: str = "131016", name: str = "千代田区", kana: str = "チヨダク"
 ) -> None:
-    from jichitai.platform.tenancy import NewTenant, add_tenant
+    from jichitai.platform.tenancy import NewTenant
+    from jichitai.provisioning import add_tenant
 
     kind = TenantKind.SPECIAL_WARD if code.startswith("131") else TenantKind.CITY
-    if code == "141003":
+    if code in {"141003", "011002", "271004"}:
         kind = TenantKind.DESIGNATED_CITY
+    if TenantCode(code).is_prefecture:
+        kind = TenantKind.PREFECTURE
     add_tenant(storage, NewTenant(code, name, kana, kind))
 
 

@@ -169,7 +169,8 @@ def tenant_add(
     server: Annotated[str | None, typer.Option(help="PostgreSQL server of the placement map")] = None,
 ) -> None:
     """Add a tenant: storage, keys and audit log in every zone (all or nothing)."""
-    from jichitai.platform.tenancy import NewTenant, add_tenant
+    from jichitai.platform.tenancy import NewTenant
+    from jichitai.provisioning import add_tenant
 
     st = storage()
     with _progress() as progress:
@@ -322,6 +323,26 @@ def audit_show(
     for e in show_entries(storage(), tenant, zone, person=person, limit=limit):
         table.add_row(*[str(x) for x in e])
     console.print(table)
+
+
+@app.command("purge-submissions")
+def purge_submissions(
+    tenant: Annotated[str, typer.Option(help="tenant code")],
+    days: Annotated[int | None, typer.Option(help="retention in days (default from settings)")] = None,
+) -> None:
+    """Delete the ciphertext of submissions acknowledged by the LGWAN zone longer ago than the retention."""
+    from datetime import timedelta
+
+    from jichitai.platform.plugins import optional_module
+
+    retention = optional_module("jichitai.internet.retention")
+    if retention is None:
+        raise ConfigurationError("the internet zone is not part of this build")
+    report = retention.purge_acknowledged(storage(), tenant, None if days is None else timedelta(days=days))
+    console.print(
+        f"purged {report.applications} submissions and {report.replies} replies "
+        f"acknowledged before {report.cutoff:%Y-%m-%d}"
+    )
 
 
 @app.command("purposes")

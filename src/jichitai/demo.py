@@ -78,7 +78,8 @@ def prepare(home: Path, residents: int, console: Console) -> tuple[Settings, lis
     notes: list[tuple[str, str]] = []
     try:
         if storage.catalog.find(DEMO_TENANT) is None:
-            from jichitai.platform.tenancy import NewTenant, add_tenant
+            from jichitai.platform.tenancy import NewTenant
+            from jichitai.provisioning import add_tenant
 
             add_tenant(
                 storage, NewTenant(DEMO_TENANT, DEMO_TENANT_NAME, DEMO_TENANT_KANA, TenantKind.SPECIAL_WARD)

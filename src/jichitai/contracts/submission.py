@@ -100,3 +100,25 @@ class SubmissionEnvelope(BaseModel):
     status: SubmissionStatus
     kid: str  # which submission key the JWE is encrypted to
     size: int  # bytes of the JWE token
+
+
+MAX_REPLY_CHARS = 4000
+
+
+class AmendmentPayload(BaseModel):
+    """A resident's reply to a request (e.g. 補正依頼), as the LGWAN zone sees it after decryption.
+
+    It travels as a JWE to the tenant's submission key with header ``jichitai_type=amendment``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal["1"] = "1"
+    kind: Literal["amendment"] = "amendment"
+    reply_id: str
+    receipt_number: str
+    tenant: str
+    in_reply_to: str  # event_id of the request
+    message_ja: str = Field(max_length=MAX_REPLY_CHARS)
+    attachments: list[AttachmentPart] = Field(default_factory=list)
+    submitted_at: datetime

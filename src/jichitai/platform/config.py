@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # scrypt cost of a new file keystore; tests lower it, production refuses less than 2**15
     keystore_scrypt_n: int = Field(default=2**15, ge=2**10)
     audit_checkpoint_every: int = Field(default=1000, ge=1)
+    # the internet zone deletes a submission's ciphertext this many days after the LGWAN zone
+    # acknowledged it (routing metadata and status events stay for the resident)
+    submission_retention_days: int = Field(default=30, ge=0)
     # JPKI trust: anchors (CA certificates, PEM) and CRLs. Empty means the test CA under
     # <home>/pki (``jichitai pki init-ca``); production lists the J-LIS CA certificates here.
     trust_anchors: list[Path] = Field(default_factory=list)
@@ -54,7 +57,7 @@ class Settings(BaseSettings):
             "linkage": 8200,
             "mynumber": 8300,
             "card_reader": 8765,
-        }  # fmt: skip
+        }
     )
 
     @model_validator(mode="after")

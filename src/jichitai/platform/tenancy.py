@@ -7,7 +7,7 @@ whatever was created (files, schemas, roles, keys) before the error reaches the 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from jichitai.platform.context import PLATFORM_ADMIN, Actor, TenantContext, operator
@@ -64,13 +64,21 @@ def pick_server(storage: Storage, requested: str | None) -> str:
     return min(servers, key=lambda s: (counts.get(s, 0), s))
 
 
+TenantHook = Callable[[Storage, Tenant], None]
+
+
 def add_tenant(
     storage: Storage,
     new: NewTenant,
     actor: Actor | None = None,
     progress: Callable[[str], None] | None = None,
+    after: Sequence[TenantHook] = (),
 ) -> Tenant:
-    """Create the tenant's storage, keys and audit log in every zone, then list it in the catalog."""
+    """Create the tenant's storage, keys and audit log in every zone, then list it in the catalog.
+
+    ``after`` runs once the tenant is listed (zone packages exchanging keys, given by the
+    composition root); if one fails, everything is undone as for any other step.
+    """
     tenant = validate_new_tenant(new)
     if storage.catalog.find(tenant.code) is not None:
         raise Conflict(f"tenant {tenant.code} already exists", hint="`jichitai tenant show` describes it")
@@ -100,6 +108,10 @@ def add_tenant(
                 )
             undo.append(lambda: storage.forget_engines(tenant.code))
         storage.catalog.insert(tenant)
+        undo.append(lambda: storage.catalog.delete(tenant.code))
+        undo.append(lambda: storage.forget_tenant(tenant.code))
+        for hook in after:
+            hook(storage, tenant)
     except BaseException:
         for step in reversed(undo):
             try:

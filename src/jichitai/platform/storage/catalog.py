@@ -79,6 +79,13 @@ class Catalog:
                 )
             )
 
+    def delete(self, code: str) -> None:
+        """Remove a tenant's row; only to undo a ``tenant add`` that failed after listing it."""
+        with Session(self.engine) as s, s.begin():
+            row = s.get(TenantRow, str(code))
+            if row is not None:
+                s.delete(row)
+
     def set_status(self, code: str, status: TenantStatus) -> Tenant:
         with Session(self.engine) as s, s.begin():
             row = s.get(TenantRow, str(code))

@@ -1,0 +1,440 @@
+"""End-to-end submissions per second over HTTP, next to a bare endpoint of the same web stack.
+
+Usage::
+
+    .venv/bin/python bench/submissions.py [--runs 3] [--seconds 8] [--connections 16]
+                                          [--backend sqlite|postgresql] [--driver wrk|httpx]
+
+What it does, all on loopback:
+
+1. builds a fresh installation in a temporary directory (tenant 131016 千代田区, its keys and
+   submission key published to the internet zone), a JPKI-style test CA with a 署名用 certificate,
+   and its CRL where the settings look for them;
+2. prepares ONE request: the 児童手当 認定請求 (about 2 KB of form data, signed once in advance:
+   the card's signing is not the server's work) with one 200 KB attachment, as the portal page
+   posts it to ``POST /api/v1/tenants/131016/submissions``;
+3. serves the real internet-zone app (``jichitai.apps.create_app``) and a bare app (the same
+   platform base app, middleware included) that receives the same request and answers without
+   doing anything, each with uvicorn (uvloop, httptools,
+   2 workers), one after the other;
+4. drives both with ``wrk`` (Debian's package; a Lua script gives every request its own
+   ``Idempotency-Key`` header, so each one is a real new submission: verified, encrypted and
+   stored durably) or, without wrk, an asyncio httpx driver; runs alternate bare/real.
+
+Prints each run, then medians: submissions/s, p50/p99 latency, the ratio real/bare (goal ≥ 0.3)
+and the rate (goal ≥ 500/s), and checks that the database holds exactly as many applications as
+the server answered 201 for. The machine has 2 cores shared with the load generator; it is noisy
+(±25%), so compare the ratio, measured side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+TENANT = "131016"
+URL_PATH = f"/api/v1/tenants/{TENANT}/submissions"
+PASSPHRASE = "bench-passphrase-0123456789"
+ATTACHMENT_BYTES = 200 * 1024
+
+LUA = r"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
+wrk.body = f:read("*a")
+f:close()
+local counter = 0
+local prefix = "bench-" .. os.getenv("BENCH_RUN") .. "-"
+function init(args)
+  prefix = prefix .. tostring(math.random(100000000, 999999999)) .. "-"
+end
+function request()
+  counter = counter + 1
+  wrk.headers["Idempotency-Key"] = prefix .. counter
+  return wrk.format()
+end
+"""
+
+
+# --- the two apps (uvicorn imports these with --factory) ---------------------------------------
+
+
+def real_app() -> Any:
+    """The internet zone's app over the installation in $JICHITAI_HOME."""
+    from jichitai.apps import create_app
+    from jichitai.platform.config import load_settings
+    from jichitai.platform.storage import Storage
+    from jichitai.platform.zones import Zone
+
+    return create_app(Zone.INTERNET, Storage(load_settings(Path(os.environ["JICHITAI_HOME"]))))
+
+
+def bare_app() -> Any:
+    """Same stack (the platform's FastAPI base app on uvicorn), same route and request: the
+    handler reads the body and answers without doing anything."""
+    from jichitai.platform.web.app import create_base_app
+
+    app = create_base_app("bare")
+
+    @app.post("/api/v1/tenants/{tenant}/submissions")
+    async def receive(request: Request, tenant: str) -> JSONResponse:
+        await request.body()
+        return JSONResponse({"receipt_number": "-", "status": "received"}, status_code=201)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+# --- installation and request -------------------------------------------------------------------
+
+
+def set_up(home: Path, backend: str) -> tuple[Path, dict[str, str]]:
+    """A fresh installation with the tenant, the test CA and one signed request; returns (body, env)."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from jichitai.platform.config import Settings, write_settings
+    from jichitai.platform.pki import TestCA
+    from jichitai.platform.pki.ca import new_rsa_key
+    from jichitai.platform.pki.rules import BasicFacts, Sex
+    from jichitai.platform.storage.engine import Storage, open_zone_keystore
+    from jichitai.platform.tenancy import NewTenant, add_tenant
+    from jichitai.platform.tenants import TenantKind
+    from jichitai.platform.zones import ALL_ZONES
+    from jichitai.procedures import canonical_form_bytes, default_catalog, sample_application
+
+    values: dict[str, Any] = {
+        "home": home,
+        "environment": "development",
+        "backend": backend,
+        "keystore_passphrase": PASSPHRASE,
+        "keystore_scrypt_n": 2**14,
+    }
+    if backend == "postgresql":
+        values["pg_servers"] = {
+            "default": os.environ.get("JICHITAI_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+        }
+        values["db_prefix"] = "jtbench" + secrets.token_hex(3)
+    settings = Settings(**values)
+    write_settings(settings)
+    storage = Storage(settings)
+    storage.backend.prepare()
+    for zone in ALL_ZONES:
+        open_zone_keystore(settings, zone, create=True)
+    add_tenant(storage, NewTenant(TENANT, "千代田区", "チヨダク", TenantKind.SPECIAL_WARD))
+    storage.close()
+
+    now = datetime.now(UTC)
+    ca = TestCA.create(home / "ca", b"bench-ca-passphrase", now=now - timedelta(days=30))
+    key = new_rsa_key()
+    facts = BasicFacts("山田　花子", "東京都千代田区霞が関二丁目1番2号", date(1990, 1, 2), Sex.FEMALE)
+    cert = ca.issue_signing_certificate(key.public_key(), facts, now=now - timedelta(days=1))
+    ca.publish_crl(now=now - timedelta(minutes=5))
+    settings.pki_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ca.directory / TestCA.CERT_FILE, settings.pki_dir / "ca-cert.pem")
+    shutil.copyfile(ca.directory / "crl.pem", settings.pki_dir / "crl.pem")
+
+    definition = default_catalog().get("child_allowance_claim")
+    form = sample_application(definition)
+    signed = canonical_form_bytes(form)
+    signature = key.sign(signed, padding.PKCS1v15(), hashes.SHA256())  # pre-signed once
+    attachment = b"\xff\xd8\xff\xe0" + os.urandom(ATTACHMENT_BYTES - 4)
+    body = {
+        "procedure_id": definition.id,
+        "procedure_version": definition.ref,
+        "form": form,
+        "signature_b64": base64.b64encode(signature).decode(),
+        "certificate_pem": cert.public_bytes(serialization.Encoding.PEM).decode(),
+        "certificate_use": "signing",
+        "attachments": [
+            {
+                "kind": "passbook_copy",
+                "filename": "passbook.jpg",
+                "content_type": "image/jpeg",
+                "data_b64": base64.b64encode(attachment).decode(),
+            }
+        ],
+    }
+    body_path = home / "body.json"
+    body_path.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+    print(
+        f"request: form {len(signed)} bytes (canonical), attachment {len(attachment)} bytes, "
+        f"body {body_path.stat().st_size} bytes"
+    )
+    env = {
+        **os.environ,
+        "JICHITAI_HOME": str(home),
+        "JICHITAI_KEYSTORE_PASSPHRASE": PASSPHRASE,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+    }
+    return body_path, env
+
+
+def count_applications(home: Path) -> int:
+    from sqlalchemy import func, select
+
+    from jichitai.internet.models import Application
+    from jichitai.platform.config import load_settings
+    from jichitai.platform.context import PLATFORM_ADMIN, TenantContext, operator
+    from jichitai.platform.storage import Storage
+    from jichitai.platform.tenants import TenantCode
+    from jichitai.platform.zones import Zone
+
+    os.environ["JICHITAI_KEYSTORE_PASSPHRASE"] = PASSPHRASE
+    storage = Storage(load_settings(home))
+    try:
+        ctx = TenantContext(TenantCode(TENANT), operator("bench"), PLATFORM_ADMIN)
+        with storage.unit_of_work(ctx, Zone.INTERNET) as uow:
+            return int(uow.session.scalar(select(func.count()).select_from(Application)) or 0)
+    finally:
+        storage.close()
+
+
+def drop_postgres(home: Path) -> None:
+    from jichitai.platform.config import load_settings
+
+    os.environ["JICHITAI_KEYSTORE_PASSPHRASE"] = PASSPHRASE
+    settings = load_settings(home)
+    if settings.backend != "postgresql":
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    url = settings.pg_servers["default"].replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        like = settings.db_prefix + r"\_%"
+        for (db,) in conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": like}):
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        for (role,) in conn.execute(text("SELECT rolname FROM pg_roles WHERE rolname LIKE :p"), {"p": like}):
+            conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
+    engine.dispose()
+
+
+# --- serving --------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Server:
+    """uvicorn with uvloop and httptools, 2 workers, on loopback; stopped on exit."""
+
+    def __init__(self, factory: str, env: dict[str, str], workers: int = 2) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn", f"bench.submissions:{factory}", "--factory",
+                "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
+                "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def __enter__(self) -> Server:
+        import httpx
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("the server exited during start-up")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the server did not start within 60 s")
+
+    def __exit__(self, *_exc: object) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+# --- load -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Result:
+    rate: float  # responses per second
+    p50_ms: float
+    p99_ms: float
+    ok: int  # 2xx answers
+    other: int  # anything else (must be 0)
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([0-9.]+)(us|ms|s)", text)
+    if not m:
+        raise ValueError(f"cannot read latency {text!r}")
+    factor = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m[2]]
+    return float(m[1]) * factor
+
+
+def run_wrk(port: int, body: Path, seconds: int, connections: int, run_id: str) -> Result:
+    script = body.with_name("post.lua")
+    script.write_text(LUA, encoding="utf-8")
+    out = subprocess.run(
+        [
+            "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
+            "-s", str(script), f"http://127.0.0.1:{port}{URL_PATH}",
+        ],
+        env={**os.environ, "BENCH_BODY": str(body), "BENCH_RUN": run_id},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout  # fmt: skip
+    rate = float(re.search(r"Requests/sec:\s+([0-9.]+)", out)[1])  # type: ignore[index]
+    total = int(re.search(r"(\d+) requests in", out)[1])  # type: ignore[index]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out)[1])  # type: ignore[index]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out)[1])  # type: ignore[index]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    other = (int(bad[1]) if bad else 0) + (sum(int(x) for x in errors.groups()) if errors else 0)
+    return Result(rate, p50, p99, total - (int(bad[1]) if bad else 0), other)
+
+
+def run_httpx(port: int, body: Path, seconds: int, connections: int, run_id: str) -> Result:
+    import httpx
+
+    payload = body.read_bytes()
+    latencies: list[float] = []
+    counts = {"ok": 0, "other": 0}
+
+    async def worker(client: httpx.AsyncClient, wid: int, stop: float) -> None:
+        n = 0
+        while time.perf_counter() < stop:
+            n += 1
+            headers = {"Content-Type": "application/json", "Idempotency-Key": f"bench-{run_id}-{wid}-{n}"}
+            start = time.perf_counter()
+            answer = await client.post(URL_PATH, content=payload, headers=headers)
+            latencies.append(time.perf_counter() - start)
+            counts["ok" if 200 <= answer.status_code < 300 else "other"] += 1
+
+    async def main() -> float:
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30
+        ) as client:
+            start = time.perf_counter()
+            stop = start + seconds
+            await asyncio.gather(*(worker(client, i, stop) for i in range(connections)))
+            return time.perf_counter() - start
+
+    elapsed = asyncio.run(main())
+    latencies.sort()
+    total = len(latencies)
+    return Result(
+        total / elapsed,
+        latencies[total // 2] * 1000,
+        latencies[min(total - 1, int(total * 0.99))] * 1000,
+        counts["ok"],
+        counts["other"],
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--driver", choices=["wrk", "httpx"], default="wrk" if shutil.which("wrk") else "httpx"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of each server")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary installation")
+    args = parser.parse_args()
+    if not 1 <= args.runs <= 20 or not 1 <= args.seconds <= 120:
+        parser.error("runs 1–20 and seconds 1–120 keep the load bounded")
+    drive = run_wrk if args.driver == "wrk" else run_httpx
+
+    home = Path(tempfile.mkdtemp(prefix="jichitai-bench-"))
+    try:
+        body, env = set_up(home / "home", args.backend)
+        print(
+            f"driver {args.driver}, {args.connections} connections, {args.seconds} s per run,",
+            f"backend {args.backend}",
+        )
+        results: dict[str, list[Result]] = {"bare": [], "real": []}
+        with Server("bare_app", env, args.workers) as bare, Server("real_app", env, args.workers) as real:
+            drive(real.port, body, 2, args.connections, "warmup")  # caches, connections, JIT-free warm-up
+            drive(bare.port, body, 2, args.connections, "warmup")
+            for i in range(args.runs):
+                for name, server in (("bare", bare), ("real", real)):
+                    result = drive(server.port, body, args.seconds, args.connections, f"r{i}")
+                    results[name].append(result)
+                    print(
+                        f"run {i + 1} {name:4}: {result.rate:8.1f}/s  p50 {result.p50_ms:7.2f} ms  "
+                        f"p99 {result.p99_ms:7.2f} ms  2xx {result.ok}  other {result.other}"
+                    )
+        stored = count_applications(home / "home")
+        answered = sum(r.ok for r in results["real"]) + 0  # warm-up requests are stored too
+        print(f"applications stored: {stored} (2xx answers in measured runs: {answered})")
+
+        def med(name: str, attr: str) -> float:
+            return float(statistics.median(float(getattr(r, attr)) for r in results[name]))
+
+        bare_rate, real_rate = med("bare", "rate"), med("real", "rate")
+        print()
+        for label, name, unit in (("bare endpoint", "bare", "req/s"), ("submissions  ", "real", "/s   ")):
+            print(
+                f"{label}: {med(name, 'rate'):8.1f} {unit}  p50 {med(name, 'p50_ms'):.2f} ms  "
+                f"p99 {med(name, 'p99_ms'):.2f} ms"
+            )
+        print(f"ratio real/bare: {real_rate / bare_rate:.2f} (goal ≥ 0.3); rate goal ≥ 500/s")
+        failed = sum(r.other for rs in results.values() for r in rs)
+        if failed:
+            print(f"{failed} requests failed", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        if args.backend == "postgresql":
+            try:
+                drop_postgres(home / "home")
+            except Exception as exc:
+                print(f"could not drop the benchmark databases: {exc}", file=sys.stderr)
+        if not args.keep:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""End-to-end encryption of a submission to the tenant's published submission key.
+
+The internet zone holds only the public half of the tenant's submission key (a JWK published by
+the LGWAN zone into this zone's ``public_keys`` table). Everything the resident sent goes into one
+JWE (RSA-OAEP-256 + A256GCM): form, attachments, signature, certificate, with the SHA-256 of the
+canonical form bytes and of each attachment inside, so nothing can be swapped on the way. Only
+public-key operations and AES run here.
+
+The parsed public key is cached per tenant for a few seconds: the hot path then needs no database
+read before it encrypts, and a rotated key is used from at most :data:`KEY_CACHE_SECONDS` later
+(older versions stay in the LGWAN keystore for decryption, so nothing sent meanwhile is lost).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import select
+
+from jichitai.platform.crypto import jwe
+from jichitai.platform.crypto.fields import BlindIndexer
+from jichitai.platform.crypto.keystore import KeyKind, KeystoreError
+from jichitai.platform.crypto.models import PublicKey
+from jichitai.platform.errors import ConfigurationError
+from jichitai.platform.storage import Storage
+from jichitai.platform.zones import Zone
+
+KEY_CACHE_SECONDS = 5.0
+SUBMISSION_TYPE = "submission"
+AMENDMENT_TYPE = "amendment"
+TYPE_HEADER = "jichitai_type"  # protected header: what the plaintext is (submission or amendment)
+
+
+@dataclass(frozen=True)
+class SubmissionKey:
+    kid: str
+    version: int
+    public_key: rsa.RSAPublicKey
+    # the tenant's blind-index key never changes (rotation re-wraps it), so it is kept with the
+    # submission key and the resident's index is computed before the transaction starts
+    indexer: BlindIndexer
+
+
+_keys: dict[tuple[int, str], tuple[float, SubmissionKey]] = {}
+_keys_lock = threading.Lock()
+
+
+def _load_key(storage: Storage, tenant: str) -> SubmissionKey:
+    from jichitai.internet.purposes import SUBMISSION_RECEIVE
+    from jichitai.platform.context import TenantContext, system
+
+    ctx = TenantContext.of(tenant, system("portal"), SUBMISSION_RECEIVE.code)
+    # a read in its own short transaction, rarely (see KEY_CACHE_SECONDS)
+    with storage.unit_of_work(ctx, Zone.INTERNET) as uow:
+        row = uow.session.execute(
+            select(PublicKey.version, PublicKey.public_key)
+            .where(PublicKey.kind == KeyKind.SUBMISSION.value)
+            .order_by(PublicKey.version.desc())
+            .limit(1)
+        ).first()
+        indexer = uow.keyring.blind_indexer()
+    if row is None:
+        raise ConfigurationError(
+            f"tenant {tenant} has no published submission key in the internet zone",
+            hint="the LGWAN zone publishes it when the tenant is added (jichitai keys rotate --submission)",
+        )
+    jwk: dict[str, Any] = json.loads(row.public_key)
+    kid = str(jwk.get("kid", ""))
+    if kid != f"{tenant}-{row.version}":
+        raise KeystoreError(f"published submission key {kid!r} is not version {row.version} of {tenant}")
+    return SubmissionKey(kid, int(row.version), jwe.rsa_public_key_from_jwk(jwk), indexer)
+
+
+def submission_key(storage: Storage, tenant: str) -> SubmissionKey:
+    """The tenant's newest published submission public key (cached briefly per process)."""
+    cache_key = (id(storage), tenant)
+    now = time.monotonic()
+    hit = _keys.get(cache_key)
+    if hit is not None and now - hit[0] < KEY_CACHE_SECONDS:
+        return hit[1]
+    key = _load_key(storage, tenant)
+    with _keys_lock:
+        _keys[cache_key] = (now, key)
+    return key
+
+
+def forget_submission_keys() -> None:
+    with _keys_lock:
+        _keys.clear()
+
+
+def encrypt_for_tenant(plaintext: bytes, key: SubmissionKey, kind: str, receipt_number: str) -> str:
+    """One JWE compact token; the receipt number is bound in the protected (authenticated) header."""
+    return jwe.encrypt(
+        plaintext, key.public_key, key.kid, {TYPE_HEADER: kind, "receipt_number": receipt_number}
+    )
+
+
+def split_compact(token: str) -> tuple[str, bytes]:
+    """(the token with an empty ciphertext segment, the raw ciphertext): how the store keeps it."""
+    protected, encrypted_key, iv, ciphertext, tag = token.split(".")
+    return ".".join((protected, encrypted_key, iv, "", tag)), jwe.b64url_decode(ciphertext, "ciphertext")
+
+
+def join_compact(head: str, ciphertext: bytes) -> str:
+    """The JWE compact serialization back from :func:`split_compact`'s parts."""
+    protected, encrypted_key, iv, empty, tag = head.split(".")
+    if empty:
+        raise jwe.JweError("stored JWE head carries a ciphertext segment")
+    return ".".join((protected, encrypted_key, iv, jwe.b64url_encode(ciphertext), tag))
+
+
+__all__ = [
+    "AMENDMENT_TYPE",
+    "KEY_CACHE_SECONDS",
+    "SUBMISSION_TYPE",
+    "SubmissionKey",
+    "encrypt_for_tenant",
+    "forget_submission_keys",
+    "join_compact",
+    "split_compact",
+    "submission_key",
+]

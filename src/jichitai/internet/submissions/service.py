@@ -1,0 +1,342 @@
+"""Receiving a resident's submission (電子申請の受付): check, encrypt, store, answer with a 受付番号.
+
+:func:`submit` runs the whole use case. Everything that costs CPU (form validation, certificate
+and signature checks, hashing, encryption) happens before the database is touched; the unit of
+work then inserts the routing row and the ciphertext, with its audit entry, in one transaction.
+Nothing is stored when any check fails, and the same idempotency key never makes a second
+application: a replay with the same content gets the first 受付番号 back, one with other content
+is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from jichitai.contracts.submission import AttachmentPart, CertificateUse, SubmissionPayload, SubmissionStatus
+from jichitai.internet.models import Application, ApplicationCiphertext
+from jichitai.internet.purposes import SUBMISSION_RECEIVE
+from jichitai.internet.submissions.encryption import (
+    SUBMISSION_TYPE,
+    encrypt_for_tenant,
+    split_compact,
+    submission_key,
+)
+from jichitai.internet.submissions.errors import (
+    IdempotencyConflict,
+    SignedBytesMismatch,
+    SubmissionInvalid,
+)
+from jichitai.internet.submissions.procedures import definition_for_submission
+from jichitai.internet.submissions.verification import trust_material, verify_signed_data
+from jichitai.internet.submissions.writes import queued_writer
+from jichitai.platform.context import Actor, ActorKind, TenantContext
+from jichitai.platform.errors import ValidationError
+from jichitai.platform.pki.errors import WrongCertificateType
+from jichitai.platform.pki.rules import CertificateKind
+from jichitai.platform.storage import Storage, UnitOfWork
+from jichitai.platform.tenants import TenantCode
+from jichitai.platform.zones import Zone
+from jichitai.procedures import (
+    AttachmentMeta,
+    FieldError,
+    ProcedureDefinition,
+    canonical_form_bytes,
+    validate_application,
+    validate_attachments,
+)
+
+JST = timezone(timedelta(hours=9), "JST")
+RESIDENT_INDEX_COLUMN = "internet_applications.resident_key"
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_MAGIC: dict[str, tuple[bytes, ...]] = {
+    "application/pdf": (b"%PDF-",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+}
+# built once: statements with bound parameters, so the hot path constructs no SQL expression
+_INSERT_APPLICATION = insert(Application)
+_INSERT_CIPHERTEXT = insert(ApplicationCiphertext)
+_CONTENT_LABELS = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG"}
+
+
+@dataclass(frozen=True)
+class AttachmentUpload:
+    """One file as the resident uploaded it (添付書類)."""
+
+    kind: str  # the attachment kind from the procedure definition
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the resident is told: the 受付番号 (receipt number), when, and the status."""
+
+    receipt_number: str
+    received_at: datetime
+    status: SubmissionStatus
+    replayed: bool = False  # True when an earlier submission with the same idempotency key answered
+
+
+def new_receipt_number(tenant: str, at: datetime) -> str:
+    """``20260401-131016-7QK2M9XD``: JST date, tenant code, 40 random bits in Crockford base32."""
+    n = secrets.randbits(40)
+    tail = "".join(_CROCKFORD[(n >> shift) & 31] for shift in range(35, -1, -5))
+    return f"{at.astimezone(JST):%Y%m%d}-{tenant}-{tail}"
+
+
+def resident_key_for_certificate(issuer: str, serial: str) -> str:
+    """A resident key when the caller has none of its own: the certificate that signed."""
+    return f"jpki:{issuer}:{serial}"
+
+
+def _required_use(definition: ProcedureDefinition) -> CertificateKind:
+    return CertificateKind.SIGNING if definition.requires_signature else CertificateKind.AUTHENTICATION
+
+
+def _check_filename(name: str) -> bool:
+    return 0 < len(name) <= 255 and not any(c in name for c in "/\\") and all(ord(c) >= 0x20 for c in name)
+
+
+def attachment_errors(
+    definition: ProcedureDefinition, data: dict[str, Any], attachments: Sequence[AttachmentUpload]
+) -> list[FieldError]:
+    """Kinds, counts, sizes and declared types (from the definition), then names and content."""
+    metas = [AttachmentMeta(a.kind, a.filename, a.content_type, len(a.data)) for a in attachments]
+    errors = list(validate_attachments(definition, data, metas))
+    flagged = {e.pointer for e in errors}
+    for a in attachments:
+        pointer = f"/attachments/{a.kind}"
+        spec = definition.attachment(a.kind)
+        if pointer in flagged or spec is None:
+            continue
+        if not _check_filename(a.filename):
+            errors.append(
+                FieldError(pointer, spec.name, f"{spec.name}のファイル名が正しくありません", "filename")
+            )
+            flagged.add(pointer)
+            continue
+        magic = _MAGIC.get(a.content_type)
+        if magic is not None and not a.data.startswith(magic):
+            label = _CONTENT_LABELS.get(a.content_type, a.content_type)
+            errors.append(
+                FieldError(
+                    pointer,
+                    spec.name,
+                    f"{spec.name}（{a.filename}）の内容が{label}の形式ではありません",
+                    "content_mismatch",
+                )
+            )
+            flagged.add(pointer)
+    return errors
+
+
+def _fingerprint(payload: SubmissionPayload) -> str:
+    """What makes a repeated request the same submission (the receipt number and time excluded)."""
+    same = {
+        "procedure": [payload.procedure_id, payload.procedure_version],
+        "form": payload.form_sha256,
+        "signed": payload.signed_sha256,
+        "signature": hashlib.sha256(payload.signature_b64.encode()).hexdigest(),
+        "certificate": hashlib.sha256(payload.certificate_pem.encode()).hexdigest(),
+        "attachments": [[a.kind, a.filename, a.content_type, a.sha256] for a in payload.attachments],
+    }
+    return hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()
+
+
+def check_idempotency_key(key: str) -> str:
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise ValidationError(
+            "the idempotency key must be 8–128 characters of A-Z a-z 0-9 . _ : -",
+            message_ja="送信番号(Idempotency-Key)の形式が正しくありません",
+        )
+    return key
+
+
+def _existing(uow: UnitOfWork, idempotency_key: str) -> Application | None:
+    return uow.session.scalars(
+        select(Application).where(Application.idempotency_key == idempotency_key)
+    ).one_or_none()
+
+
+def _answer_replay(row: Application, fingerprint: str, idempotency_key: str) -> Receipt:
+    if row.fingerprint != fingerprint:
+        raise IdempotencyConflict(idempotency_key)
+    return Receipt(row.receipt_number, row.received_at, SubmissionStatus(row.status), replayed=True)
+
+
+def submit(
+    storage: Storage,
+    tenant_code: str,
+    *,
+    procedure_id: str,
+    procedure_version: str,
+    form: dict[str, Any],
+    signed_bytes: bytes,
+    signature: bytes,
+    certificate_pem: str,
+    certificate_use: CertificateUse | str,
+    attachments: Sequence[AttachmentUpload] = (),
+    idempotency_key: str,
+    resident_key: str | None = None,
+    now: datetime | None = None,
+) -> Receipt:
+    """Check and store one submission; answer its 受付番号.
+
+    ``resident_key`` is the portal's stable key for the logged-in resident ("my applications");
+    when None, the signing certificate stands for the resident. Raises :class:`SubmissionInvalid`
+    (per-field messages), a :class:`~jichitai.platform.pki.CertificateRejected` subclass,
+    :class:`SignedBytesMismatch`, :class:`IdempotencyConflict` or :class:`ProcedureNotOffered`.
+    """
+    now = now or datetime.now(UTC)
+    check_idempotency_key(idempotency_key)
+    # Existence and status of the tenant are checked by the unit of work that loads its key
+    # (and again by the one that stores): one catalog read fewer on the hot path.
+    tenant = TenantCode(tenant_code)
+
+    effective = definition_for_submission(storage, tenant, procedure_id, procedure_version)
+    definition = effective.definition
+    if not isinstance(form, dict):
+        raise SubmissionInvalid(
+            "the form is not an object", [], message_ja="申請内容の形式が正しくありません"
+        )
+    checked = validate_application(effective, form, today=now.astimezone(JST).date())
+    errors = [*checked.errors, *attachment_errors(definition, checked.data, attachments)]
+    if errors:
+        raise SubmissionInvalid(f"{len(errors)} problem(s) in the form or its attachments", errors)
+
+    try:
+        use = CertificateUse(certificate_use)
+    except ValueError:
+        raise ValidationError(
+            f"unknown certificate use {certificate_use!r}", message_ja="電子証明書の種類が正しくありません"
+        ) from None
+    purpose = _required_use(definition)
+    if use.value != purpose.value:
+        raise WrongCertificateType(
+            f"{procedure_id} needs a {purpose.value} certificate, got {use.value}",
+            message_ja=f"この手続には{purpose.label_ja}が必要です",
+        )
+    canonical = canonical_form_bytes(form)
+    if signed_bytes != canonical:
+        raise SignedBytesMismatch()
+    material = trust_material(storage.settings.trust_anchor_paths(), storage.settings.crl_paths())
+    verified = verify_signed_data(material, certificate_pem, signed_bytes, signature, purpose, now)
+
+    receipt_number = new_receipt_number(tenant, now)
+    form_sha256 = hashlib.sha256(canonical).hexdigest()
+    payload = SubmissionPayload(
+        receipt_number=receipt_number,
+        tenant=tenant,
+        procedure_id=procedure_id,
+        procedure_version=effective.effective_id,
+        form=form,
+        form_sha256=form_sha256,
+        signed_sha256=form_sha256,
+        signature_b64=base64.b64encode(signature).decode("ascii"),
+        certificate_pem=certificate_pem,
+        certificate_use=use,
+        attachments=[
+            AttachmentPart(
+                attachment_id=f"a{i + 1}",
+                kind=a.kind,
+                filename=a.filename,
+                content_type=a.content_type,
+                size=len(a.data),
+                sha256=hashlib.sha256(a.data).hexdigest(),
+                data_b64=base64.b64encode(a.data).decode("ascii"),
+            )
+            for i, a in enumerate(attachments)
+        ],
+        submitted_at=now,
+        idempotency_key=idempotency_key,
+    )
+    fingerprint = _fingerprint(payload)
+    key = submission_key(storage, tenant)
+    plaintext = payload.__pydantic_serializer__.to_json(payload)  # bytes, without a str in between
+    token = encrypt_for_tenant(plaintext, key, SUBMISSION_TYPE, receipt_number)
+    head, ciphertext = split_compact(token)
+    resident = resident_key or resident_key_for_certificate(verified.issuer, verified.serial)
+    resident_index = key.indexer.index(RESIDENT_INDEX_COLUMN, resident)
+    actor = Actor(id=f"jpki:{verified.serial}", kind=ActorKind.RESIDENT, role="applicant")
+    ctx = TenantContext(tenant, actor, SUBMISSION_RECEIVE, reason=receipt_number)
+
+    writer = queued_writer(storage, tenant)
+    try:
+        try:
+            with storage.unit_of_work(ctx, Zone.INTERNET) as uow:
+                writer.acquire()  # after the unit of work's own reads, before its first write
+                # Core inserts: two statements, no ORM bookkeeping on the hot path; the audit entry
+                # the ORM would have added for the audited routing row is recorded by hand.
+                uow.session.execute(
+                    _INSERT_APPLICATION,
+                    {
+                        "receipt_number": receipt_number,
+                        "procedure_id": procedure_id,
+                        "procedure_version": effective.effective_id,
+                        "received_at": now,
+                        "status": SubmissionStatus.RECEIVED.value,
+                        "status_at": now,
+                        "kid": key.kid,
+                        "size": len(token),
+                        "resident_index": resident_index,
+                        "idempotency_key": idempotency_key,
+                        "fingerprint": fingerprint,
+                    },
+                )
+                uow.session.execute(
+                    _INSERT_CIPHERTEXT,
+                    {"receipt_number": receipt_number, "head": head, "ciphertext": ciphertext},
+                )
+                uow.record(
+                    "create",
+                    Application.__tablename__,
+                    receipt_number,
+                    person="resident:" + resident_index.hex()[:32],
+                    procedure=effective.effective_id,
+                )
+        finally:
+            writer.release()  # after the commit, or on any failure
+    except IntegrityError:
+        # Another request with the same idempotency key won the race (or, once in 2^40, the
+        # same receipt number was drawn): answer as for a replay, or refuse.
+        with storage.unit_of_work(ctx, Zone.INTERNET) as uow:
+            row = _existing(uow, idempotency_key)
+            if row is None:
+                raise
+            return _answer_replay(row, fingerprint, idempotency_key)
+    return Receipt(receipt_number, now, SubmissionStatus.RECEIVED)
+
+
+def find_by_idempotency_key(storage: Storage, ctx: TenantContext, idempotency_key: str) -> Receipt | None:
+    """The receipt already given for this key, if any (for a portal that retries a lost answer)."""
+    with storage.unit_of_work(ctx, Zone.INTERNET) as uow:
+        row = _existing(uow, idempotency_key)
+        if row is None:
+            return None
+        return Receipt(row.receipt_number, row.received_at, SubmissionStatus(row.status), replayed=True)
+
+
+__all__ = [
+    "AttachmentUpload",
+    "Receipt",
+    "attachment_errors",
+    "check_idempotency_key",
+    "find_by_idempotency_key",
+    "new_receipt_number",
+    "resident_key_for_certificate",
+    "submit",
+]
