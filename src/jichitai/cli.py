@@ -515,9 +515,16 @@ def _start_background(zone: Zone, st: Storage) -> Any:
             _thread, stop = server.start_in_thread(st, config.load_config(st.settings))
             stops.append(stop.set)
     if zone is Zone.LGWAN:
-        scheduler = optional_module("jichitai.lgwan.pull")
-        if scheduler is not None and hasattr(scheduler, "start_scheduler"):
-            stops.append(scheduler.start_scheduler(st))
+        pull = optional_module("jichitai.lgwan.pull")
+        if pull is not None:
+            _pull_thread, pull_stop = pull.start_scheduler(st)
+            stops.append(pull_stop.set)
+
+    if zone is Zone.MYNUMBER:
+        publisher = optional_module("jichitai.mynumber.atena.publish")
+        if publisher is not None:
+            _publish_thread, publish_stop = publisher.start_scheduler(st)
+            stops.append(publish_stop.set)
 
     def stop_all() -> None:
         for stop in stops:
@@ -545,6 +552,9 @@ def _mount_optional() -> None:
     identity = optional_module("jichitai.platform.identity.cli")
     if identity is not None:
         app.add_typer(identity.build_cli(storage), name="staff")
+    lgwan = optional_module("jichitai.lgwan.cli")
+    if lgwan is not None:
+        app.add_typer(lgwan.build_cli(storage), name="lgwan")
     registry = optional_module("jichitai.mynumber.registry.migration.cli")
     if registry is not None:
         app.add_typer(registry.build_cli(storage), name="registry")

@@ -52,7 +52,12 @@ def _seed_staff(storage: Storage, console: Console, _residents: int) -> list[tup
 def _optional_seeders() -> list[Seeder]:
     """Seeders of the businesses present in this build (each module has ``seed_demo``)."""
     seeders: list[Seeder] = [_seed_staff]
-    for name in ("jichitai.mynumber.registry.demo", "jichitai.platform.pki.demo", "jichitai.internet.demo"):
+    for name in (
+        "jichitai.mynumber.registry.demo",
+        "jichitai.platform.pki.demo",
+        "jichitai.internet.demo",
+        "jichitai.lgwan.demo",
+    ):
         module = optional_module(name)
         if module is not None:
             seeders.append(module.seed_demo)

@@ -154,7 +154,9 @@ class Peer(BaseModel):
             return self.token
         if self.token_env:
             return os.environ.get(self.token_env, "").strip() or None
-        path = self.token_file or token_file(home, zone)
+        if self.token_file is None:
+            return read_token_file(token_file(home, zone))
+        path = self.token_file
         return read_token_file(path if path.is_absolute() else home / path)
 
 

@@ -106,7 +106,7 @@ def load_settings(home: Path | None = None, **overrides: Any) -> Settings:
         if f"JICHITAI_{key.upper()}" in os.environ:
             values.pop(key)
     values.update(overrides)
-    values["home"] = home
+    values["home"] = home.resolve()  # processes started elsewhere (zones, workers) see the same place
     try:
         return Settings(**values)
     except ValueError as exc:

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import or_, select
 
 from jichitai.contracts.transfer import LinkTable, LinkTableRow
+from jichitai.mynumber.atena import publish
 from jichitai.mynumber.atena import purposes as _purposes  # noqa: F401  (registers the purposes)
 from jichitai.mynumber.atena.models import (
     CERTIFICATE_USES,
@@ -278,6 +279,8 @@ def update_facts(uow: UnitOfWork, atena_number: str, facts: BasicFacts, *, kind:
         person.name, person.name_kana = facts.name, facts.name_kana
         person.birth_date, person.address, person.sex = facts.birth_date, facts.address, facts.sex
         person.updated_at = _now()
+        uow.session.flush()
+        publish.enqueue_changes(uow, person.updated_at)  # a linked person's name or address changed
 
 
 # -- business numbers -----------------------------------------------------------------------------
@@ -414,6 +417,7 @@ def link_serial(
     )
     s.add(link)
     s.flush()
+    publish.enqueue_changes(uow, now)
     return link
 
 
@@ -433,6 +437,8 @@ def end_serial(uow: UnitOfWork, serial: str | int, use: str, valid_to: date) -> 
             raise ValidationError("end before start", message_ja="紐付の終了日が開始日より前です")
         link.valid_to = valid_to
         link.changed_at = _now()
+        uow.session.flush()
+        publish.enqueue_changes(uow, link.changed_at)
 
 
 def person_by_serial(

@@ -7,6 +7,7 @@
   server calls (a zone never calls out itself).
 """
 
+from jichitai.platform.messaging import purposes as _purposes  # noqa: F401 - registers the purpose
 from jichitai.platform.messaging.envelope import new_envelope, payload_sha256
 from jichitai.platform.messaging.inbox import Handler, ReceiveOutcome, receive
 from jichitai.platform.messaging.outbox import AckOutcome, acknowledge, enqueue, pending

@@ -1,0 +1,418 @@
+"""Applications per second through the whole chain, and the time of a 100,000-application backlog.
+
+Usage::
+
+    .venv/bin/python bench/chain.py [--n 2000] [--backend sqlite|postgresql] [--attachment-kb 40] [--keep]
+
+The full benefit-rush figure is ``--n 100000`` (run by hand: it takes a while on 2 cores).
+
+What it runs, all real pieces, in one process on a fresh installation (tenant 131016 千代田区):
+
+1. **portal**: ``n`` 児童手当 認定請求 submissions through the internet zone's use case
+   (certificate and signature check, JWE encryption to the tenant's submission key, durable
+   store); the card's signature is made once in advance (signing is the resident's card's work);
+   each submission carries one real JPEG (``--attachment-kb``);
+2. **pull**: the LGWAN pull worker against the internet zone's receiving API app (in-process ASGI
+   transport: the API's server-side work is measured, the socket is not): list, fetch, RSA-OAEP
+   decrypt, verify again (certificate, signature, hashes, schema, CRL now), identify by serial
+   (a link table with the signer loaded first), sanitize the attachment, store encrypted, ack;
+3. **accept**: bulk 受理 in chunks of 1,000 by an application clerk (a signed status event each);
+4. **hand over**: bulk 引継ぎ (ACCEPTED_APPLICATION into the LGWAN outbox, same transaction);
+5. **status push**: the queued, signed status events posted to the portal (the LGWAN side starts);
+6. **linkage → intake**: the real linkage server (allow-list, hash check, 無害化 of attachments
+   into My Number, transfer log) moving the outbox over loopback HTTP (uvicorn threads) into the
+   My Number zone's idempotent inbox, whose handler checks the AcceptedApplication contract and
+   records it (the core systems' own intake is not part of this benchmark).
+
+Prints the time and rate per stage, the share of each, the end-to-end rate and the linear
+extrapolation to 100,000 applications (goal: under 10 minutes), and checks the counts at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+TENANT = "131016"
+PASSPHRASE = "bench-passphrase-0123456789"
+LINKAGE_TOKEN = "bench-linkage-token-" + secrets.token_hex(16)
+BACKLOG = 100_000
+
+
+def jpeg(kb: int) -> bytes:
+    from PIL import Image
+
+    side = max(16, int((kb * 1024 / 3) ** 0.5))
+    noise = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
+    out = io.BytesIO()
+    noise.save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+def set_up(home: Path, backend: str) -> Any:
+    from jichitai.platform.config import Settings, write_settings
+    from jichitai.platform.storage.engine import Storage, open_zone_keystore
+    from jichitai.platform.tenancy import NewTenant, add_tenant
+    from jichitai.platform.tenants import TenantKind
+    from jichitai.platform.zones import ALL_ZONES
+
+    values: dict[str, Any] = {
+        "home": home,
+        "environment": "development",
+        "backend": backend,
+        "keystore_passphrase": PASSPHRASE,
+        "keystore_scrypt_n": 2**14,
+    }
+    if backend == "postgresql":
+        values["pg_servers"] = {
+            "default": os.environ.get("JICHITAI_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+        }
+        values["db_prefix"] = "jtchain" + secrets.token_hex(3)
+    settings = Settings(**values)
+    write_settings(settings)
+    storage = Storage(settings)
+    storage.backend.prepare()
+    for zone in ALL_ZONES:
+        open_zone_keystore(settings, zone, create=True)
+    add_tenant(storage, NewTenant(TENANT, "千代田区", "チヨダク", TenantKind.SPECIAL_WARD))
+    return storage
+
+
+def drop_postgres(storage: Any) -> None:
+    if storage.settings.backend != "postgresql":
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    prefix = storage.settings.db_prefix
+    for url in storage.settings.pg_servers.values():
+        engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), poolclass=NullPool)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            like = prefix + r"\_%"
+            for (db,) in conn.execute(
+                text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": like}
+            ):
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            for (role,) in conn.execute(
+                text("SELECT rolname FROM pg_roles WHERE rolname LIKE :p"), {"p": like}
+            ):
+                conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
+        engine.dispose()
+
+
+class ThreadServer:
+    """A uvicorn server on a loopback port in a daemon thread."""
+
+    def __init__(self, app: Any) -> None:
+        import socket
+
+        import uvicorn
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ThreadServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+class Stages:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        print(f"  {name} …", flush=True)
+        try:
+            yield
+        finally:
+            self.seconds[name] = time.perf_counter() - start
+
+
+def chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def run(n: int, backend: str, attachment_kb: int, keep: bool) -> int:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from sqlalchemy import func, select
+
+    from jichitai.apps import create_app
+    from jichitai.contracts.transfer import (
+        AcceptedApplication,
+        LinkTable,
+        LinkTableRow,
+        MessageType,
+        TransferEnvelope,
+    )
+    from jichitai.internet.submissions import AttachmentUpload, publish_status_signing_key, submit
+    from jichitai.lgwan import config as lgwan_config
+    from jichitai.lgwan import service
+    from jichitai.lgwan.identify import apply_link_table
+    from jichitai.lgwan.models import LgwanApplication
+    from jichitai.lgwan.pull import pull_once, push_once
+    from jichitai.lgwan.purposes import LINK_TABLE_REFRESH
+    from jichitai.linkage.config import parse_config
+    from jichitai.linkage.server import LinkageServer
+    from jichitai.platform.context import STAFF_ADMIN, TenantContext, operator
+    from jichitai.platform.crypto.keystore import KeyKind
+    from jichitai.platform.identity.principal import StaffPrincipal
+    from jichitai.platform.identity.roles import Permission, Role
+    from jichitai.platform.identity.service import IdentityService
+    from jichitai.platform.messaging.http import messaging_router
+    from jichitai.platform.messaging.models import InboxMessage
+    from jichitai.platform.messaging.purposes import MESSAGING_TRANSFER
+    from jichitai.platform.pki import TestCA
+    from jichitai.platform.pki.ca import new_rsa_key
+    from jichitai.platform.pki.rules import BasicFacts, Sex
+    from jichitai.platform.storage import UnitOfWork
+    from jichitai.platform.tenants import TenantCode
+    from jichitai.platform.zones import Zone
+    from jichitai.procedures import canonical_form_bytes, default_catalog, sample_application
+
+    home = Path(tempfile.mkdtemp(prefix="jichitai-chain-"))
+    os.environ["JICHITAI_LINKAGE_TOKEN"] = LINKAGE_TOKEN
+    print(f"installation in {home} ({backend}); {n} applications, JPEG attachment ≈{attachment_kb} KB")
+    storage = set_up(home, backend)
+    try:
+        # -- PKI, keys, connections --------------------------------------------------------------
+        now = datetime.now(UTC)
+        ca = TestCA.create(home / "ca", b"bench-ca-passphrase", now=now - timedelta(days=30))
+        key = new_rsa_key()
+        facts = BasicFacts("山田　花子", "東京都千代田区霞が関二丁目1番2号", date(1990, 1, 2), Sex.FEMALE)
+        cert = ca.issue_signing_certificate(key.public_key(), facts, now=now - timedelta(days=1))
+        ca.publish_crl(now=now - timedelta(minutes=5))
+        storage.settings.pki_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ca.directory / TestCA.CERT_FILE, storage.settings.pki_dir / "ca-cert.pem")
+        shutil.copyfile(ca.directory / "crl.pem", storage.settings.pki_dir / "crl.pem")
+        admin = TenantContext(TenantCode(TENANT), operator(), STAFF_ADMIN)
+        with storage.unit_of_work(admin, Zone.INTERNET) as uow:
+            client = IdentityService.of(uow).create_client(
+                "申請管理システム",
+                [Permission.APPLICATIONS_SUBMISSION_PULL, Permission.APPLICATIONS_STATUS_POST],
+            )
+        keystore = storage.keystore(Zone.LGWAN)
+        version = keystore.current_version(TENANT, KeyKind.SIGNING)
+        pem = (
+            keystore.signing_public_key(TENANT, version)
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
+        publish_status_signing_key(storage, TENANT, version, pem)
+        lgwan_config.configure(
+            storage,
+            TENANT,
+            portal_url="http://127.0.0.1:1",
+            client_id=client.client.client_id,
+            client_secret=client.client_secret,
+        )
+        serial = f"{cert.serial_number:X}"
+        with storage.unit_of_work(
+            TenantContext(TenantCode(TENANT), operator(), LINK_TABLE_REFRESH), Zone.LGWAN
+        ) as uow:
+            apply_link_table(
+                uow,
+                LinkTable(
+                    tenant=TENANT,
+                    generated_at=now,
+                    full=True,
+                    rows=[
+                        LinkTableRow(
+                            serial=serial,
+                            certificate_use="signing",
+                            integrated_atena_number="000000012345",
+                            name=facts.name,
+                            name_kana="ヤマダ ハナコ",
+                            birth_date=facts.birth_date,
+                            address=facts.address,
+                            valid_from=date(2020, 1, 1),
+                        )
+                    ],
+                ),
+            )
+
+        definition = default_catalog().get("child_allowance_claim")
+        form = sample_application(definition)
+        signed = canonical_form_bytes(form)
+        signature = key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
+        picture = jpeg(attachment_kb)
+        cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+        print(f"  form {len(signed)} bytes (canonical), attachment {len(picture)} bytes")
+
+        stages = Stages()
+        # -- 1. portal ---------------------------------------------------------------------------------
+        with stages.stage("portal (submit)"):
+            for i in range(n):
+                submit(
+                    storage,
+                    TENANT,
+                    procedure_id=definition.id,
+                    procedure_version=definition.ref,
+                    form=form,
+                    signed_bytes=signed,
+                    signature=signature,
+                    certificate_pem=cert_pem,
+                    certificate_use="signing",
+                    attachments=[AttachmentUpload("passbook_copy", "passbook.jpg", "image/jpeg", picture)],
+                    idempotency_key=f"bench-{i:08d}-{secrets.token_hex(4)}",
+                )
+
+        internet_app = create_app(Zone.INTERNET, storage)
+        pull_report: Any = None
+        with TestClient(internet_app, base_url="http://portal.bench") as portal_http:
+            # -- 2. pull -----------------------------------------------------------------------------
+            with stages.stage("pull (fetch, decrypt, verify, identify, sanitize, store, ack)"):
+                pull_report = pull_once(storage, TENANT, http=portal_http, limit=1000, batch_size=100)
+            print(f"    {pull_report.summary()}")
+            # -- 3./4. bulk accept and hand over --------------------------------------------------------
+            clerk = StaffPrincipal(
+                TenantCode(TENANT), "bench", "bench", "一括処理", frozenset({Role.APPLICATION_CLERK})
+            )
+            with storage.unit_of_work(
+                TenantContext(TenantCode(TENANT), operator(), LINK_TABLE_REFRESH), Zone.LGWAN
+            ) as uow:
+                ids = list(
+                    uow.session.scalars(select(LgwanApplication.id).order_by(LgwanApplication.received_at))
+                )
+            accepted = handed = 0
+            with stages.stage("accept (bulk, 1,000 at a time)"):
+                for part in chunks(ids, service.MAX_BULK):
+                    accepted += len(service.accept(storage, clerk, part).done)
+            with stages.stage("hand over (bulk → outbox)"):
+                for part in chunks(ids, service.MAX_BULK):
+                    handed += len(service.hand_over(storage, clerk, part).done)
+            # -- 5. status events to the portal -------------------------------------------------------------
+            pushed = 0
+            with stages.stage("status events → portal"):
+                while True:
+                    report = push_once(storage, TENANT, http=portal_http)
+                    pushed += report.pushed
+                    if report.pushed == 0 or report.error:
+                        break
+
+        # -- 6. linkage → intake ------------------------------------------------------------------------
+        def intake(uow: UnitOfWork, envelope: TransferEnvelope) -> None:
+            application = AcceptedApplication.model_validate(envelope.payload)
+            uow.record("accepted_application_received", "intake", application.receipt_number)
+
+        mynumber_app = FastAPI()
+        mynumber_app.include_router(
+            messaging_router(
+                lambda: storage,
+                Zone.MYNUMBER,
+                {MessageType.ACCEPTED_APPLICATION: intake},
+                token=LINKAGE_TOKEN,
+            )
+        )
+        lgwan_app = create_app(Zone.LGWAN, storage)
+        with ThreadServer(lgwan_app) as lgwan_srv, ThreadServer(mynumber_app) as mynumber_srv:
+            cfg = parse_config(
+                {
+                    "peers": {
+                        "lgwan": {"url": lgwan_srv.url, "token": LINKAGE_TOKEN},
+                        "mynumber": {"url": mynumber_srv.url, "token": LINKAGE_TOKEN},
+                    },
+                    "batch_size": 200,
+                }
+            )
+            linkage = LinkageServer(storage, cfg)
+            with stages.stage("linkage (無害化) → My Number intake"):
+                while linkage.run_once() > 0:
+                    pass
+            linkage.close()
+        with storage.unit_of_work(
+            TenantContext(TenantCode(TENANT), operator(), MESSAGING_TRANSFER), Zone.MYNUMBER
+        ) as uow:
+            received = uow.session.scalar(select(func.count()).select_from(InboxMessage)) or 0
+
+        # -- report ---------------------------------------------------------------------------------------
+        total = sum(stages.seconds.values())
+        print()
+        print(f"{'stage':<62} {'seconds':>9} {'apps/s':>9} {'share':>7}")
+        for name, seconds in stages.seconds.items():
+            print(f"{name:<62} {seconds:9.2f} {n / seconds if seconds else 0:9.0f} {seconds / total:7.1%}")
+        print(f"{'whole chain':<62} {total:9.2f} {n / total:9.0f} {1:7.0%}")
+        print()
+        if pull_report is not None:
+            inner = ", ".join(f"{k} {v:.2f}s" for k, v in sorted(pull_report.seconds.items()))
+            print(f"inside the pull: {inner}  (decrypt/verify/identify/sanitize are inside store)")
+        per_app = total / n
+        print(
+            f"end to end: {n / total:.0f} applications/s; "
+            f"a backlog of {BACKLOG:,} ≈ {per_app * BACKLOG / 60:.1f} min "
+            f"(linear; goal < 10 min) — the portal stage is the residents' submitting over the day; "
+            f"without it ≈ {(total - stages.seconds['portal (submit)']) / n * BACKLOG / 60:.1f} min"
+        )
+        checks = {
+            "stored": pull_report.stored if pull_report else 0,
+            "verified": pull_report.verified if pull_report else 0,
+            "accepted": accepted,
+            "handed over": handed,
+            "status events posted": pushed,
+            "received by intake": int(received),
+        }
+        print("counts:", ", ".join(f"{k} {v}" for k, v in checks.items()))
+        ok = (
+            checks["stored"] == n
+            and checks["verified"] == n
+            and accepted == n
+            and handed == n
+            and int(received) == n
+            and pushed == 2 * n
+        )
+        print("OK" if ok else "MISMATCH")
+        return 0 if ok else 1
+    finally:
+        storage.close()
+        drop_postgres(storage)
+        if keep:
+            print(f"kept {home}")
+        else:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=2000, help="applications (100000 for the full backlog)")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--attachment-kb", type=int, default=40, help="size of the JPEG attached to each")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary installation")
+    args = parser.parse_args()
+    return run(args.n, args.backend, args.attachment_kb, args.keep)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
