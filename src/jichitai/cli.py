@@ -521,10 +521,11 @@ def _start_background(zone: Zone, st: Storage) -> Any:
             stops.append(pull_stop.set)
 
     if zone is Zone.MYNUMBER:
-        publisher = optional_module("jichitai.mynumber.atena.publish")
-        if publisher is not None:
-            _publish_thread, publish_stop = publisher.start_scheduler(st)
-            stops.append(publish_stop.set)
+        for name in ("jichitai.mynumber.atena.publish", "jichitai.mynumber.child_allowance.scheduler"):
+            loop = optional_module(name)
+            if loop is not None:
+                _thread, loop_stop = loop.start_scheduler(st)
+                stops.append(loop_stop.set)
 
     def stop_all() -> None:
         for stop in stops:
