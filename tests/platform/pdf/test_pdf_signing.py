@@ -130,3 +130,26 @@ def test_any_raw_signer_can_seal(
     signed = signing.sign_pdf(unsigned_pdf, raw, reason="r", location="l")
     assert signing.verify_pdf(signed, [test_ca.certificate]).valid
     assert raw.calls == 3  # one for pyHanko's template, then one per document
+
+
+def test_sealing_works_inside_a_running_event_loop() -> None:
+    """Web handlers and browser tests run an event loop; pyHanko's sync API must still work there."""
+    import asyncio
+    import io
+
+    from reportlab.pdfgen import canvas
+
+    from jichitai.platform.pdf.signing import new_test_sealer, sign_pdf, verify_pdf
+
+    buf = io.BytesIO()
+    page = canvas.Canvas(buf)
+    page.drawString(100, 100, "seal")
+    page.save()
+    signer, ca = new_test_sealer("千代田区")
+
+    async def in_loop() -> bytes:
+        return sign_pdf(buf.getvalue(), signer, "test", "千代田区")
+
+    sealed = asyncio.run(in_loop())
+    result = verify_pdf(sealed, [ca.certificate])
+    assert result.intact and result.trusted and result.covers_whole_document

@@ -301,7 +301,9 @@ class PdfSealer:
     def sign(self, pdf: bytes, *, reason: str, location: str) -> bytes:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
         out = io.BytesIO()
-        self._pdf_signer(reason, location).sign_pdf(writer, output=out, bytes_reserved=self.bytes_reserved)
+        pdf_signer = self._pdf_signer(reason, location)
+        # pyHanko's sync API calls asyncio.run(): off the caller's thread when a loop is running
+        _run(lambda: pdf_signer.sign_pdf(writer, output=out, bytes_reserved=self.bytes_reserved))
         return out.getvalue()
 
 
