@@ -117,7 +117,9 @@ def drop(storage: Storage, pg_url: str) -> None:
             conn.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
-def our_import(storage: Storage, path: Path, workers: int, batch: int) -> tuple[float, int]:
+def our_import(
+    storage: Storage, path: Path, workers: int, batch: int, *, initial_load: bool = False
+) -> tuple[float, int]:
     ctx = TenantContext.of(TENANT, operator("bench"), "registry.migration")
     last = [0.0]
 
@@ -130,7 +132,10 @@ def our_import(storage: Storage, path: Path, workers: int, batch: int) -> tuple[
     start = time.perf_counter()
     summary = import_file(
         storage, ctx, path,
-        ImportOptions(workers=workers, batch_size=batch, errors_path=path.with_suffix(".errors.csv")),
+        ImportOptions(
+            workers=workers, batch_size=batch, errors_path=path.with_suffix(".errors.csv"),
+            initial_load=initial_load,
+        ),
         progress=progress,
     )  # fmt: skip
     elapsed = time.perf_counter() - start
@@ -148,6 +153,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=20_000)
     ap.add_argument("--backends", default="postgresql,sqlite")
     ap.add_argument("--pg-url", default=os.environ.get("JICHITAI_BENCH_PG_URL", DEFAULT_PG))
+    ap.add_argument(
+        "--initial-load",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="first full load: search indexes built at the end (default; --no-initial-load: row by row)",
+    )
     ap.add_argument("--keep", type=Path, help="keep the PostgreSQL installation in this home")
     args = ap.parse_args()
 
@@ -167,8 +178,13 @@ def main() -> None:
         )
         storage = installation(home, backend, args.pg_url)
         try:
-            print(f"importing into {backend} ({args.workers} worker processes, batch {args.batch:,}) …")
-            elapsed, rows = our_import(storage, path, args.workers, args.batch)
+            mode = "initial load" if args.initial_load else "row by row indexes"
+            print(
+                f"importing into {backend} ({args.workers} worker processes, batch {args.batch:,}, {mode}) …"
+            )
+            elapsed, rows = our_import(
+                storage, path, args.workers, args.batch, initial_load=args.initial_load
+            )
             results.append((f"jichitai import → {backend}", elapsed, rows))
         finally:
             if args.keep and backend == "postgresql":
@@ -188,6 +204,7 @@ def main() -> None:
     out.write_text(
         json.dumps(
             {"residents": args.residents, "workers": args.workers, "batch": args.batch,
+             "initial_load": args.initial_load,
              "runs": [{"name": n, "seconds": s, "rows": r} for n, s, r in results]},
             ensure_ascii=False, indent=2,
         )

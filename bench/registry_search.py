@@ -171,7 +171,7 @@ def main() -> None:
         ri.generate(path, args.residents)
         storage = ri.installation(home, args.backend, os.environ.get("JICHITAI_BENCH_PG_URL", ri.DEFAULT_PG))
         print(f"loading {args.residents:,} residents into {args.backend} …")
-        seconds, _ = ri.our_import(storage, path, 2, 20_000)
+        seconds, _ = ri.our_import(storage, path, 2, 20_000, initial_load=True)
         print(f"loaded in {seconds:.0f} s")
 
         def cleanup() -> None:

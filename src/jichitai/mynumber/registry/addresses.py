@@ -88,6 +88,7 @@ def kanji_to_int(text: str) -> int:
     return total + current
 
 
+@lru_cache(maxsize=1 << 17)  # addresses repeat (households, 本籍): an import calls this millions of times
 def normalize_address_text(text: str) -> str:
     """Width, dashes and numerals normalized; spaces kept as one ASCII space (they may delimit 方書)."""
     out = safe_nfkc(text)
@@ -171,13 +172,18 @@ def parse_address(text: str, *, known_cities: Iterable[str] = ()) -> Address:
     ``known_cities`` are municipality names (``横浜市``, ``三浦郡葉山町``) to prefer over guessing;
     give at least the tenant's own. The prefecture may be absent (then it is left empty).
     """
+    return _parse_address(text, tuple(known_cities))
+
+
+@lru_cache(maxsize=1 << 16)  # the members of a household share one address
+def _parse_address(text: str, known_cities: tuple[str, ...]) -> Address:
     rest = normalize_address_text(text)
     prefecture = ""
     for pref in PREFECTURES:
         if rest.startswith(pref):
             prefecture, rest = pref, rest[len(pref) :].lstrip()
             break
-    city, rest = _split_city(rest, tuple(known_cities))
+    city, rest = _split_city(rest, known_cities)
     rest = rest.lstrip()
     chome: int | None = None
     m = _CHOME.match(rest)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 from typing import IO, Any
 
 from jichitai.mynumber.registry.addresses import Address, normalize_address_text, parse_address
@@ -290,7 +291,7 @@ class _Row:
         return self.values.get(column, "")
 
     def text(self, column: str, *, required: bool = False) -> str | None:
-        value = self.raw(column)
+        value = self.values.get(column, "")
         if not value:
             if required:
                 self.error(column, "必須項目が空です")
@@ -318,20 +319,11 @@ class _Row:
         value = self.text(column, required=required)
         if value is None:
             return None
-        m = _ISO_DATE.match(value) or _COMPACT_DATE.match(value)
-        try:
-            if m:
-                return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-            if value[0] in "令平昭大明RHSTMrhstm":
-                return parse_wareki(value)
-        except ValueError:
-            self.error(column, f"存在しない日付です: 「{value}」")
+        parsed = _parse_date(value)
+        if isinstance(parsed, str):
+            self.error(column, parsed)
             return None
-        except ValidationError as exc:
-            self.error(column, exc.message_ja or f"和暦の日付が正しくありません: 「{value}」")
-            return None
-        self.error(column, f"日付の形式が正しくありません（YYYY-MM-DD）: 「{value}」")
-        return None
+        return parsed
 
     def name(
         self, column: str, gaiji: GaijiMap, *, required: bool = False, allow_latin: bool = True
@@ -393,6 +385,22 @@ class _Row:
             self.error(column, f"{label}として認められない値です: 「{value}」")
             return None
         return value
+
+
+@lru_cache(maxsize=1 << 16)  # dates repeat a lot in a city's file (a few tens of thousands of days)
+def _parse_date(value: str) -> date | str:
+    """The date written in ``value``, or the reason it is not one."""
+    m = _ISO_DATE.match(value) or _COMPACT_DATE.match(value)
+    try:
+        if m:
+            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        if value[0] in "令平昭大明RHSTMrhstm":
+            return parse_wareki(value)
+    except ValueError:
+        return f"存在しない日付です: 「{value}」"
+    except ValidationError as exc:
+        return exc.message_ja or f"和暦の日付が正しくありません: 「{value}」"
+    return f"日付の形式が正しくありません（YYYY-MM-DD）: 「{value}」"
 
 
 def _age(birth: date, day: date) -> int:

@@ -65,6 +65,9 @@ except ImportError:  # pragma: no cover - exercised only where the package is ab
 
 VARIANT_SOURCE = "jntajis+table" if _mj_shrink_candidates is not None else "table"
 
+# Pure functions on names are cached: in a city's file surnames, given names and readings repeat
+# a lot, and an import calls them millions of times.
+_CACHE = 1 << 17
 _WHITESPACE = re.compile(r"[\s\u3000]+")
 _CJK_COMPAT = re.compile("([\uf900-\ufaff\U0002f800-\U0002fa1f])")
 _VARIATION_SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
@@ -109,11 +112,13 @@ def normalize_spaces(text: str) -> str:
     return _WHITESPACE.sub("\u3000", text).strip("\u3000")
 
 
+@lru_cache(maxsize=_CACHE)
 def normalize_kana(text: str) -> str:
     """A kana reading (フリガナ) in full-width katakana: ﾔﾏﾀﾞ, やまだ → ヤマダ; spaces kept as one 全角空白."""
     return normalize_spaces(hiragana_to_katakana(unicodedata.normalize("NFKC", text)))
 
 
+@lru_cache(maxsize=_CACHE)
 def normalize_name(text: str) -> str:
     """A name for storage and display: safe NFKC, spaces collapsed to one full-width space.
 
@@ -179,6 +184,7 @@ class NameKeys:
     folded: str
 
 
+@lru_cache(maxsize=_CACHE)
 def name_keys(text: str) -> NameKeys:
     width = name_key_width(text)
     return NameKeys(name_key_exact(text), width, fold_variants(width).translate(_KANA_FOLD))
@@ -243,6 +249,7 @@ def _describe(ch: str) -> str:
     return f"「{ch}」(U+{ord(ch):04X})" if ch.isprintable() else f"U+{ord(ch):04X}"
 
 
+@lru_cache(maxsize=_CACHE)
 def check_name_characters(text: str, *, allow_latin: bool = True) -> str | None:
     """``None`` when every character may appear in a name, else the reason in Japanese.
 
@@ -287,6 +294,7 @@ def check_name_characters(text: str, *, allow_latin: bool = True) -> str | None:
 _KATAKANA_ALLOWED = frozenset("ー・ヽヾ \u3000ｰ･")
 
 
+@lru_cache(maxsize=_CACHE)
 def check_katakana(text: str) -> str | None:
     """``None`` when ``text`` is a katakana reading (full- or half-width), else the reason in Japanese."""
     if not text.strip():

@@ -153,33 +153,51 @@ def search(uow: UnitOfWork, q: SearchQuery, *, today: date) -> SearchPage:
     if not q.include_removed:
         # a 転出予定 person stays in the results until the 転出予定日
         conditions.append(or_(Person.status == STATUS_RESIDENT, Person.removed_on > today))
-    total = uow.session.scalar(select(func.count()).select_from(Person).where(*conditions)) or 0
     ranked = rank.label("rank")
+    offset = (q.page - 1) * q.page_size
+    # Only the columns a hit shows (loading whole Person entities costs more than the query).
     stmt = (
-        select(Person, Household.household_number, ranked)
+        select(
+            Person.atena_number,
+            Person.name,
+            Person.name_kana,
+            Person.birth_date,
+            Person.sex,
+            Person.address_text,
+            Household.household_number,
+            Person.relationship,
+            Person.status,
+            Person.removed_on,
+            Person.removal_reason,
+            ranked,
+        )
         .join(Household, Household.id == Person.household_id)
         .where(*conditions)
         .order_by(ranked, Person.kana_key_width, Person.birth_date, Person.id)
-        .offset((q.page - 1) * q.page_size)
+        .offset(offset)
         .limit(q.page_size)
     )
     hits = tuple(
         SearchHit(
-            p.atena_number,
-            p.name,
-            p.name_kana,
-            p.birth_date,
-            p.sex,
-            p.address_text,
-            number,
-            p.relationship,
-            p.status,
-            p.removed_on,
-            p.removal_reason,
-            int(r),
+            r.atena_number,
+            r.name,
+            r.name_kana,
+            r.birth_date,
+            r.sex,
+            r.address_text,
+            r.household_number,
+            r.relationship,
+            r.status,
+            r.removed_on,
+            r.removal_reason,
+            int(r.rank),
         )
-        for p, number, r in uow.session.execute(stmt).all()
+        for r in uow.session.execute(stmt).all()
     )
+    if hits and len(hits) < q.page_size:
+        total = offset + len(hits)  # a page not filled is the last one: no count needed
+    else:
+        total = uow.session.scalar(select(func.count()).select_from(Person).where(*conditions)) or 0
     criteria = sorted(
         k
         for k, v in (

@@ -177,11 +177,18 @@ def build_cli(get_storage: Callable[[], Storage], console: Console | None = None
         today: Annotated[
             str | None, typer.Option("--today", help="基準日 for validation (YYYY-MM-DD)")
         ] = None,
+        initial_load: Annotated[
+            bool,
+            typer.Option(
+                "--initial-load",
+                help="first full load into an empty registry: search indexes built at the end",
+            ),
+        ] = False,
     ) -> None:
         """Import residents; run the same command again to resume an interrupted import."""
         options = ImportOptions(
             fmt=_fmt(fmt, file), gaiji=gaiji, errors_path=errors, batch_size=batch, workers=workers,
-            today=_date(today, "--today"),
+            today=_date(today, "--today"), initial_load=initial_load,
         )  # fmt: skip
         summary = run_import(get_storage(), tenant, file, options, out)
         if summary.status != "done":

@@ -26,6 +26,9 @@ CountType = BigInteger().with_variant(Integer(), "sqlite")
 JOB_RUNNING = "running"
 JOB_DONE = "done"
 JOB_FAILED = "failed"  # the file as a whole was refused (header); nothing was imported
+# phases of an initial load (``--initial-load``); None for a plain import
+PHASE_LOADING = "loading"  # the registry's secondary indexes are dropped while rows are loaded
+PHASE_INDEXING = "indexing"  # every row is loaded; the indexes are being built
 
 
 class ImportJob(Base):
@@ -50,6 +53,7 @@ class ImportJob(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+    phase: Mapped[str | None] = mapped_column(String(10))  # PHASE_* of an initial load, else None
 
 
 class ImportRowError(Base):
