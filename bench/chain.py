@@ -2,25 +2,29 @@
 
 Usage::
 
-    .venv/bin/python bench/chain.py [--n 2000] [--backend sqlite|postgresql] [--attachment-kb 40] [--keep]
+    .venv/bin/python bench/chain.py [--n 2000] [--backend sqlite|postgresql] [--attachment-kb 40]
+                                    [--zones process|thread] [--keep]
 
 The full benefit-rush figure is ``--n 100000`` (run by hand: it takes a while on 2 cores).
 
-What it runs, all real pieces, in one process on a fresh installation (tenant 131016 千代田区):
+What it runs, all real pieces, on a fresh installation (tenant 131016 千代田区). The zones that
+answer (the portal's receiving API, the LGWAN zone's outbox, the My Number zone's intake) run as
+uvicorn servers with one worker each, by default as processes of their own as deployed
+(``--zones thread``: threads of the benchmark's process); the pull worker and the linkage server,
+which open every connection, run in the benchmark's process and talk to them over loopback HTTP:
 
 1. **portal**: ``n`` 児童手当 認定請求 submissions through the internet zone's use case
    (certificate and signature check, JWE encryption to the tenant's submission key, durable
    store); the card's signature is made once in advance (signing is the resident's card's work);
    each submission carries one real JPEG (``--attachment-kb``);
-2. **pull**: the LGWAN pull worker against the internet zone's receiving API app (in-process ASGI
-   transport: the API's server-side work is measured, the socket is not): list, fetch, RSA-OAEP
+2. **pull**: the LGWAN pull worker against the internet zone's receiving API: list, fetch, RSA-OAEP
    decrypt, verify again (certificate, signature, hashes, schema, CRL now), identify by serial
    (a link table with the signer loaded first), sanitize the attachment, store encrypted, ack;
 3. **accept**: bulk 受理 in chunks of 1,000 by an application clerk (a signed status event each);
 4. **hand over**: bulk 引継ぎ (ACCEPTED_APPLICATION into the LGWAN outbox, same transaction);
 5. **status push**: the queued, signed status events posted to the portal (the LGWAN side starts);
 6. **linkage → intake**: the real linkage server (allow-list, hash check, 無害化 of attachments
-   into My Number, transfer log) moving the outbox over loopback HTTP (uvicorn threads) into the
+   into My Number, transfer log) moving the outbox in batches (bulk intake, bulk ack) into the
    My Number zone's idempotent inbox, whose handler checks the AcceptedApplication contract and
    records it (the core systems' own intake is not part of this benchmark).
 
@@ -32,9 +36,11 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -50,7 +56,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 TENANT = "131016"
 PASSPHRASE = "bench-passphrase-0123456789"
-LINKAGE_TOKEN = "bench-linkage-token-" + secrets.token_hex(16)
+LINKAGE_TOKEN = os.environ.get("JICHITAI_LINKAGE_TOKEN") or "bench-linkage-token-" + secrets.token_hex(16)
 BACKLOG = 100_000
 
 
@@ -85,6 +91,8 @@ def set_up(home: Path, backend: str) -> Any:
         values["db_prefix"] = "jtchain" + secrets.token_hex(3)
     settings = Settings(**values)
     write_settings(settings)
+    # the zone processes (``--zones process``) open the same installation from these values
+    (home / "bench-settings.json").write_text(json.dumps({k: str(v) for k, v in values.items()}))
     storage = Storage(settings)
     storage.backend.prepare()
     for zone in ALL_ZONES:
@@ -144,6 +152,89 @@ class ThreadServer:
         self.thread.join(timeout=10)
 
 
+def intake(uow: Any, envelope: Any) -> None:
+    """The My Number zone's intake for the benchmark: the contract is checked and the receipt recorded."""
+    from jichitai.contracts.transfer import AcceptedApplication
+
+    application = AcceptedApplication.model_validate(envelope.payload)
+    uow.record("accepted_application_received", "intake", application.receipt_number)
+
+
+def zone_app(zone_name: str, storage: Any) -> Any:
+    """The app a zone's process serves: the portal, the LGWAN zone, or the My Number intake."""
+    from fastapi import FastAPI
+
+    from jichitai.apps import create_app
+    from jichitai.contracts.transfer import MessageType
+    from jichitai.platform.messaging.http import messaging_router
+    from jichitai.platform.zones import Zone
+
+    zone = Zone(zone_name)
+    if zone is not Zone.MYNUMBER:
+        return create_app(zone, storage)
+    app = FastAPI()
+    app.include_router(
+        messaging_router(
+            lambda: storage, Zone.MYNUMBER, {MessageType.ACCEPTED_APPLICATION: intake}, token=LINKAGE_TOKEN
+        )
+    )
+    return app
+
+
+def serve_zone(zone_name: str, home: Path, port: int) -> None:
+    """``--serve ZONE``: one zone as its own process (uvicorn, one worker), as deployed."""
+    import uvicorn
+
+    from jichitai.platform.config import Settings
+    from jichitai.platform.storage.engine import Storage
+
+    values: dict[str, Any] = json.loads((home / "bench-settings.json").read_text())
+    values["keystore_scrypt_n"] = int(values["keystore_scrypt_n"])
+    if "pg_servers" in values:
+        values["pg_servers"] = {
+            "default": os.environ.get("JICHITAI_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+        }
+    storage = Storage(Settings(**values))
+    uvicorn.run(zone_app(zone_name, storage), host="127.0.0.1", port=port, log_level="warning")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ProcessServer:
+    """A zone in a process of its own on a loopback port (``--zones process``)."""
+
+    def __init__(self, zone_name: str, home: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = [sys.executable, str(Path(__file__).resolve()), "--serve", zone_name, "--home", str(home),
+                     "--port", str(self.port)]  # fmt: skip
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ProcessServer:
+        import httpx
+
+        self.proc = subprocess.Popen(self.args, env={**os.environ, "JICHITAI_LINKAGE_TOKEN": LINKAGE_TOKEN})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(self.url + "/", timeout=1)
+                return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.args} did not come up")
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(20)
+
+
 class Stages:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -163,20 +254,15 @@ def chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[i : i + size]
 
 
-def run(n: int, backend: str, attachment_kb: int, keep: bool) -> int:
+def run(n: int, backend: str, attachment_kb: int, keep: bool, zones: str) -> int:
+    import httpx
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding
-    from fastapi import FastAPI
-    from fastapi.testclient import TestClient
     from sqlalchemy import func, select
 
-    from jichitai.apps import create_app
     from jichitai.contracts.transfer import (
-        AcceptedApplication,
         LinkTable,
         LinkTableRow,
-        MessageType,
-        TransferEnvelope,
     )
     from jichitai.internet.submissions import AttachmentUpload, publish_status_signing_key, submit
     from jichitai.lgwan import config as lgwan_config
@@ -192,13 +278,11 @@ def run(n: int, backend: str, attachment_kb: int, keep: bool) -> int:
     from jichitai.platform.identity.principal import StaffPrincipal
     from jichitai.platform.identity.roles import Permission, Role
     from jichitai.platform.identity.service import IdentityService
-    from jichitai.platform.messaging.http import messaging_router
     from jichitai.platform.messaging.models import InboxMessage
     from jichitai.platform.messaging.purposes import MESSAGING_TRANSFER
     from jichitai.platform.pki import TestCA
     from jichitai.platform.pki.ca import new_rsa_key
     from jichitai.platform.pki.rules import BasicFacts, Sex
-    from jichitai.platform.storage import UnitOfWork
     from jichitai.platform.tenants import TenantCode
     from jichitai.platform.zones import Zone
     from jichitai.procedures import canonical_form_bytes, default_catalog, sample_application
@@ -290,9 +374,16 @@ def run(n: int, backend: str, attachment_kb: int, keep: bool) -> int:
                     idempotency_key=f"bench-{i:08d}-{secrets.token_hex(4)}",
                 )
 
-        internet_app = create_app(Zone.INTERNET, storage)
+        def server(zone_name: str) -> Any:
+            if zones == "process":
+                return ProcessServer(zone_name, home)
+            return ThreadServer(zone_app(zone_name, storage))
+
         pull_report: Any = None
-        with TestClient(internet_app, base_url="http://portal.bench") as portal_http:
+        with (
+            server("internet") as portal_srv,
+            httpx.Client(base_url=portal_srv.url, timeout=60) as portal_http,
+        ):
             # -- 2. pull -----------------------------------------------------------------------------
             with stages.stage("pull (fetch, decrypt, verify, identify, sanitize, store, ack)"):
                 pull_report = pull_once(storage, TENANT, http=portal_http, limit=1000, batch_size=100)
@@ -324,21 +415,7 @@ def run(n: int, backend: str, attachment_kb: int, keep: bool) -> int:
                         break
 
         # -- 6. linkage → intake ------------------------------------------------------------------------
-        def intake(uow: UnitOfWork, envelope: TransferEnvelope) -> None:
-            application = AcceptedApplication.model_validate(envelope.payload)
-            uow.record("accepted_application_received", "intake", application.receipt_number)
-
-        mynumber_app = FastAPI()
-        mynumber_app.include_router(
-            messaging_router(
-                lambda: storage,
-                Zone.MYNUMBER,
-                {MessageType.ACCEPTED_APPLICATION: intake},
-                token=LINKAGE_TOKEN,
-            )
-        )
-        lgwan_app = create_app(Zone.LGWAN, storage)
-        with ThreadServer(lgwan_app) as lgwan_srv, ThreadServer(mynumber_app) as mynumber_srv:
+        with server("lgwan") as lgwan_srv, server("mynumber") as mynumber_srv:
             cfg = parse_config(
                 {
                     "peers": {
@@ -410,8 +487,20 @@ def main() -> int:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--attachment-kb", type=int, default=40, help="size of the JPEG attached to each")
     parser.add_argument("--keep", action="store_true", help="keep the temporary installation")
+    parser.add_argument(
+        "--zones",
+        choices=["process", "thread"],
+        default="process",
+        help="zone servers as processes of their own (as deployed) or as threads of this one",
+    )
+    parser.add_argument("--serve", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    return run(args.n, args.backend, args.attachment_kb, args.keep)
+    if args.serve:
+        serve_zone(args.serve, args.home, args.port)
+        return 0
+    return run(args.n, args.backend, args.attachment_kb, args.keep, args.zones)
 
 
 if __name__ == "__main__":

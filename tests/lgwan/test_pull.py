@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -148,3 +149,28 @@ def test_attachments_are_kept_sealed_with_a_sanitized_copy(portal: Portal, pki: 
         assert att.hash_ok and att.sanitize_method == "reencoded_image"
         assert att.sanitized is not None and att.sanitized_type == "image/jpeg"
         assert not att.original.startswith(b"\xff\xd8")  # sealed, not the file itself
+
+
+def test_trust_material_is_reused_until_a_file_changes(tmp_path: Path) -> None:
+    from datetime import UTC, date, datetime, timedelta
+
+    from jichitai.lgwan.verification import load_trust
+    from jichitai.platform.pki import TestCA
+    from jichitai.platform.pki.ca import new_rsa_key
+    from jichitai.platform.pki.rules import BasicFacts, Sex
+
+    now = datetime.now(UTC)
+    ca = TestCA.create(tmp_path / "ca", b"trust-cache-passphrase", now=now - timedelta(days=1))
+    facts = BasicFacts("山田　花子", "東京都千代田区霞が関二丁目1番2号", date(1990, 1, 2), Sex.FEMALE)
+    cert = ca.issue_signing_certificate(new_rsa_key().public_key(), facts, now=now - timedelta(hours=2))
+    ca.publish_crl(now=now - timedelta(minutes=5))
+    anchors = [ca.directory / TestCA.CERT_FILE]
+    crl_file = ca.directory / "crl.pem"
+    first = load_trust(anchors, [crl_file])
+    assert load_trust(anchors, [crl_file]) is first  # nothing changed: nothing parsed again
+    ca.revoke(cert.serial_number, "affiliation_changed", now=now - timedelta(minutes=1))
+    ca.publish_crl(now=now)
+    second = load_trust(anchors, [crl_file])
+    assert second is not first
+    (crl,) = second[1].for_issuer(cert.issuer)
+    assert crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None  # counts at once

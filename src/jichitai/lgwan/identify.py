@@ -168,7 +168,24 @@ def identify(
     birth_date: date | None,
     on: date | None,
 ) -> Identification:
-    """By serial (exact); else the candidates with the certificate's name and birth date."""
+    """By serial (exact); else the candidates with the certificate's name and birth date.
+
+    Reads the link table only, so the rows the caller has pending (a batch of pulled applications)
+    are not flushed for it: they go to the database together, at the end of the batch.
+    """
+    with uow.session.no_autoflush:
+        return _identify(uow, serial, certificate_use, name=name, birth_date=birth_date, on=on)
+
+
+def _identify(
+    uow: UnitOfWork,
+    serial: str,
+    certificate_use: str,
+    *,
+    name: str | None,
+    birth_date: date | None,
+    on: date | None,
+) -> Identification:
     if serial:
         entry = _exact(uow, serial, certificate_use, on)
         if entry is not None:

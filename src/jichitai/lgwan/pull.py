@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -381,6 +381,52 @@ def _ack_all(
     return acked
 
 
+def _pipeline(
+    storage: Storage,
+    code: str,
+    portal: PortalClient,
+    new: Sequence[dict[str, Any]],
+    batch_size: int,
+    clock: Callable[[], datetime],
+    report: PullReport,
+    pool: ThreadPoolExecutor,
+) -> None:
+    """Fetch, store and acknowledge ``new`` batch by batch, the round trips overlapping the storing.
+
+    While batch *k* is stored (decrypt, verify, sanitize: CPU here), batch *k+1* is being fetched
+    and batch *k-1* acknowledged. The order that matters is kept: a batch is acknowledged only after
+    its transaction committed, and recorded as acknowledged only after the portal answered.
+    """
+    batches = [new[start : start + batch_size] for start in range(0, len(new), batch_size)]
+    if not batches:
+        return
+
+    def fetch(batch: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        with _timed(report, "fetch"):
+            return list(pool.map(portal.fetch, [str(item["receipt_number"]) for item in batch]))
+
+    def ack(stored: list[str]) -> None:
+        acked = _ack_all(portal, stored, report, pool)
+        _mark_acked(storage, code, acked, clock())
+
+    # one thread each drives the fetching ahead and the acknowledging behind; the round trips
+    # themselves run in ``pool``
+    with ThreadPoolExecutor(1, "pull-fetch") as ahead, ThreadPoolExecutor(1, "pull-ack") as behind:
+        acks: list[Future[None]] = []
+        try:
+            coming = ahead.submit(fetch, batches[0])
+            for index in range(len(batches)):
+                details = coming.result()
+                if index + 1 < len(batches):
+                    coming = ahead.submit(fetch, batches[index + 1])
+                fetched = [(detail, detail.get("jwe")) for detail in details]
+                stored = _store_batch(storage, code, fetched, clock(), report)
+                acks.append(behind.submit(ack, stored))
+        finally:
+            for done in acks:
+                done.result()
+
+
 def open_portal(conn: PortalConnection, http: httpx.Client | None = None) -> PortalClient:
     client = http if http is not None else httpx.Client(base_url=conn.portal_url, timeout=30.0)
     return PortalClient(client, conn.tenant, conn.client_id, conn.client_secret)
@@ -423,14 +469,7 @@ def pull_once(
             acked = _ack_all(portal, [r for r in receipts if r in held], report, pool)
             _mark_acked(storage, code, acked, clock())
             new = [item for item in listed if str(item["receipt_number"]) not in held]
-            for start in range(0, len(new), batch_size):
-                batch = new[start : start + batch_size]
-                with _timed(report, "fetch"):
-                    details = list(pool.map(portal.fetch, [str(item["receipt_number"]) for item in batch]))
-                fetched = [(detail, detail.get("jwe")) for detail in details]
-                stored = _store_batch(storage, code, fetched, clock(), report)
-                acked = _ack_all(portal, stored, report, pool)
-                _mark_acked(storage, code, acked, clock())
+            _pipeline(storage, code, portal, new, batch_size, clock, report, pool)
             if not drain or len(listed) < limit or not new:
                 break
     except PortalUnavailable as exc:

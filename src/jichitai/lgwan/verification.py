@@ -24,6 +24,7 @@ import base64
 import binascii
 import hashlib
 import itertools
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -275,6 +276,44 @@ def _check_attachment(part: AttachmentPart, out: Checked) -> CheckedAttachment:
     return CheckedAttachment(part, data, ok)
 
 
+_TRUST_CACHE: dict[tuple[object, ...], tuple[TrustStore, CrlStore]] = {}
+_TRUST_LOCK = threading.Lock()
+
+
+def _fingerprint(paths: Sequence[Path]) -> tuple[object, ...]:
+    """Name, modification time and size of every file the paths name (or hold): what was read."""
+    found: list[object] = []
+    for path in paths:
+        files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+        for f in files:
+            try:
+                st = f.stat()
+            except OSError:
+                found.append((str(f), None))
+                continue
+            found.append((str(f), st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(found)
+
+
 def load_trust(anchor_paths: Sequence[Path], crl_paths: Sequence[Path]) -> tuple[TrustStore, CrlStore]:
-    """Trust anchors and CRLs from the configured files, read afresh (a new CRL counts at once)."""
-    return TrustStore.from_paths(anchor_paths), CrlStore.from_paths([p for p in crl_paths if p.exists()])
+    """Trust anchors and CRLs from the configured files, parsed again whenever a file changed.
+
+    A new CRL counts at once: the files are looked at (stat) on every call, and parsed again when
+    any of them was replaced, changed or removed; otherwise the stores parsed before are used.
+    """
+    present = [p for p in crl_paths if p.exists()]
+    key = (
+        tuple(map(str, anchor_paths)),
+        _fingerprint(anchor_paths),
+        tuple(map(str, present)),
+        _fingerprint(present),
+    )
+    with _TRUST_LOCK:
+        cached = _TRUST_CACHE.get(key)
+    if cached is not None:
+        return cached
+    loaded = TrustStore.from_paths(anchor_paths), CrlStore.from_paths(present)
+    with _TRUST_LOCK:
+        _TRUST_CACHE.clear()  # only the current material is worth keeping
+        _TRUST_CACHE[key] = loaded
+    return loaded

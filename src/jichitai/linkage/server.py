@@ -23,7 +23,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import select
 
 from jichitai.contracts.transfer import (
     AcceptedApplication,
@@ -171,6 +172,9 @@ class LinkageServer:
             )
             with self.status.lock:
                 self.status.peers[zone.value] = PeerHealth(zone.value, peer.url)
+        # whether a peer has the batch endpoints (a zone of an older version may not)
+        self._batch_intake: dict[Zone, bool] = {}
+        self._bulk_ack: dict[Zone, bool] = {}
 
     def close(self) -> None:
         for client in self.clients.values():
@@ -261,56 +265,99 @@ class LinkageServer:
             log.debug("outbox of %s at %s: HTTP %s", tenant, source.value, response.status_code)
             return 0
         messages = response.json().get("messages", [])
-        for raw in messages:
-            self.process(source, tenant, raw)
+        if messages:
+            self.process_batch(source, tenant, messages)
         return len(messages)
 
-    def _ctx(self, tenant: str, message_id: str) -> TenantContext:
-        return TenantContext(TenantCode(tenant), ACTOR, LINKAGE_TRANSFER, f"transfer {message_id}")
+    def _ctx(self, tenant: str, reason: str) -> TenantContext:
+        return TenantContext(TenantCode(tenant), ACTOR, LINKAGE_TRANSFER, reason)
 
     def process(self, source: Zone, tenant: str, raw: Mapping[str, Any]) -> str:
         """Carry one message found in ``source``'s outbox of ``tenant``; returns its final state."""
-        message_id = str(raw.get("message_id", ""))
-        if not message_id or len(message_id) > 64:
-            log.error(
-                "a message without a usable id in the outbox of %s at %s: skipped", tenant, source.value
-            )
-            return "skipped"
-        with self.storage.unit_of_work(self._ctx(tenant, message_id), Zone.LINKAGE) as uow:
-            tr = uow.session.get(Transfer, message_id)
-            if tr is None:
-                tr = self._pick(uow, source, tenant, raw)
-            elif tr.source_sha256 != str(raw.get("payload_sha256", "")):
-                # a known id whose payload changed at the source: what we recorded stays authoritative
-                log.error("message %s changed at its source after it was picked", message_id)
-                uow.record(
-                    "alert", "linkage.transfer", message_id, reason="payload changed at source",
-                    sha256_recorded=tr.source_sha256, sha256_now=str(raw.get("payload_sha256", "")),
-                )  # fmt: skip
-            state, reason = tr.state, tr.reason or ""
-            outgoing = self._stored_envelope(uow, tr) if state == TransferState.PICKED else None
-            destination = Zone(tr.destination) if state == TransferState.PICKED else None
-        if state == TransferState.PICKED:
-            self._hook("picked", message_id)
-            assert outgoing is not None
-            assert destination is not None
-            state, reason = self._deliver(tenant, destination, outgoing)
-        if state == TransferState.REFUSED:
-            self._ack(source, tenant, message_id, "refused", reason)
-            self._finish(tenant, message_id, refused=True)
-            self._hook("refused", message_id)
-            return TransferState.REFUSED
-        # delivered (now or before a crash) or acked before the source recorded it
-        self._ack(source, tenant, message_id, "delivered", "")
-        self._finish(tenant, message_id, refused=False)
-        self._hook("acked", message_id)
-        return TransferState.ACKED
+        return self.process_batch(source, tenant, [raw])[0]
+
+    def process_batch(self, source: Zone, tenant: str, raws: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Carry messages found in ``source``'s outbox of ``tenant``, in order; their final states.
+
+        The same steps as for one message, each done for the whole batch at once: one transaction
+        records the picks, one request per destination delivers, one transaction records what the
+        destinations answered, one request acknowledges at the source, one transaction closes the
+        transfers. A crash between any two steps leaves every message of the batch at a step from
+        which the next run carries it on (re-delivery is answered "duplicate").
+        """
+        steps: list[_Step] = []
+        states: dict[str, str] = {}
+        usable: list[tuple[str, Mapping[str, Any]]] = []
+        for raw in raws:
+            message_id = str(raw.get("message_id", ""))
+            if not message_id or len(message_id) > 64:
+                log.error(
+                    "a message without a usable id in the outbox of %s at %s: skipped", tenant, source.value
+                )
+                continue
+            usable.append((message_id, raw))
+        if usable:
+            steps = self._pick_all(source, tenant, usable)
+        for step in steps:
+            if step.state == TransferState.PICKED:
+                self._hook("picked", step.message_id)
+        failure: Transient | None = None
+        try:
+            self._deliver_all(tenant, [s for s in steps if s.state == TransferState.PICKED])
+        except Transient as exc:
+            failure = exc  # what reached a final state before it is acknowledged all the same
+        done = [s for s in steps if s.state != TransferState.PICKED]
+        if done:
+            self._ack_all(source, tenant, done)
+            self._finish_all(tenant, done)
+            for step in done:
+                refused = step.state == TransferState.REFUSED
+                states[step.message_id] = TransferState.REFUSED if refused else TransferState.ACKED
+                self._hook("refused" if refused else "acked", step.message_id)
+        if failure is not None:
+            raise failure
+        return [states.get(str(raw.get("message_id", "")), "skipped") for raw in raws]
 
     def _hook(self, stage: str, message_id: str) -> None:
         if self.hook is not None:
             self.hook(stage, message_id)
 
     # -- pick ----------------------------------------------------------------------------------
+    def _pick_all(
+        self, source: Zone, tenant: str, items: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[_Step]:
+        """Pick the new messages (or find the transfers recorded before), in one transaction."""
+        steps: list[_Step] = []
+        with self.storage.unit_of_work(self._ctx(tenant, f"transfer of {len(items)}"), Zone.LINKAGE) as uow:
+            ids = [message_id for message_id, _ in items]
+            known = {
+                t.message_id: t
+                for t in uow.session.scalars(select(Transfer).where(Transfer.message_id.in_(ids)))
+            }
+            for message_id, raw in items:
+                tr = known.get(message_id)
+                if tr is None:
+                    tr = self._pick(uow, source, tenant, raw)
+                    known[message_id] = tr
+                elif tr.source_sha256 != str(raw.get("payload_sha256", "")):
+                    # a known id whose payload changed at the source: what we recorded stays authoritative
+                    log.error("message %s changed at its source after it was picked", message_id)
+                    uow.record(
+                        "alert", "linkage.transfer", message_id, reason="payload changed at source",
+                        sha256_recorded=tr.source_sha256, sha256_now=str(raw.get("payload_sha256", "")),
+                    )  # fmt: skip
+                picked = tr.state == TransferState.PICKED
+                steps.append(
+                    _Step(
+                        message_id,
+                        tr.state,
+                        tr.reason or "",
+                        self._stored_envelope(uow, tr) if picked else None,
+                        Zone(tr.destination) if picked else None,
+                    )
+                )
+        return steps
+
     def _pick(self, uow: UnitOfWork, source: Zone, tenant: str, raw: Mapping[str, Any]) -> Transfer:
         message_id = str(raw["message_id"])
         source_hash = str(raw.get("payload_sha256", ""))[:64]
@@ -409,57 +456,149 @@ class LinkageServer:
         return TransferEnvelope.model_validate_json(text)
 
     # -- deliver -------------------------------------------------------------------------------
-    def _deliver(self, tenant: str, destination: Zone, envelope: TransferEnvelope) -> tuple[str, str]:
-        """Post to the destination's intake; returns the new state (delivered or refused) and reason."""
-        message_id = envelope.message_id
-        response = self._call(
-            destination,
-            "POST",
-            f"/linkage/v1/tenants/{tenant}/intake",
-            content=envelope.model_dump_json(),
-            headers={"Content-Type": "application/json"},
-        )
-        body = _json(response)
-        if response.status_code == 200 and body.get("outcome") in ("received", "duplicate"):
-            self._hook("sent", message_id)
-            with self.storage.unit_of_work(self._ctx(tenant, message_id), Zone.LINKAGE) as uow:
-                tr = uow.session.get(Transfer, message_id)
-                assert tr is not None
-                tr.state = TransferState.DELIVERED
-                tr.delivered_at = _now()
+    def _deliver_all(self, tenant: str, steps: Sequence[_Step]) -> None:
+        """Deliver each destination's messages in one request, in order; record the answers at once.
+
+        Updates each step's state; raises :class:`Transient` (after recording the answers before it)
+        when a destination did not answer usefully.
+        """
+        by_destination: dict[Zone, list[_Step]] = {}
+        for step in steps:
+            assert step.destination is not None
+            by_destination.setdefault(step.destination, []).append(step)
+        for destination, group in by_destination.items():
+            answers = self._post_intake(tenant, destination, group)
+            settled: list[tuple[_Step, str, str, str]] = []  # step, new state, reason, outcome
+            failure: Transient | None = None
+            for step, (status, body) in zip(group, answers, strict=False):
+                if status == 200 and body.get("outcome") in ("received", "duplicate"):
+                    self._hook("sent", step.message_id)
+                    settled.append((step, TransferState.DELIVERED, "", str(body["outcome"])))
+                elif status in _OUR_ERRORS and ("error" in body or "outcome" in body):
+                    said = body.get("message") or body.get("outcome")
+                    reason = f"{destination.value} answered {status}: {said}"
+                    settled.append((step, TransferState.REFUSED, reason, ""))
+                else:
+                    # an answer we do not understand (e.g. a route missing): not the message's fault
+                    failure = Transient(destination, f"intake answered HTTP {status}")
+                    break
+            if len(answers) < len(group) and failure is None:
+                failure = Transient(destination, "intake answered fewer results than messages sent")
+            self._record_answers(tenant, destination, settled)
+            if failure is not None:
+                raise failure
+
+    def _post_intake(
+        self, tenant: str, destination: Zone, group: Sequence[_Step]
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """The intake's answer (status, body) for each message, by the batch endpoint where there is one."""
+        envelopes = [s.outgoing for s in group]
+        assert all(e is not None for e in envelopes)
+        if len(group) > 1 and self._batch_intake.get(destination, True):
+            body = "[" + ",".join(e.model_dump_json() for e in envelopes if e is not None) + "]"
+            response = self._call(
+                destination,
+                "POST",
+                f"/linkage/v1/tenants/{tenant}/intake/batch",
+                content='{"envelopes":' + body + "}",
+                headers={"Content-Type": "application/json"},
+            )
+            answer = _json(response)
+            results = answer.get("results")
+            if response.status_code == 200 and isinstance(results, list):
+                return [(int(r.get("status", 0)), r) if isinstance(r, dict) else (0, {}) for r in results]
+            if response.status_code in _OUR_ERRORS and "error" in answer:
+                # the request as a whole was refused (e.g. a tenant the destination does not serve):
+                # the single intake would have answered each message the same
+                return [(response.status_code, answer)] * len(group)
+            # no batch endpoint there (an older zone): one message per request from now on
+            log.info("%s has no batch intake (HTTP %s): one by one", destination.value, response.status_code)
+            self._batch_intake[destination] = False
+        answers: list[tuple[int, dict[str, Any]]] = []
+        for envelope in envelopes:
+            assert envelope is not None
+            response = self._call(
+                destination,
+                "POST",
+                f"/linkage/v1/tenants/{tenant}/intake",
+                content=envelope.model_dump_json(),
+                headers={"Content-Type": "application/json"},
+            )
+            answers.append((response.status_code, _json(response)))
+            if not (response.status_code == 200 or response.status_code in _OUR_ERRORS):
+                break  # not understood: the rest waits for the next run, in order
+        return answers
+
+    def _record_answers(
+        self, tenant: str, destination: Zone, settled: Sequence[tuple[_Step, str, str, str]]
+    ) -> None:
+        if not settled:
+            return
+        with self.storage.unit_of_work(self._ctx(tenant, f"delivery of {len(settled)}"), Zone.LINKAGE) as uow:
+            rows = {
+                t.message_id: t
+                for t in uow.session.scalars(
+                    select(Transfer).where(Transfer.message_id.in_([s.message_id for s, _, _, _ in settled]))
+                )
+            }
+            for step, state, reason, outcome in settled:
+                tr = rows[step.message_id]
+                assert step.outgoing is not None
                 tr.attempts += 1
-                uow.record(
-                    "deliver", "linkage.transfer", message_id,
-                    destination=destination.value, sha256=envelope.payload_sha256,
-                    outcome=str(body["outcome"]),
-                )  # fmt: skip
-            with self.status.lock:
-                self.status.delivered += 1
-            self._hook("delivered", message_id)
-            return TransferState.DELIVERED, ""
-        if response.status_code in _OUR_ERRORS and ("error" in body or "outcome" in body):
-            said = body.get("message") or body.get("outcome")
-            reason = f"{destination.value} answered {response.status_code}: {said}"
-            with self.storage.unit_of_work(self._ctx(tenant, message_id), Zone.LINKAGE) as uow:
-                tr = uow.session.get(Transfer, message_id)
-                assert tr is not None
-                tr.state = TransferState.REFUSED
-                tr.refusal = Refusal.DESTINATION_REFUSED.value
-                tr.reason = reason[:2000]
-                tr.attempts += 1
-                tr.envelope = None
-                uow.record(
-                    "refuse", "linkage.transfer", message_id, destination=destination.value,
-                    sha256=envelope.payload_sha256, refusal=Refusal.DESTINATION_REFUSED.value, reason=reason,
-                )  # fmt: skip
-            log.warning("destination refused message %s: %s", message_id, reason)
-            with self.status.lock:
-                self.status.refused += 1
-            return TransferState.REFUSED, reason
-        # an answer we do not understand (e.g. a route missing): not the message's fault
-        raise Transient(destination, f"intake answered HTTP {response.status_code}")
+                if state == TransferState.DELIVERED:
+                    tr.state = TransferState.DELIVERED
+                    tr.delivered_at = _now()
+                    uow.record(
+                        "deliver", "linkage.transfer", step.message_id,
+                        destination=destination.value, sha256=step.outgoing.payload_sha256, outcome=outcome,
+                    )  # fmt: skip
+                else:
+                    tr.state = TransferState.REFUSED
+                    tr.refusal = Refusal.DESTINATION_REFUSED.value
+                    tr.reason = reason[:2000]
+                    tr.envelope = None
+                    uow.record(
+                        "refuse", "linkage.transfer", step.message_id, destination=destination.value,
+                        sha256=step.outgoing.payload_sha256, refusal=Refusal.DESTINATION_REFUSED.value,
+                        reason=reason,
+                    )  # fmt: skip
+                    log.warning("destination refused message %s: %s", step.message_id, reason)
+        for step, state, reason, _ in settled:
+            step.state, step.reason = state, reason
+            if state == TransferState.DELIVERED:
+                self._hook("delivered", step.message_id)
+        delivered = sum(1 for _, state, _, _ in settled if state == TransferState.DELIVERED)
+        with self.status.lock:
+            self.status.delivered += delivered
+            self.status.refused += len(settled) - delivered
 
     # -- ack -----------------------------------------------------------------------------------
+    def _ack_all(self, source: Zone, tenant: str, steps: Sequence[_Step]) -> None:
+        acks = [
+            {
+                "message_id": s.message_id,
+                "outcome": "refused" if s.state == TransferState.REFUSED else "delivered",
+                "reason": s.reason[:2000] if s.state == TransferState.REFUSED else "",
+            }
+            for s in steps
+        ]
+        if len(acks) > 1 and self._bulk_ack.get(source, True):
+            response = self._call(
+                source, "POST", f"/linkage/v1/tenants/{tenant}/outbox/ack", json={"acks": acks}
+            )
+            results = _json(response).get("results")
+            if response.status_code == 200 and isinstance(results, list):
+                for result in results:
+                    if isinstance(result, dict) and result.get("status") != 200:
+                        # 404: gone at the source; 409: acknowledged otherwise before. Nothing to retry.
+                        log.error("ack of %s at %s answered %s: %s", result.get("message_id"), source.value,
+                                  result.get("status"), str(result.get("message", ""))[:200])  # fmt: skip
+                return
+            log.info("%s has no bulk ack (HTTP %s): one by one", source.value, response.status_code)
+            self._bulk_ack[source] = False
+        for ack in acks:
+            self._ack(source, tenant, ack["message_id"], ack["outcome"], ack["reason"])
+
     def _ack(self, source: Zone, tenant: str, message_id: str, outcome: str, reason: str) -> None:
         response = self._call(
             source,
@@ -472,20 +611,38 @@ class LinkageServer:
             log.error("ack of %s at %s answered HTTP %s: %s", message_id, source.value, response.status_code,
                       response.text[:200])  # fmt: skip
 
-    def _finish(self, tenant: str, message_id: str, *, refused: bool) -> None:
-        with self.storage.unit_of_work(self._ctx(tenant, message_id), Zone.LINKAGE) as uow:
-            tr = uow.session.get(Transfer, message_id)
-            assert tr is not None
-            first = tr.acked_at is None
-            if not refused:
-                tr.state = TransferState.ACKED
-            tr.acked_at = tr.acked_at or _now()
-            tr.envelope = None  # the personal data leaves the linkage server once delivered
-            if first:
-                uow.record(
-                    "ack", "linkage.transfer", message_id, source=tr.source,
-                    outcome="refused" if refused else "delivered", sha256=tr.source_sha256,
-                )  # fmt: skip
+    def _finish_all(self, tenant: str, steps: Sequence[_Step]) -> None:
+        with self.storage.unit_of_work(self._ctx(tenant, f"acknowledged {len(steps)}"), Zone.LINKAGE) as uow:
+            rows = {
+                t.message_id: t
+                for t in uow.session.scalars(
+                    select(Transfer).where(Transfer.message_id.in_([s.message_id for s in steps]))
+                )
+            }
+            for step in steps:
+                tr = rows[step.message_id]
+                refused = step.state == TransferState.REFUSED
+                first = tr.acked_at is None
+                if not refused:
+                    tr.state = TransferState.ACKED
+                tr.acked_at = tr.acked_at or _now()
+                tr.envelope = None  # the personal data leaves the linkage server once delivered
+                if first:
+                    uow.record(
+                        "ack", "linkage.transfer", step.message_id, source=tr.source,
+                        outcome="refused" if refused else "delivered", sha256=tr.source_sha256,
+                    )  # fmt: skip
+
+
+@dataclass
+class _Step:
+    """Where one message of a batch stands; ``outgoing`` and ``destination`` while it is picked."""
+
+    message_id: str
+    state: str
+    reason: str
+    outgoing: TransferEnvelope | None
+    destination: Zone | None
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

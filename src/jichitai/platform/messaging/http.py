@@ -4,13 +4,21 @@
 
     GET  /linkage/v1/tenants/{code}/outbox?limit=100          pending messages, oldest first
     POST /linkage/v1/tenants/{code}/outbox/{message_id}/ack   {"outcome": "delivered"|"refused", "reason": ""}
+    POST /linkage/v1/tenants/{code}/outbox/ack                {"acks": [{"message_id", "outcome", "reason"}]}
     POST /linkage/v1/tenants/{code}/intake                    a TransferEnvelope (JSON)
+    POST /linkage/v1/tenants/{code}/intake/batch              {"envelopes": [TransferEnvelope, …]}
 
 Only the linkage server may call them: every request must carry ``Authorization: Bearer <token>``
 with the zone's linkage token (see :mod:`jichitai.platform.messaging.auth`). The zone never calls
 out; it only answers. Intake answers 200 ``{"outcome": "received"|"duplicate"}``, 409 when the
 message id is known with another payload, 400 when the zone takes no such message (no handler,
 wrong destination, altered payload), 404 for a tenant it does not serve.
+
+The two batch endpoints do the same per message in one transaction (a busy day moves thousands of
+messages: one round trip and one commit per message would dominate). They answer 200 with
+``{"results": [...]}`` in the order sent, each result carrying the ``status`` the single endpoint
+would have answered and its body. Intake applies the batch in one transaction; when any message of
+it fails, the batch is rolled back and taken one by one, so each message gets its own answer.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from typing import Annotated, Any, ClassVar
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 
 from jichitai.contracts.transfer import MessageType, TransferEnvelope
 from jichitai.platform.context import TenantContext, system
@@ -30,7 +39,7 @@ from jichitai.platform.errors import Conflict, JichitaiError, NotFound, Permissi
 from jichitai.platform.messaging import inbox, outbox
 from jichitai.platform.messaging.auth import expected_token, token_matches
 from jichitai.platform.messaging.inbox import Handler, ReceiveOutcome
-from jichitai.platform.messaging.outbox import AckOutcome
+from jichitai.platform.messaging.outbox import MAX_LIST, AckOutcome
 from jichitai.platform.messaging.purposes import MESSAGING_TRANSFER
 from jichitai.platform.storage import Storage
 from jichitai.platform.tenants import TenantCode
@@ -46,6 +55,20 @@ TokenSource = str | Callable[[], str | None] | None
 class AckBody(BaseModel):
     outcome: AckOutcome
     reason: str = Field(default="", max_length=2000)
+
+
+class BulkAckItem(BaseModel):
+    message_id: str = Field(min_length=1, max_length=64)
+    outcome: AckOutcome
+    reason: str = Field(default="", max_length=2000)
+
+
+class BulkAckBody(BaseModel):
+    acks: list[BulkAckItem] = Field(max_length=MAX_LIST)
+
+
+class IntakeBatchBody(BaseModel):
+    envelopes: list[TransferEnvelope] = Field(max_length=MAX_LIST)
 
 
 class NotAuthenticated(JichitaiError):
@@ -75,10 +98,14 @@ def _status(exc: JichitaiError) -> tuple[int, str]:
     return 500, "error"
 
 
-def _error(exc: JichitaiError) -> JSONResponse:
+def _error_body(exc: JichitaiError) -> tuple[int, dict[str, Any]]:
     status, code = _status(exc)
+    return status, {"error": code, "message": exc.message, "message_ja": exc.message_ja or ""}
+
+
+def _error(exc: JichitaiError) -> JSONResponse:
+    status, body = _error_body(exc)
     headers = dict(getattr(exc, "http_headers", None) or {})
-    body = {"error": code, "message": exc.message, "message_ja": exc.message_ja or ""}
     return JSONResponse(body, status_code=status, headers=headers or None)
 
 
@@ -166,10 +193,33 @@ def messaging_router(
 
         return guarded(run)
 
-    @router.post(PREFIX + "/intake", dependencies=auth)
-    def intake(code: str, envelope: Annotated[TransferEnvelope, Body()]) -> Any:
+    @router.post(PREFIX + "/outbox/ack", dependencies=auth)
+    def ack_many(code: str, body: BulkAckBody) -> Any:
 
-        def run() -> Any:
+        def run() -> dict[str, Any]:
+            acks = [(a.message_id, a.outcome, a.reason) for a in body.acks]
+            with storage_getter().unit_of_work(ctx_of(code, f"ack {len(acks)} message(s)"), zone) as uow:
+                found = outbox.acknowledge_many(uow, acks)
+            results: list[dict[str, Any]] = []
+            for (message_id, _, _), result in zip(acks, found, strict=True):
+                if isinstance(result, JichitaiError):
+                    status, error = _error_body(result)
+                    results.append({"message_id": message_id, "status": status, **error})
+                else:
+                    results.append(
+                        {
+                            "message_id": message_id,
+                            "status": 200,
+                            "state": result.state,
+                            "already": result.already,
+                        }
+                    )
+            return {"results": results}
+
+        return guarded(run)
+
+    def handler_of(code: str) -> Callable[[TransferEnvelope], Handler]:
+        def find(envelope: TransferEnvelope) -> Handler:
             handler = handlers.get(envelope.message_type)
             if handler is None:
                 raise ValidationError(
@@ -181,13 +231,49 @@ def messaging_router(
                     f"message for tenant {envelope.tenant} posted to tenant {code}",
                     message_ja="宛先の団体が一致しません",
                 )
+            return handler
+
+        return find
+
+    def answer(envelope: TransferEnvelope, outcome: ReceiveOutcome) -> tuple[int, dict[str, Any]]:
+        body: dict[str, Any] = {"message_id": envelope.message_id, "outcome": outcome.value}
+        if outcome is ReceiveOutcome.CONFLICT:
+            body["message_ja"] = "同じ連携IDで内容の異なるデータは受け付けられません"
+            return 409, body
+        return 200, body
+
+    def intake_one(code: str, envelope: TransferEnvelope) -> tuple[int, dict[str, Any]]:
+        """The single intake's answer (status, body) for ``envelope``."""
+        try:
+            handler = handler_of(code)(envelope)
             ctx = ctx_of(code, f"intake {envelope.message_id}")
             outcome = inbox.deliver(storage_getter(), ctx, zone, envelope, handler)
-            body = {"message_id": envelope.message_id, "outcome": outcome.value}
-            if outcome is ReceiveOutcome.CONFLICT:
-                body["message_ja"] = "同じ連携IDで内容の異なるデータは受け付けられません"
-                return JSONResponse(body, status_code=409)
-            return body
+        except JichitaiError as exc:
+            return _error_body(exc)
+        return answer(envelope, outcome)
+
+    @router.post(PREFIX + "/intake", dependencies=auth)
+    def intake(code: str, envelope: Annotated[TransferEnvelope, Body()]) -> Any:
+        status, body = intake_one(code, envelope)
+        return JSONResponse(body, status_code=status) if status != 200 else body
+
+    @router.post(PREFIX + "/intake/batch", dependencies=auth)
+    def intake_batch(code: str, body: IntakeBatchBody) -> Any:
+
+        def run() -> dict[str, Any]:
+            envelopes = body.envelopes
+            if not envelopes:
+                return {"results": []}
+            ctx = ctx_of(code, f"intake {len(envelopes)} message(s)")
+            try:
+                outcomes = inbox.deliver_many(storage_getter(), ctx, zone, envelopes, handler_of(code))
+            except (JichitaiError, IntegrityError) as exc:
+                # rolled back as a whole: each message on its own, so each gets its own answer
+                log.info("intake batch of %d taken one by one: %s", len(envelopes), exc)
+                answers = [intake_one(code, e) for e in envelopes]
+            else:
+                answers = [answer(e, o) for e, o in zip(envelopes, outcomes, strict=True)]
+            return {"results": [{"status": status, **item} for status, item in answers]}
 
         return guarded(run)
 

@@ -17,7 +17,7 @@ from enum import StrEnum
 from sqlalchemy import func, select
 
 from jichitai.contracts.transfer import TransferEnvelope
-from jichitai.platform.errors import Conflict, NotFound, ValidationError
+from jichitai.platform.errors import Conflict, JichitaiError, NotFound, ValidationError
 from jichitai.platform.messaging.envelope import check_hash
 from jichitai.platform.messaging.models import OutboxMessage, OutboxState
 from jichitai.platform.storage import UnitOfWork
@@ -116,6 +116,11 @@ def acknowledge(uow: UnitOfWork, message_id: str, outcome: AckOutcome, reason: s
     ).one_or_none()
     if row is None:
         raise NotFound(f"no outbox message {message_id}", message_ja="該当する送信待ちデータがありません")
+    return _acknowledge_row(row, outcome, reason)
+
+
+def _acknowledge_row(row: OutboxMessage, outcome: AckOutcome, reason: str) -> AckResult:
+    message_id = row.message_id
     if row.state != OutboxState.PENDING:
         if row.state != outcome.value:
             # the linkage server's state says otherwise than ours: keep the first word and say so
@@ -131,6 +136,35 @@ def acknowledge(uow: UnitOfWork, message_id: str, outcome: AckOutcome, reason: s
     if outcome is AckOutcome.REFUSED:
         log.warning("outbox message %s (%s) refused: %s", message_id, row.message_type, reason)
     return AckResult(message_id, row.state, False)
+
+
+def acknowledge_many(
+    uow: UnitOfWork, acks: list[tuple[str, AckOutcome, str]]
+) -> list[AckResult | JichitaiError]:
+    """:func:`acknowledge` for several messages in one transaction; each gets its own result.
+
+    A message that cannot be acknowledged (unknown, or acknowledged before with another outcome)
+    gets its error in its place and changes nothing; the others are acknowledged.
+    """
+    ids = [message_id for message_id, _, _ in acks]
+    # one query for the batch, not one per message
+    rows = {
+        r.message_id: r
+        for r in uow.session.scalars(select(OutboxMessage).where(OutboxMessage.message_id.in_(ids)))
+    }
+    results: list[AckResult | JichitaiError] = []
+    for message_id, outcome, reason in acks:
+        row = rows.get(message_id)
+        if row is None:
+            results.append(
+                NotFound(f"no outbox message {message_id}", message_ja="該当する送信待ちデータがありません")
+            )
+            continue
+        try:
+            results.append(_acknowledge_row(row, outcome, reason))
+        except Conflict as exc:
+            results.append(exc)
+    return results
 
 
 def counts(uow: UnitOfWork) -> dict[str, int]:
