@@ -4,22 +4,28 @@ Usage::
 
     .venv/bin/python bench/submissions.py [--runs 3] [--seconds 8] [--connections 16]
                                           [--backend sqlite|postgresql] [--driver wrk|httpx]
+                                          [--tenants 1..4]
 
 What it does, all on loopback:
 
-1. builds a fresh installation in a temporary directory (tenant 131016 千代田区, its keys and
-   submission key published to the internet zone), a JPKI-style test CA with a 署名用 certificate,
-   and its CRL where the settings look for them;
+1. builds a fresh installation in a temporary directory (tenant 131016 千代田区, with
+   ``--tenants N`` also 中央区, 港区, 新宿区; their keys and submission keys published to the
+   internet zone), a JPKI-style test CA with a 署名用 certificate, and its CRL where the settings
+   look for them;
 2. prepares ONE request: the 児童手当 認定請求 (about 2 KB of form data, signed once in advance:
    the card's signing is not the server's work) with one 200 KB attachment, as the portal page
    posts it to ``POST /api/v1/tenants/131016/submissions``;
-3. serves the real internet-zone app (``jichitai.apps.create_app``) and a bare app (the same
-   platform base app, middleware included) that receives the same request and answers without
-   doing anything, each with uvicorn (uvloop, httptools,
-   2 workers), one after the other;
+3. serves the real internet-zone app (``jichitai.apps.create_app``) and a bare app: the SAME app
+   factory, middleware, routes and body limit, plus one route beside the real one
+   (``POST /api/v1/tenants/{tenant}/bare-submissions``) that receives the same request and
+   answers without doing anything; each with uvicorn (uvloop, httptools, 2 workers);
 4. drives both with ``wrk`` (Debian's package; a Lua script gives every request its own
    ``Idempotency-Key`` header, so each one is a real new submission: verified, encrypted and
-   stored durably) or, without wrk, an asyncio httpx driver; runs alternate bare/real.
+   stored durably, and spreads the requests over the tenants in turn, as a national rush spreads
+   over municipalities) or, without wrk, an asyncio httpx driver; runs alternate bare/real.
+
+With PostgreSQL the two workers write in parallel, but each tenant's audit chain head is one row
+lock, so a single tenant serializes its writers; ``--tenants 4`` shows the spread-out case.
 
 Prints each run, then medians: submissions/s, p50/p99 latency, the ratio real/bare (goal ≥ 0.3)
 and the rate (goal ≥ 500/s), and checks that the database holds exactly as many applications as
@@ -56,7 +62,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 TENANT = "131016"
+TENANTS = [
+    (TENANT, "千代田区", "チヨダク"),
+    ("131024", "中央区", "チュウオウク"),
+    ("131032", "港区", "ミナトク"),
+    ("131041", "新宿区", "シンジュクク"),
+]
 URL_PATH = f"/api/v1/tenants/{TENANT}/submissions"
+
+
+def url_paths(tenants: int, bare: bool) -> list[str]:
+    last = "bare-submissions" if bare else "submissions"
+    return [f"/api/v1/tenants/{code}/{last}" for code, _, _ in TENANTS[:tenants]]
+
+
 PASSPHRASE = "bench-passphrase-0123456789"
 ATTACHMENT_BYTES = 200 * 1024
 
@@ -68,13 +87,17 @@ wrk.body = f:read("*a")
 f:close()
 local counter = 0
 local prefix = "bench-" .. os.getenv("BENCH_RUN") .. "-"
+local paths = {}
+for p in string.gmatch(os.getenv("BENCH_PATHS"), "[^,]+") do
+  table.insert(paths, p)
+end
 function init(args)
   prefix = prefix .. tostring(math.random(100000000, 999999999)) .. "-"
 end
 function request()
   counter = counter + 1
   wrk.headers["Idempotency-Key"] = prefix .. counter
-  return wrk.format()
+  return wrk.format(nil, paths[(counter % #paths) + 1])
 end
 """
 
@@ -88,33 +111,45 @@ def real_app() -> Any:
     from jichitai.platform.config import load_settings
     from jichitai.platform.storage import Storage
     from jichitai.platform.zones import Zone
+    from jichitai.procedures import default_catalog
 
+    default_catalog()  # loaded before serving, as a server is after its first request
     return create_app(Zone.INTERNET, Storage(load_settings(Path(os.environ["JICHITAI_HOME"]))))
 
 
 def bare_app() -> Any:
-    """Same stack (the platform's FastAPI base app on uvicorn), same route and request: the
-    handler reads the body and answers without doing anything."""
-    from jichitai.platform.web.app import create_base_app
+    """The same app as :func:`real_app` (factory, middleware, routes, body limit) with one route
+    beside the real submissions route: it reads the same request's body and answers without
+    doing anything. Only the work of a submission separates the two rates."""
+    from fastapi import APIRouter
+    from fastapi.routing import APIRoute
 
-    app = create_base_app("bare")
+    app = real_app()
+    router: APIRouter = app.state.internet_api_router  # the API's router, prefix /api/v1
 
-    @app.post("/api/v1/tenants/{tenant}/submissions")
     async def receive(request: Request, tenant: str) -> JSONResponse:
         await request.body()
         return JSONResponse({"receipt_number": "-", "status": "received"}, status_code=201)
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    router.add_api_route("/tenants/{tenant}/bare-submissions", receive, methods=["POST"], status_code=201)
+    # matched at the place of the real route, so both walk the same routing table
+    routes = router.routes
+    bare = routes.pop()
+    real = [
+        i
+        for i, r in enumerate(routes)
+        if isinstance(r, APIRoute) and r.path.endswith("/{tenant}/submissions")
+    ]
+    if len(real) != 1:
+        raise RuntimeError(f"the real submissions route was not found once: {real}")
+    routes.insert(real[0], bare)
     return app
 
 
 # --- installation and request -------------------------------------------------------------------
 
 
-def set_up(home: Path, backend: str) -> tuple[Path, dict[str, str]]:
+def set_up(home: Path, backend: str, tenants: int = 1) -> tuple[Path, dict[str, str]]:
     """A fresh installation with the tenant, the test CA and one signed request; returns (body, env)."""
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding
@@ -147,7 +182,8 @@ def set_up(home: Path, backend: str) -> tuple[Path, dict[str, str]]:
     storage.backend.prepare()
     for zone in ALL_ZONES:
         open_zone_keystore(settings, zone, create=True)
-    add_tenant(storage, NewTenant(TENANT, "千代田区", "チヨダク", TenantKind.SPECIAL_WARD))
+    for code, name, kana in TENANTS[:tenants]:
+        add_tenant(storage, NewTenant(code, name, kana, TenantKind.SPECIAL_WARD))
     storage.close()
 
     now = datetime.now(UTC)
@@ -196,7 +232,7 @@ def set_up(home: Path, backend: str) -> tuple[Path, dict[str, str]]:
     return body_path, env
 
 
-def count_applications(home: Path) -> int:
+def count_applications(home: Path, tenants: int = 1) -> int:
     from sqlalchemy import func, select
 
     from jichitai.internet.models import Application
@@ -209,9 +245,12 @@ def count_applications(home: Path) -> int:
     os.environ["JICHITAI_KEYSTORE_PASSPHRASE"] = PASSPHRASE
     storage = Storage(load_settings(home))
     try:
-        ctx = TenantContext(TenantCode(TENANT), operator("bench"), PLATFORM_ADMIN)
-        with storage.unit_of_work(ctx, Zone.INTERNET) as uow:
-            return int(uow.session.scalar(select(func.count()).select_from(Application)) or 0)
+        total = 0
+        for code, _, _ in TENANTS[:tenants]:
+            ctx = TenantContext(TenantCode(code), operator("bench"), PLATFORM_ADMIN)
+            with storage.unit_of_work(ctx, Zone.INTERNET) as uow:
+                total += int(uow.session.scalar(select(func.count()).select_from(Application)) or 0)
+        return total
     finally:
         storage.close()
 
@@ -269,6 +308,7 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.__exit__()
                 raise RuntimeError("the server exited during start-up")
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200:
@@ -276,10 +316,14 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
+        self.__exit__()  # the supervisor stays up when its workers fail: stop it
         raise RuntimeError("the server did not start within 60 s")
 
     def __exit__(self, *_exc: object) -> None:
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
         try:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -307,15 +351,15 @@ def _ms(text: str) -> float:
     return float(m[1]) * factor
 
 
-def run_wrk(port: int, body: Path, seconds: int, connections: int, run_id: str) -> Result:
+def run_wrk(port: int, body: Path, seconds: int, connections: int, run_id: str, paths: list[str]) -> Result:
     script = body.with_name("post.lua")
     script.write_text(LUA, encoding="utf-8")
     out = subprocess.run(
         [
             "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-            "-s", str(script), f"http://127.0.0.1:{port}{URL_PATH}",
+            "-s", str(script), f"http://127.0.0.1:{port}{paths[0]}",
         ],
-        env={**os.environ, "BENCH_BODY": str(body), "BENCH_RUN": run_id},
+        env={**os.environ, "BENCH_BODY": str(body), "BENCH_RUN": run_id, "BENCH_PATHS": ",".join(paths)},
         capture_output=True,
         text=True,
         check=True,
@@ -330,7 +374,7 @@ def run_wrk(port: int, body: Path, seconds: int, connections: int, run_id: str) 
     return Result(rate, p50, p99, total - (int(bad[1]) if bad else 0), other)
 
 
-def run_httpx(port: int, body: Path, seconds: int, connections: int, run_id: str) -> Result:
+def run_httpx(port: int, body: Path, seconds: int, connections: int, run_id: str, paths: list[str]) -> Result:
     import httpx
 
     payload = body.read_bytes()
@@ -343,7 +387,7 @@ def run_httpx(port: int, body: Path, seconds: int, connections: int, run_id: str
             n += 1
             headers = {"Content-Type": "application/json", "Idempotency-Key": f"bench-{run_id}-{wid}-{n}"}
             start = time.perf_counter()
-            answer = await client.post(URL_PATH, content=payload, headers=headers)
+            answer = await client.post(paths[n % len(paths)], content=payload, headers=headers)
             latencies.append(time.perf_counter() - start)
             counts["ok" if 200 <= answer.status_code < 300 else "other"] += 1
 
@@ -381,6 +425,13 @@ def main() -> int:
         "--driver", choices=["wrk", "httpx"], default="wrk" if shutil.which("wrk") else "httpx"
     )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of each server")
+    parser.add_argument(
+        "--tenants",
+        type=int,
+        default=1,
+        choices=range(1, len(TENANTS) + 1),
+        help="spread the load over N tenants",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary installation")
     args = parser.parse_args()
     if not 1 <= args.runs <= 20 or not 1 <= args.seconds <= 120:
@@ -389,24 +440,26 @@ def main() -> int:
 
     home = Path(tempfile.mkdtemp(prefix="jichitai-bench-"))
     try:
-        body, env = set_up(home / "home", args.backend)
+        body, env = set_up(home / "home", args.backend, args.tenants)
         print(
             f"driver {args.driver}, {args.connections} connections, {args.seconds} s per run,",
-            f"backend {args.backend}",
+            f"backend {args.backend}, {args.tenants} tenant(s), {args.workers} workers",
         )
+        paths = {"bare": url_paths(args.tenants, bare=True), "real": url_paths(args.tenants, bare=False)}
         results: dict[str, list[Result]] = {"bare": [], "real": []}
         with Server("bare_app", env, args.workers) as bare, Server("real_app", env, args.workers) as real:
-            drive(real.port, body, 2, args.connections, "warmup")  # caches, connections, JIT-free warm-up
-            drive(bare.port, body, 2, args.connections, "warmup")
+            # caches, connections, JIT-free warm-up
+            drive(real.port, body, 2, args.connections, "warmup", paths["real"])
+            drive(bare.port, body, 2, args.connections, "warmup", paths["bare"])
             for i in range(args.runs):
                 for name, server in (("bare", bare), ("real", real)):
-                    result = drive(server.port, body, args.seconds, args.connections, f"r{i}")
+                    result = drive(server.port, body, args.seconds, args.connections, f"r{i}", paths[name])
                     results[name].append(result)
                     print(
                         f"run {i + 1} {name:4}: {result.rate:8.1f}/s  p50 {result.p50_ms:7.2f} ms  "
                         f"p99 {result.p99_ms:7.2f} ms  2xx {result.ok}  other {result.other}"
                     )
-        stored = count_applications(home / "home")
+        stored = count_applications(home / "home", args.tenants)
         answered = sum(r.ok for r in results["real"]) + 0  # warm-up requests are stored too
         print(f"applications stored: {stored} (2xx answers in measured runs: {answered})")
 

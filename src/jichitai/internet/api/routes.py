@@ -8,7 +8,6 @@ posts processing status. Each route that names a tenant checks that the token is
 
 from __future__ import annotations
 
-import base64
 import binascii
 from collections.abc import Callable
 from datetime import datetime
@@ -83,8 +82,10 @@ def _summary(info: ApplicationInfo) -> ApplicationSummary:
 
 
 def _b64(text: str, what: str) -> bytes:
+    # strict decoding in C: ``b64decode(validate=True)`` first runs a regular expression over the
+    # whole text, which for a 200 KB attachment cost more than decoding it
     try:
-        return base64.b64decode(text, validate=True)
+        return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
     except (binascii.Error, ValueError):
         raise ValidationError(
             f"{what} is not valid base64", message_ja=f"{what}の形式が正しくありません"
@@ -173,7 +174,7 @@ def build_router() -> APIRouter:
         signature = _b64(body.signature_b64, "電子署名")
         signed = _b64(body.signed_data_b64, "署名対象データ") if body.signed_data_b64 is not None else None
         uploads = [
-            AttachmentUpload(a.kind, a.filename, a.content_type, _b64(a.data_b64, "添付書類"))
+            AttachmentUpload(a.kind, a.filename, a.content_type, _b64(a.data_b64, "添付書類"), a.data_b64)
             for a in body.attachments
         ]
         resolver: ResidentKeyResolver | None = getattr(request.app.state, "resident_key_resolver", None)

@@ -7,15 +7,18 @@ effect on the next submission without rebuilding the form schema each time.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
 from jichitai.internet.submissions.errors import ProcedureNotOffered
 from jichitai.platform.errors import JichitaiError, NotFound
 from jichitai.platform.storage import Storage
+from jichitai.platform.tenants import TenantCode
 from jichitai.procedures import (
     EffectiveDefinition,
     JsonFileOverrideStore,
+    TenantOverride,
     TenantProcedures,
     default_catalog,
     effective_definition,
@@ -25,6 +28,7 @@ _lock = threading.Lock()
 _procedures: dict[Path, TenantProcedures] = {}
 _effective: dict[tuple[str, str, int, str], EffectiveDefinition] = {}
 _resolved: dict[tuple[Path, str, str], EffectiveDefinition] = {}
+_latest: dict[tuple[Path, str, str], tuple[tuple[int, int, int] | None, TenantOverride | None]] = {}
 
 
 def overrides_dir(storage: Storage) -> Path:
@@ -43,6 +47,32 @@ def tenant_procedures(storage: Storage) -> TenantProcedures:
     return found
 
 
+def _latest_override(procedures: TenantProcedures, tenant: str, procedure_id: str) -> TenantOverride | None:
+    """The newest settings revision, read again only when the tenant's settings file changed.
+
+    The JSON file store replaces the file by renaming a new one over it, so (inode, mtime, size)
+    of one ``stat`` tells whether the last read is still what the file says; a change is seen by
+    the next submission, as before, without reading and parsing the file on every one.
+    """
+    store = procedures.store
+    if not isinstance(store, JsonFileOverrideStore):
+        return store.latest(tenant, procedure_id)
+    path = store.directory / f"{TenantCode(tenant)}.overrides.json"
+    try:
+        st = os.stat(path)
+        stamp: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+    except FileNotFoundError:
+        stamp = None
+    key = (store.directory, tenant, procedure_id)
+    hit = _latest.get(key)
+    if hit is not None and hit[0] == stamp:  # also "still no file"
+        return hit[1]
+    override = store.latest(tenant, procedure_id)
+    with _lock:
+        _latest[key] = (stamp, override)
+    return override
+
+
 def current_definition(storage: Storage, tenant: str, procedure_id: str) -> EffectiveDefinition:
     """The form the tenant offers today (latest base version, latest settings revision)."""
     procedures = tenant_procedures(storage)
@@ -52,7 +82,7 @@ def current_definition(storage: Storage, tenant: str, procedure_id: str) -> Effe
         raise ProcedureNotOffered(
             f"no procedure {procedure_id!r}", message_ja="指定された手続は見つかりません"
         ) from None
-    override = procedures.store.latest(tenant, procedure_id)
+    override = _latest_override(procedures, tenant, procedure_id)
     key = (tenant, procedure_id, override.revision if override else 0, base.content_hash)
     effective = _effective.get(key)
     if effective is None:

@@ -18,9 +18,9 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from jichitai.contracts.submission import AttachmentPart, CertificateUse, SubmissionPayload, SubmissionStatus
@@ -28,8 +28,7 @@ from jichitai.internet.models import Application, ApplicationCiphertext
 from jichitai.internet.purposes import SUBMISSION_RECEIVE
 from jichitai.internet.submissions.encryption import (
     SUBMISSION_TYPE,
-    encrypt_for_tenant,
-    split_compact,
+    seal_for_tenant,
     submission_key,
 )
 from jichitai.internet.submissions.errors import (
@@ -65,9 +64,10 @@ _MAGIC: dict[str, tuple[bytes, ...]] = {
     "image/jpeg": (b"\xff\xd8\xff",),
     "image/png": (b"\x89PNG\r\n\x1a\n",),
 }
-# built once: statements with bound parameters, so the hot path constructs no SQL expression
-_INSERT_APPLICATION = insert(Application)
-_INSERT_CIPHERTEXT = insert(ApplicationCiphertext)
+# built once: Core statements on the tables with bound parameters, so the hot path constructs no
+# SQL expression and skips the ORM's bulk-insert machinery
+_INSERT_APPLICATION = insert(cast(Table, Application.__table__))
+_INSERT_CIPHERTEXT = insert(cast(Table, ApplicationCiphertext.__table__))
 _CONTENT_LABELS = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG"}
 
 
@@ -79,6 +79,29 @@ class AttachmentUpload:
     filename: str
     content_type: str
     data: bytes
+    # the base64 text ``data`` was decoded from, when the caller received it so (the API): kept
+    # when it is the canonical encoding of ``data``, so a large file is not encoded again
+    data_b64: str | None = None
+
+    def base64(self) -> str:
+        """``data`` in standard base64 (padded, no line breaks)."""
+        if self.data_b64 is not None and _is_canonical_b64(self.data_b64, self.data):
+            return self.data_b64
+        return base64.b64encode(self.data).decode("ascii")
+
+
+def _is_canonical_b64(text: str, data: bytes) -> bool:
+    """Whether ``text`` is exactly ``b64encode(data)``, given that it decodes to ``data``.
+
+    Strict decoding (``validate=True``) leaves one freedom only: unused bits of the last group may
+    be set. So the length and the last group, re-encoded from the last bytes, decide it.
+    """
+    if len(text) != 4 * ((len(data) + 2) // 3):
+        return False
+    if not data:
+        return True
+    tail = len(data) % 3 or 3
+    return text[-4:] == base64.b64encode(data[-tail:]).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -257,7 +280,7 @@ def submit(
                 content_type=a.content_type,
                 size=len(a.data),
                 sha256=hashlib.sha256(a.data).hexdigest(),
-                data_b64=base64.b64encode(a.data).decode("ascii"),
+                data_b64=a.base64(),
             )
             for i, a in enumerate(attachments)
         ],
@@ -267,8 +290,7 @@ def submit(
     fingerprint = _fingerprint(payload)
     key = submission_key(storage, tenant)
     plaintext = payload.__pydantic_serializer__.to_json(payload)  # bytes, without a str in between
-    token = encrypt_for_tenant(plaintext, key, SUBMISSION_TYPE, receipt_number)
-    head, ciphertext = split_compact(token)
+    sealed = seal_for_tenant(plaintext, key, SUBMISSION_TYPE, receipt_number)
     resident = resident_key or resident_key_for_certificate(verified.issuer, verified.serial)
     resident_index = key.indexer.index(RESIDENT_INDEX_COLUMN, resident)
     actor = Actor(id=f"jpki:{verified.serial}", kind=ActorKind.RESIDENT, role="applicant")
@@ -281,7 +303,8 @@ def submit(
                 writer.acquire()  # after the unit of work's own reads, before its first write
                 # Core inserts: two statements, no ORM bookkeeping on the hot path; the audit entry
                 # the ORM would have added for the audited routing row is recorded by hand.
-                uow.session.execute(
+                connection = uow.session.connection()  # one checkout for both statements
+                connection.execute(
                     _INSERT_APPLICATION,
                     {
                         "receipt_number": receipt_number,
@@ -291,15 +314,15 @@ def submit(
                         "status": SubmissionStatus.RECEIVED.value,
                         "status_at": now,
                         "kid": key.kid,
-                        "size": len(token),
+                        "size": sealed.token_size,
                         "resident_index": resident_index,
                         "idempotency_key": idempotency_key,
                         "fingerprint": fingerprint,
                     },
                 )
-                uow.session.execute(
+                connection.execute(
                     _INSERT_CIPHERTEXT,
-                    {"receipt_number": receipt_number, "head": head, "ciphertext": ciphertext},
+                    {"receipt_number": receipt_number, "head": sealed.head, "ciphertext": sealed.ciphertext},
                 )
                 uow.record(
                     "create",

@@ -16,6 +16,7 @@ The RSA signature over the data is checked on every call; only certificate path 
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -45,8 +46,9 @@ def _signature_of(paths: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
         except FileNotFoundError:
             found.append((str(p), -1, -1))
             continue
-        found.append((str(p), st.st_mtime_ns, st.st_size))
-        if p.is_dir():
+        # the inode too: a CRL fetch renames a new file over the old one, maybe within one tick
+        found.append((str(p), st.st_mtime_ns, st.st_size ^ (st.st_ino << 20)))
+        if stat.S_ISDIR(st.st_mode):  # one stat per configured path, not two
             for child in sorted(p.iterdir()):
                 cst = child.stat()
                 found.append((str(child), cst.st_mtime_ns, cst.st_size))

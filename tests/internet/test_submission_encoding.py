@@ -1,0 +1,54 @@
+"""The stored form of a submission: base64 text reused only when canonical, JWE sealed straight
+into (head, ciphertext) and still read by the platform's JWE decryption."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from jichitai.internet.submissions.encryption import SubmissionKey, join_compact, seal_for_tenant
+from jichitai.internet.submissions.service import AttachmentUpload
+from jichitai.platform.crypto import jwe
+from jichitai.platform.crypto.fields import BlindIndexer
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 5, 6, 1000, 1001, 1002])
+def test_canonical_base64_text_is_kept(size: int) -> None:
+    data = bytes(range(256)) * 4
+    data = data[:size]
+    text = base64.b64encode(data).decode()
+    upload = AttachmentUpload("k", "a.pdf", "application/pdf", data, text)
+    assert upload.base64() is text
+
+
+@pytest.mark.parametrize(
+    ("text", "data"),
+    [
+        ("QR==", b"A"),  # unused bits set: decodes to b"A" but is not its encoding
+        ("QUJ=", b"AB"),
+        ("QUJD", b"ABX"),  # not what the data decodes from at all
+        ("QUJDRA==", b"ABC"),  # longer text
+    ],
+)
+def test_other_base64_text_is_encoded_again(text: str, data: bytes) -> None:
+    upload = AttachmentUpload("k", "a.pdf", "application/pdf", data, text)
+    assert upload.base64() == base64.b64encode(data).decode()
+
+
+def test_sealed_submission_decrypts_with_the_platform_jwe() -> None:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = SubmissionKey("131016-1", 1, private.public_key(), BlindIndexer("131016", b"\x01" * 32))
+    plaintext = json.dumps({"form": "申請", "blob": "x" * 5000}).encode()
+    sealed = seal_for_tenant(plaintext, key, "submission", "20260401-131016-7QK2M9XD")
+    token = join_compact(sealed.head, sealed.ciphertext)
+    assert sealed.token_size == len(token)
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    header, out = jwe.decrypt(token, lambda kid, ek: private.decrypt(ek, oaep))
+    assert out == plaintext
+    assert header["kid"] == "131016-1"
+    assert header["receipt_number"] == "20260401-131016-7QK2M9XD"
+    assert header["jichitai_type"] == "submission"
