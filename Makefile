@@ -42,7 +42,7 @@ typecheck: $(BIN)/.installed-test ## mypy --strict
 
 test: $(BIN)/.installed-test sysdeps postgres lint typecheck ## everything: lint, types, the whole suite on SQLite and PostgreSQL
 	set -a; [ -f .pg-test.env ] && source .pg-test.env; set +a; \
-	  $(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_FLAGS)
+	  $(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_FLAGS)
 
 bench: $(BIN)/.installed-test ## list the benchmarks (run each by hand; see bench/README.md)
 	@cat bench/README.md

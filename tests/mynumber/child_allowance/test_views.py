@@ -184,7 +184,8 @@ def test_payment_run_screens_and_tasks(web_storage: Storage) -> None:
     )
     assert again.status_code == 400 and "既に開始されています" in again.text
     run_url = started.headers["location"]
-    assert client.post(f"{run_url}/approve", data={"csrf_token": settings["csrf_token"]}).status_code == 303
+    approved = client.post(f"{run_url}/approve", data={"csrf_token": settings["csrf_token"]})
+    assert approved.status_code == 303, approved.text[-1500:]
     zengin = client.get(f"{run_url}/files/zengin")
     assert zengin.status_code == 200 and zengin.content[:1] == b"1"
     assert client.post(f"{run_url}/rerun", data={"csrf_token": settings["csrf_token"]}).status_code == 409
