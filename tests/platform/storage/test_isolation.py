@@ -58,9 +58,9 @@ def test_tenant_role_cannot_rewrite_the_audit_log(two_tenants: Storage) -> None:
         uow.session.rollback()
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgresql"])  # PostgreSQL roles only: no SQLite variant
 def test_postgres_role_cannot_reach_other_zone_or_public(two_tenants: Storage) -> None:
-    if two_tenants.settings.backend != "postgresql":
-        pytest.skip("PostgreSQL roles only")
     with two_tenants.unit_of_work(ctx("platform.audit.review", "131016"), Zone.MYNUMBER) as uow:
         with pytest.raises(ProgrammingError, match="permission denied"):
             uow.session.execute(text("CREATE TABLE public.leak (x int)"))
