@@ -14,15 +14,12 @@ read before it encrypts, and a rotated key is used from at most :data:`KEY_CACHE
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
 from jichitai.platform.crypto import jwe
@@ -104,7 +101,6 @@ def encrypt_for_tenant(plaintext: bytes, key: SubmissionKey, kind: str, receipt_
     )
 
 
-_OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 
 
 @dataclass(frozen=True)
@@ -130,28 +126,14 @@ def seal_for_tenant(plaintext: bytes, key: SubmissionKey, kind: str, receipt_num
     the ciphertext segment is never encoded here. ``join_compact(head, ciphertext)`` gives the
     token :func:`jichitai.platform.crypto.jwe.decrypt` reads.
     """
-    header = {
-        "alg": jwe.ALG,
-        "enc": jwe.ENC,
-        "kid": key.kid,
-        TYPE_HEADER: kind,
-        "receipt_number": receipt_number,
-    }
-    protected = jwe.b64url_encode(json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode())
-    cek = AESGCM.generate_key(bit_length=256)
-    iv = os.urandom(12)
-    sealed = AESGCM(cek).encrypt(iv, plaintext, protected.encode("ascii"))
-    encrypted_key = key.public_key.encrypt(cek, _OAEP)
-    head = ".".join(
-        (
-            protected,
-            jwe.b64url_encode(encrypted_key),
-            jwe.b64url_encode(iv),
-            "",
-            jwe.b64url_encode(sealed[-16:]),
-        )
+    parts = jwe.encrypt_parts(
+        plaintext, key.public_key, key.kid, {TYPE_HEADER: kind, "receipt_number": receipt_number}
     )
-    ciphertext = sealed[:-16]
+    head = ".".join(
+        (parts.protected, jwe.b64url_encode(parts.encrypted_key), jwe.b64url_encode(parts.iv), "",
+         jwe.b64url_encode(parts.tag))
+    )  # fmt: skip
+    ciphertext = parts.ciphertext
     # unpadded base64url of n bytes is ceil(4n / 3) characters
     return SealedSubmission(head, ciphertext, len(head) + (4 * len(ciphertext) + 2) // 3)
 

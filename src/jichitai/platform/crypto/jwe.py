@@ -12,6 +12,7 @@ import binascii
 import json
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -65,12 +66,35 @@ def rsa_public_key_from_jwk(jwk: Mapping[str, Any]) -> rsa.RSAPublicKey:
     return rsa.RSAPublicNumbers(e, n).public_key()
 
 
-def encrypt(
+@dataclass(frozen=True)
+class JweParts:
+    """The five parts of a compact JWE; the ciphertext stays raw bytes (callers storing large
+    payloads keep it so, instead of encoding it to base64url only to decode it again)."""
+
+    protected: str  # base64url of the protected header
+    encrypted_key: bytes
+    iv: bytes
+    ciphertext: bytes
+    tag: bytes
+
+    def compact(self) -> str:
+        return ".".join(
+            (
+                self.protected,
+                b64url_encode(self.encrypted_key),
+                b64url_encode(self.iv),
+                b64url_encode(self.ciphertext),
+                b64url_encode(self.tag),
+            )
+        )
+
+
+def encrypt_parts(
     plaintext: bytes,
     public_key: rsa.RSAPublicKey,
     kid: str,
     extra_headers: Mapping[str, Any] | None = None,
-) -> str:
+) -> JweParts:
     """Encrypt ``plaintext`` to ``public_key``; ``extra_headers`` go into the protected header."""
     extra = dict(extra_headers or {})
     clash = _RESERVED & extra.keys()
@@ -81,16 +105,17 @@ def encrypt(
     cek = AESGCM.generate_key(bit_length=256)
     iv = os.urandom(12)
     sealed = AESGCM(cek).encrypt(iv, plaintext, protected.encode("ascii"))
-    encrypted_key = public_key.encrypt(cek, _OAEP)
-    return ".".join(
-        (
-            protected,
-            b64url_encode(encrypted_key),
-            b64url_encode(iv),
-            b64url_encode(sealed[:-16]),
-            b64url_encode(sealed[-16:]),
-        )
-    )
+    return JweParts(protected, public_key.encrypt(cek, _OAEP), iv, sealed[:-16], sealed[-16:])
+
+
+def encrypt(
+    plaintext: bytes,
+    public_key: rsa.RSAPublicKey,
+    kid: str,
+    extra_headers: Mapping[str, Any] | None = None,
+) -> str:
+    """Encrypt ``plaintext`` to ``public_key`` as a compact JWE."""
+    return encrypt_parts(plaintext, public_key, kid, extra_headers).compact()
 
 
 def parse_header(token: str) -> dict[str, Any]:
