@@ -101,8 +101,6 @@ def encrypt_for_tenant(plaintext: bytes, key: SubmissionKey, kind: str, receipt_
     )
 
 
-
-
 @dataclass(frozen=True)
 class SealedSubmission:
     """A JWE as the store keeps it: the compact token without its ciphertext segment, the raw
