@@ -18,12 +18,9 @@ expensive part of a signature), see :func:`tenant_sealer`.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
-import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jichitai.platform.config import Settings
 from jichitai.platform.crypto.keystore import KeyKind, Keystore
 from jichitai.platform.errors import ConfigurationError
+from jichitai.platform.files import locked, write_atomic
 from jichitai.platform.pdf.signing import (
     CertificateAuthority,
     PdfSealer,
@@ -107,34 +105,6 @@ def trust_roots(settings: Settings) -> list[x509.Certificate]:
 # -- files ----------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    """One writer at a time across processes (two workers sealing their first document at once)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def _write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def _ca_password(settings: Settings) -> bytes | None:
     if settings.keystore == "file" and settings.keystore_passphrase is not None:
         return settings.passphrase().encode()
@@ -145,7 +115,7 @@ def _test_ca(settings: Settings) -> CertificateAuthority:
     directory = seal_dir(settings)
     key_path, cert_path = directory / "ca-key.pem", directory / "ca-cert.pem"
     password = _ca_password(settings)
-    with _locked(directory):
+    with locked(directory):
         if not key_path.exists():
             ca = create_test_ca(_CA_NAME)
             encryption: serialization.KeySerializationEncryption = (
@@ -154,8 +124,8 @@ def _test_ca(settings: Settings) -> CertificateAuthority:
             pem = ca.private_key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
             )
-            _write_atomic(key_path, pem)
-            _write_atomic(cert_path, ca.certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+            write_atomic(key_path, pem)
+            write_atomic(cert_path, ca.certificate.public_bytes(serialization.Encoding.PEM), mode=0o644)
             return ca
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=password)
     if not isinstance(key, ec.EllipticCurvePrivateKey):
@@ -184,13 +154,13 @@ def seal_certificate(
             hint="place the certificate issued by the seal CA for the tenant's signing key there",
         )
     ca = _test_ca(settings)
-    with _locked(seal_dir(settings)):
+    with locked(seal_dir(settings)):
         if path.exists():
             cert = x509.load_pem_x509_certificate(path.read_bytes())
             if _same_key(cert, public):
                 return cert
         cert = issue_seal_certificate(ca, public, tenant.name, tenant_code=tenant.code)
-        _write_atomic(path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        write_atomic(path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
     return cert
 
 

@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from jichitai.platform.errors import ConfigurationError, Conflict, NotFound, ValidationError
-from jichitai.platform.pki._files import locked, read_json, write_atomic, write_json_atomic
+from jichitai.platform.files import locked, read_json, write_atomic, write_json_atomic
 from jichitai.platform.pki.profile import facts_from_certificate, facts_to_san
 from jichitai.platform.pki.rules import (
     JST,

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from jichitai.platform.errors import ConfigurationError, Conflict, ValidationError
-from jichitai.platform.pki._files import locked, read_json, write_json_atomic
+from jichitai.platform.files import locked, read_json, write_json_atomic
 from jichitai.platform.pki.errors import (
     CardLocked,
     CardNotFound,

@@ -1,4 +1,4 @@
-"""Small file helpers for the CA and card stores: atomic replace and an exclusive lock."""
+"""Small file helpers: atomic replace, JSON files, and an exclusive lock across processes."""
 
 from __future__ import annotations
 
