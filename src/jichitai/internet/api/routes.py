@@ -9,12 +9,16 @@ posts processing status. Each route that names a tenant checks that the token is
 from __future__ import annotations
 
 import binascii
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any
 
+import pybase64
+import pydantic_core
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from jichitai.contracts.status import StatusEvent
 from jichitai.contracts.submission import STATUS_LABELS, SubmissionStatus
@@ -82,21 +86,49 @@ def _summary(info: ApplicationInfo) -> ApplicationSummary:
 
 
 def _b64(text: str, what: str) -> bytes:
-    # strict decoding in C: ``b64decode(validate=True)`` first runs a regular expression over the
-    # whole text, which for a 200 KB attachment cost more than decoding it
+    # strict decoding with SIMD (pybase64): CPython's decoder took about 1 ms for a 200 KB
+    # attachment, as much as verifying and encrypting the whole submission
     try:
-        return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
+        return pybase64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise ValidationError(
             f"{what} is not valid base64", message_ja=f"{what}の形式が正しくありません"
         ) from None
 
 
+class _JSONRequest(Request):
+    """A request whose JSON body is parsed by pydantic-core's parser (Rust): for a submission with
+    a 200 KB attachment the standard library took ten times as long. Whatever that parser refuses
+    goes to the standard library, so accepted input and error answers stay the same."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            try:
+                self._json = pydantic_core.from_json(body)
+            except ValueError:
+                self._json = json.loads(body)  # its JSONDecodeError makes FastAPI's 422
+        return self._json
+
+
+class _APIRoute(APIRoute):
+    """The API's routes: FastAPI's, with :class:`_JSONRequest` (FastAPI's documented way to
+    customise the request of a route)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            return await handler(_JSONRequest(request.scope, request.receive))
+
+        return route_handler
+
+
 ResidentKeyResolver = Callable[[Request], str | None]
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1")
+    router = APIRouter(prefix="/api/v1", route_class=_APIRoute)
 
     @router.post(
         "/token",

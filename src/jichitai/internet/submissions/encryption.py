@@ -48,6 +48,7 @@ class SubmissionKey:
 
 _keys: dict[tuple[int, str], tuple[float, SubmissionKey]] = {}
 _keys_lock = threading.Lock()
+_refreshing: dict[tuple[int, str], threading.Lock] = {}
 
 
 def _load_key(storage: Storage, tenant: str) -> SubmissionKey:
@@ -83,7 +84,20 @@ def submission_key(storage: Storage, tenant: str) -> SubmissionKey:
     hit = _keys.get(cache_key)
     if hit is not None and now - hit[0] < KEY_CACHE_SECONDS:
         return hit[1]
-    key = _load_key(storage, tenant)
+    if hit is not None:
+        # Stale: one caller reloads, the others go on with the key they have (a rotated key is
+        # picked up a moment later; the previous one still decrypts). Reloading opens a write
+        # transaction on SQLite, which waits for the tenant's writer: a crowd of callers all
+        # reloading at once stalled the whole server every few seconds.
+        refresh = _refreshing.setdefault(cache_key, threading.Lock())
+        if not refresh.acquire(blocking=False):
+            return hit[1]
+        try:
+            key = _load_key(storage, tenant)
+        finally:
+            refresh.release()
+    else:
+        key = _load_key(storage, tenant)
     with _keys_lock:
         _keys[cache_key] = (now, key)
     return key

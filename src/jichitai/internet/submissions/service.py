@@ -1,8 +1,10 @@
 """Receiving a resident's submission (電子申請の受付): check, encrypt, store, answer with a 受付番号.
 
 :func:`submit` runs the whole use case. Everything that costs CPU (form validation, certificate
-and signature checks, hashing, encryption) happens before the database is touched; the unit of
-work then inserts the routing row and the ciphertext, with its audit entry, in one transaction.
+and signature checks, hashing, encryption) happens before the database is touched; then the
+routing row and the ciphertext, with the submission's own audit entry, are stored in one durable
+transaction together with the other submissions that arrived at the same time (group commit,
+:mod:`~jichitai.internet.submissions.writes`), and the 受付番号 is answered after that commit.
 Nothing is stored when any check fails, and the same idempotency key never makes a second
 application: a replay with the same content gets the first 受付番号 back, one with other content
 is refused.
@@ -18,13 +20,12 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from jichitai.contracts.submission import AttachmentPart, CertificateUse, SubmissionPayload, SubmissionStatus
-from jichitai.internet.models import Application, ApplicationCiphertext
+from jichitai.internet.models import Application
 from jichitai.internet.purposes import SUBMISSION_RECEIVE
 from jichitai.internet.submissions.encryption import (
     SUBMISSION_TYPE,
@@ -38,9 +39,10 @@ from jichitai.internet.submissions.errors import (
 )
 from jichitai.internet.submissions.procedures import definition_for_submission
 from jichitai.internet.submissions.verification import trust_material, verify_signed_data
-from jichitai.internet.submissions.writes import queued_writer
+from jichitai.internet.submissions.writes import PreparedSubmission, group_committer
+from jichitai.platform.audit.entry import AuditParty, PendingEntry
 from jichitai.platform.context import Actor, ActorKind, TenantContext
-from jichitai.platform.errors import ValidationError
+from jichitai.platform.errors import Conflict, ValidationError
 from jichitai.platform.pki.errors import WrongCertificateType
 from jichitai.platform.pki.rules import CertificateKind
 from jichitai.platform.storage import Storage, UnitOfWork
@@ -64,10 +66,6 @@ _MAGIC: dict[str, tuple[bytes, ...]] = {
     "image/jpeg": (b"\xff\xd8\xff",),
     "image/png": (b"\x89PNG\r\n\x1a\n",),
 }
-# built once: Core statements on the tables with bound parameters, so the hot path constructs no
-# SQL expression and skips the ORM's bulk-insert machinery
-_INSERT_APPLICATION = insert(cast(Table, Application.__table__))
-_INSERT_CIPHERTEXT = insert(cast(Table, ApplicationCiphertext.__table__))
 _CONTENT_LABELS = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG"}
 
 
@@ -296,50 +294,50 @@ def submit(
     actor = Actor(id=f"jpki:{verified.serial}", kind=ActorKind.RESIDENT, role="applicant")
     ctx = TenantContext(tenant, actor, SUBMISSION_RECEIVE, reason=receipt_number)
 
-    writer = queued_writer(storage, tenant)
-    try:
-        try:
-            with storage.unit_of_work(ctx, Zone.INTERNET) as uow:
-                writer.acquire()  # after the unit of work's own reads, before its first write
-                # Core inserts: two statements, no ORM bookkeeping on the hot path; the audit entry
-                # the ORM would have added for the audited routing row is recorded by hand.
-                connection = uow.session.connection()  # one checkout for both statements
-                connection.execute(
-                    _INSERT_APPLICATION,
-                    {
-                        "receipt_number": receipt_number,
-                        "procedure_id": procedure_id,
-                        "procedure_version": effective.effective_id,
-                        "received_at": now,
-                        "status": SubmissionStatus.RECEIVED.value,
-                        "status_at": now,
-                        "kid": key.kid,
-                        "size": sealed.token_size,
-                        "resident_index": resident_index,
-                        "idempotency_key": idempotency_key,
-                        "fingerprint": fingerprint,
-                    },
-                )
-                connection.execute(
-                    _INSERT_CIPHERTEXT,
-                    {"receipt_number": receipt_number, "head": sealed.head, "ciphertext": sealed.ciphertext},
-                )
-                uow.record(
-                    "create",
-                    Application.__tablename__,
-                    receipt_number,
-                    person="resident:" + resident_index.hex()[:32],
-                    procedure=effective.effective_id,
-                )
-        finally:
-            writer.release()  # after the commit, or on any failure
-    except IntegrityError:
-        # Another request with the same idempotency key won the race (or, once in 2^40, the
+    prepared = PreparedSubmission(
+        receipt_number=receipt_number,
+        application={
+            "receipt_number": receipt_number,
+            "procedure_id": procedure_id,
+            "procedure_version": effective.effective_id,
+            "received_at": now,
+            "status": SubmissionStatus.RECEIVED.value,
+            "status_at": now,
+            "kid": key.kid,
+            "size": sealed.token_size,
+            "resident_index": resident_index,
+            "idempotency_key": idempotency_key,
+            "fingerprint": fingerprint,
+            "acknowledged_at": None,
+            "purged_at": None,
+        },
+        ciphertext={"receipt_number": receipt_number, "head": sealed.head, "ciphertext": sealed.ciphertext},
+        # the entry the ORM would have added for the audited routing row, naming the resident
+        audit=PendingEntry(
+            "create",
+            Application.__tablename__,
+            receipt_number,
+            "resident:" + resident_index.hex()[:32],
+            {"procedure": effective.effective_id},
+            party=AuditParty(
+                actor.id,
+                actor.kind.value,
+                actor.role,
+                SUBMISSION_RECEIVE.code,
+                SUBMISSION_RECEIVE.legal_basis,
+            ),
+        ),
+    )
+    # Stored with the submissions that arrive at the same time, in one durable commit.
+    if not group_committer(storage, tenant).store(prepared):
+        # Another request with the same idempotency key was stored first (or, once in 2^40, the
         # same receipt number was drawn): answer as for a replay, or refuse.
         with storage.unit_of_work(ctx, Zone.INTERNET) as uow:
             row = _existing(uow, idempotency_key)
             if row is None:
-                raise
+                raise Conflict(
+                    f"receipt number {receipt_number} was drawn twice", message_ja="もう一度送信してください"
+                )
             return _answer_replay(row, fingerprint, idempotency_key)
     return Receipt(receipt_number, now, SubmissionStatus.RECEIVED)
 

@@ -19,3 +19,18 @@ class PendingEntry:
     object_id: str = ""
     person: str = ""  # the person concerned (e.g. 統合宛名番号), empty when none
     detail: dict[str, Any] = field(default_factory=dict)
+    # Who acted, when it was not the unit of work's own actor: a transaction that stores the work
+    # of several callers at once (group commit) still names each caller in its own entry.
+    party: AuditParty | None = None
+
+
+@dataclass(frozen=True)
+class AuditParty:
+    """The actor and purpose fields of an entry, as :class:`~jichitai.platform.context.TenantContext`
+    would give them."""
+
+    actor: str
+    actor_kind: str
+    role: str
+    purpose: str
+    legal_basis: str

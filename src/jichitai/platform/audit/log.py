@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import cast
 
-from sqlalchemy import ColumnElement, Integer, func, insert, select, update
+from sqlalchemy import ColumnElement, Integer, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from jichitai.platform.audit.chain import checkpoint_payload, detail_text, entry_hash, format_time
-from jichitai.platform.audit.entry import PendingEntry
+from jichitai.platform.audit.entry import AuditParty, PendingEntry
 from jichitai.platform.audit.models import HEAD_ID, AuditCheckpoint, AuditEntry, AuditHead
 from jichitai.platform.audit.signing import CheckpointVerifier, Signer
 from jichitai.platform.audit.verify import Break, BreakKind, VerifyReport, format_report, verify
@@ -25,6 +26,7 @@ from jichitai.platform.errors import ConfigurationError, ValidationError
 __all__ = [
     "AuditFilter",
     "AuditPage",
+    "AuditParty",
     "Break",
     "BreakKind",
     "CheckpointVerifier",
@@ -51,21 +53,42 @@ def _pg_append_sql(columns: tuple[str, ...]) -> str:
     )
 
 
+_SELECT_HEAD = (
+    select(AuditHead.last_seq, AuditHead.last_hash).where(AuditHead.id == HEAD_ID).with_for_update()
+)
+_HEAD_TABLE = cast(Table, AuditHead.__table__)
+_INSERT_ENTRIES = insert(cast(Table, AuditEntry.__table__))
+_UPDATE_HEAD = (
+    update(_HEAD_TABLE)
+    .where(_HEAD_TABLE.c.id == HEAD_ID)
+    .values(last_seq=bindparam("new_seq"), last_hash=bindparam("new_hash"))
+)
+
+
 def _lock_head(session: Session) -> tuple[int, str]:
     """Lock the head row for the rest of the transaction and return (last seq, last hash).
 
     FOR UPDATE serializes appenders on PostgreSQL; SQLAlchemy renders nothing for SQLite, where the
     storage layer opens write transactions with BEGIN IMMEDIATE instead.
     """
-    row = session.execute(
-        select(AuditHead.last_seq, AuditHead.last_hash).where(AuditHead.id == HEAD_ID).with_for_update()
-    ).one_or_none()
+    # Core on the session's connection: the ORM layer cost more than the query itself
+    row = session.connection().execute(_SELECT_HEAD).one_or_none()
     if row is None:
         raise ConfigurationError(
             "the audit log has no head row: the database is not migrated or was damaged",
             hint="run `jichitai db upgrade`; if it is migrated, run `jichitai audit verify`",
         )
     return int(row.last_seq), str(row.last_hash)
+
+
+def _party_fields(party: AuditParty) -> dict[str, str]:
+    return {
+        "actor": _text("actor", party.actor),
+        "actor_kind": _text("actor_kind", party.actor_kind),
+        "role": _text("role", party.role),
+        "purpose": _text("purpose", party.purpose),
+        "legal_basis": _text("legal_basis", party.legal_basis),
+    }
 
 
 def _text(name: str, value: object) -> str:
@@ -93,7 +116,8 @@ def append(
 ) -> list[int]:
     """Chain ``entries`` onto the log inside the caller's transaction; return their seq numbers.
 
-    Every entry of one call shares actor, purpose and time (one use case, one transaction). When the
+    Every entry of one call shares actor, purpose and time (one use case, one transaction), except
+    an entry that names its own :class:`AuditParty` (a batch that stores several callers' work). When the
     chain passes a multiple of ``checkpoint_every`` (and a signer is given), a signed checkpoint is
     written at that multiple. Nothing is committed here: the caller commits or rolls back.
     """
@@ -113,8 +137,9 @@ def append(
     last_seq, prev = _lock_head(session)
     rows: list[dict[str, object]] = []
     for seq, entry in enumerate(entries, start=last_seq + 1):
+        party = entry.party
         row: dict[str, object] = {
-            **common,
+            **(common if party is None else {**common, **_party_fields(party)}),
             "seq": seq,
             "person": _text("person", entry.person),
             "action": _text("action", entry.action),
@@ -136,10 +161,9 @@ def append(
         params: list[object] = [[row[c] for row in rows] for c in columns]
         session.connection().exec_driver_sql(_pg_append_sql(columns), (*params, new_last, prev, HEAD_ID))
     else:
-        session.execute(insert(AuditEntry), rows)
-        session.execute(
-            update(AuditHead).where(AuditHead.id == HEAD_ID).values(last_seq=new_last, last_hash=prev)
-        )
+        connection = session.connection()
+        connection.execute(_INSERT_ENTRIES, rows)
+        connection.execute(_UPDATE_HEAD, {"new_seq": new_last, "new_hash": prev})
     if signer is not None and checkpoint_every > 0:
         first_multiple = (last_seq // checkpoint_every + 1) * checkpoint_every
         for seq in range(first_multiple, new_last + 1, checkpoint_every):
