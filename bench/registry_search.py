@@ -59,14 +59,17 @@ def sample_people(storage: Storage, n: int, seed: int) -> list[Person]:
     with storage.unit_of_work(ctx, Zone.MYNUMBER) as uow:
         total = uow.session.scalar(select(func.count()).select_from(Person)) or 0
         rng = random.Random(seed)
-        # id is random hex: a range from a random point picks a uniform sample cheaply
+        # 住民票コード are random 11-digit numbers (ids are time-ordered): a range from a random
+        # point of the unique index picks a uniform sample cheaply
         people: list[Person] = []
+        seen: set[str] = set()
         while len(people) < n:
-            start = f"{rng.getrandbits(128):032x}"
+            start = f"{rng.randrange(10**11):011d}"
             batch = uow.session.scalars(
-                select(Person).where(Person.id >= start).order_by(Person.id).limit(50)
+                select(Person).where(Person.juminhyo_code >= start).order_by(Person.juminhyo_code).limit(50)
             ).all()
-            people += batch
+            people += [p for p in batch if p.id not in seen]
+            seen.update(p.id for p in batch)
         for p in people:
             uow.session.expunge(p)
     print(f"{total:,} persons in the registry; {len(people):,} sampled")

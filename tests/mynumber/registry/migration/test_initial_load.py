@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from jichitai.mynumber.registry.migration.importer import ImportOptions, ImportProgress, import_file
-from jichitai.mynumber.registry.migration.indexes import deferred_indexes
+from jichitai.mynumber.registry.migration.indexes import deferred_constraints, deferred_indexes
 from jichitai.mynumber.registry.migration.models import PHASE_LOADING, ImportJob
 from jichitai.mynumber.registry.models import Person, PersonVersion
 from jichitai.mynumber.registry.service import RegistryService, SearchQuery
@@ -19,7 +19,14 @@ from jichitai.platform.storage import Storage
 from jichitai.platform.tenants import TenantCode
 from jichitai.platform.zones import Zone
 from tests.conftest import BACKENDS, add_demo_tenant, close_storage, ctx, make_settings, make_storage
-from tests.mynumber.registry.migration.support import TODAY, run_import, synthetic_file
+from tests.mynumber.registry.migration.support import (
+    TODAY,
+    read_report,
+    row,
+    run_import,
+    synthetic_file,
+    write_rows,
+)
 
 DEFERRED = {str(ix.name) for ix in deferred_indexes()}
 
@@ -47,8 +54,28 @@ def _index_names(storage: Storage) -> set[str]:
         }
 
 
+def _constraint_names(storage: Storage) -> set[str]:
+    """Names of the primary keys and unique constraints of the registry's tables."""
+    engine = storage.tenant_engine(Zone.MYNUMBER, storage.catalog.get(TenantCode("131016")))
+    with engine.connect() as conn:
+        insp = inspect(conn)
+        names = set()
+        for table in ("registry_persons", "registry_person_versions", "registry_households"):
+            names |= {str(c["name"]) for c in insp.get_unique_constraints(table)}
+            names.add(str(insp.get_pk_constraint(table)["name"]))
+        return names
+
+
+CONSTRAINTS = {str(c.name) for c in deferred_constraints()}
+
+
 class _Stop(Exception):
     pass
+
+
+def _stop_after_first_batch(p: ImportProgress) -> None:
+    if p.rows_read > 0:
+        raise _Stop
 
 
 @pytest.mark.slow
@@ -57,29 +84,30 @@ def test_interrupted_initial_load_resumes_and_builds_the_indexes(
 ) -> None:
     assert {"ix_registry_persons_name_folded_birth", "ix_registry_person_versions_person"} <= DEFERRED
     assert _index_names(empty_storage) >= DEFERRED
+    assert {"uq_registry_persons_juminhyo_code", "pk_registry_persons"} <= CONSTRAINTS
+    assert _constraint_names(empty_storage) >= CONSTRAINTS
     path = synthetic_file(tmp_path / "city.csv", 300, seed=11)
-
-    def stop_after_first_batch(p: ImportProgress) -> None:
-        if p.rows_read > 0:
-            raise _Stop
 
     with pytest.raises(_Stop):
         import_file(
             empty_storage, ctx("registry.migration"), path,
             ImportOptions(today=TODAY, batch_size=60, workers=0, initial_load=True),
-            progress=stop_after_first_batch,
+            progress=_stop_after_first_batch,
         )  # fmt: skip
     # killed in the middle: the job says the indexes are down, and they are
     with empty_storage.unit_of_work(ctx("registry.migration"), Zone.MYNUMBER) as uow:
         job = uow.session.scalars(select(ImportJob)).one()
         assert job.phase == PHASE_LOADING and 0 < job.rows_read < 300
     assert not DEFERRED & _index_names(empty_storage)
+    if empty_storage.settings.backend == "postgresql":  # SQLite cannot drop a table's constraints
+        assert not CONSTRAINTS & _constraint_names(empty_storage)
 
     # the same command without the flag resumes in the job's own mode and rebuilds them
     summary = run_import(empty_storage, path, batch_size=60, workers=0)
     assert summary.status == "done" and summary.resumed_from_line > 0
     assert summary.rows_read == 300 == summary.rows_accepted + summary.rows_rejected
     assert _index_names(empty_storage) >= DEFERRED
+    assert _constraint_names(empty_storage) >= CONSTRAINTS
     with empty_storage.unit_of_work(ctx("registry.migration"), Zone.MYNUMBER) as uow:
         assert uow.session.scalars(select(ImportJob.phase)).one() is None
         persons = uow.session.scalar(select(func.count()).select_from(Person))
@@ -96,3 +124,48 @@ def test_interrupted_initial_load_resumes_and_builds_the_indexes(
         run_import(empty_storage, other, initial_load=True, workers=0)
     assert "空の団体" in (info.value.message_ja or "")
     assert _index_names(empty_storage) >= DEFERRED
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_storage(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Storage]:
+    st = make_storage(make_settings(tmp_path_factory.mktemp("fresh") / "home", str(request.param)))
+    try:
+        add_demo_tenant(st)
+        yield st
+    finally:
+        close_storage(st)
+
+
+@pytest.mark.slow
+def test_duplicates_of_rows_committed_before_a_kill_are_refused(
+    fresh_storage: Storage, tmp_path: Path
+) -> None:
+    """While the unique constraints are down, the duplicate checks still see every committed row,
+    also after a resume; the constraints come back at the end."""
+    first = row()
+    family = row()
+    filler = [row() for _ in range(8)]
+    again = row(住民票コード=first["住民票コード"])  # after the kill: same 住民票コード
+    moved_apart = row(世帯番号=family["世帯番号"], 続柄="妻", 住所=family["住所"])  # not consecutive
+    twice_in_file = row()
+    twin = row(住民票コード=twice_in_file["住民票コード"])
+    path = write_rows(tmp_path / "dup.csv", [first, family, *filler, again, moved_apart, twice_in_file, twin])
+    with pytest.raises(_Stop):
+        import_file(
+            fresh_storage, ctx("registry.migration"), path,
+            ImportOptions(today=TODAY, batch_size=5, chunk_rows=5, workers=0, initial_load=True),
+            progress=_stop_after_first_batch,
+        )  # fmt: skip
+    summary = run_import(fresh_storage, path, batch_size=5, chunk_rows=5, workers=0)
+    assert summary.status == "done" and summary.resumed_from_line > 0
+    assert (summary.rows_read, summary.rows_accepted, summary.rows_rejected) == (14, 11, 3)
+    report: dict[int, list[tuple[str, str]]] = {}
+    for line, column, reason in read_report(summary.errors_path):
+        report.setdefault(line, []).append((column, reason))
+    assert sorted(report) == [12, 13, 15]
+    assert report[12] == [("住民票コード", "この住民票コードの住民記録は既に登録されています")]
+    assert report[13][0][0] == "世帯番号" and "既に登録されています" in report[13][0][1]
+    assert report[15] == [("住民票コード", "住民票コードが14行目と重複しています")]
+    assert _constraint_names(fresh_storage) >= CONSTRAINTS

@@ -20,7 +20,13 @@ empty registry drops the registry's non-unique search and history indexes before
 builds them at the end (:mod:`.indexes`), which costs a sort each instead of millions of random
 B-tree insertions. The job records its phase (``loading``, then ``indexing``), so a resumed job
 keeps its mode and its indexes are always rebuilt before it is marked done; while it is
-interrupted, searches still work but scan. The unique indexes stay: the duplicate checks use them.
+interrupted, searches still work but scan. On PostgreSQL the registry tables' primary keys and
+unique constraints are deferred too: meanwhile 住民票コード and 世帯番号 are checked against sets
+kept in memory (read back from the tables when a load resumes), 個人番号 and 統合宛名番号 through
+``atena_persons`` as always.
+
+Rows are validated by :mod:`.fastrow` where they are valid (values cached per import) and by the
+interchange's ``parse_row`` otherwise, which gives every problem its reason.
 
 Households: the members of a household must be on consecutive rows (the export writes them so);
 a household is accepted or refused as a whole (see :mod:`.parsing`). A 世帯番号 met again later in
@@ -232,10 +238,40 @@ class _Batch:
         self.rows += result.rows
 
 
+@dataclass
+class _Committed:
+    """住民票コード (as integers: always 11 digits) and 世帯番号 in the registry, kept in memory while
+    an initial load has the registry's unique constraints dropped (see :mod:`.indexes`)."""
+
+    codes: set[int] = field(default_factory=set)
+    households: set[str] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, uow: UnitOfWork) -> _Committed:
+        s = uow.session
+        return cls(
+            {int(c) for c in s.scalars(select(Person.juminhyo_code).execution_options(yield_per=50_000))},
+            set(s.scalars(select(Household.household_number).execution_options(yield_per=50_000))),
+        )
+
+    def add(self, households: Iterable[HouseholdValues]) -> None:
+        for h in households:
+            self.households.add(h.number)
+            self.codes.update(int(m.juminhyo_code) for m in h.members)
+
+
 class _BatchWriter:
     """Checks one batch against itself and the database, then writes it (one transaction)."""
 
-    def __init__(self, uow: UnitOfWork, job: ImportJob, now: datetime, today: date) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        job: ImportJob,
+        now: datetime,
+        today: date,
+        committed: _Committed | None = None,
+    ) -> None:
+        self.committed = committed
         self.uow = uow
         self.s: Session = uow.session
         self.job = job
@@ -267,7 +303,11 @@ class _BatchWriter:
     ) -> list[HouseholdValues]:
         """Households still accepted after the duplicate checks; the refused ones go to ``rejected``."""
         members = [m for h in households for m in h.members]
-        codes = self._existing(Person.juminhyo_code, [m.juminhyo_code for m in members])
+        committed = self.committed
+        if committed is not None:  # the registry's unique constraints are dropped (initial load)
+            codes = {m.juminhyo_code: True for m in members if int(m.juminhyo_code) in committed.codes}
+        else:
+            codes = self._existing(Person.juminhyo_code, [m.juminhyo_code for m in members])
         numbers = self._existing(
             AtenaPerson.individual_number_bidx,
             [m.bidx for m in members if m.bidx is not None],
@@ -276,9 +316,11 @@ class _BatchWriter:
         carried = self._existing(
             AtenaPerson.atena_number, [m.atena_number for m in members if m.atena_number is not None]
         )
-        known_households = self._existing(
-            Household.household_number, [h.number for h in households] + [k for k, _ in rejected_households]
-        )
+        household_numbers = [h.number for h in households] + [k for k, _ in rejected_households]
+        if committed is not None:
+            known_households = {n: True for n in household_numbers if n in committed.households}
+        else:
+            known_households = self._existing(Household.household_number, household_numbers)
         # A household refused by the parser may be the detached part of one met before.
         first_seen: dict[str, int] = {}
         for h in households:
@@ -428,6 +470,7 @@ class Importer:
         self.errors_path = options.errors_path or self.path.with_name(self.path.name + ".errors.csv")
         self.progress = progress
         self.today = options.today or datetime.now(JST).date()
+        self.committed: _Committed | None = None
 
     def _uow(self) -> Any:
         return self.storage.unit_of_work(self.ctx, Zone.MYNUMBER)
@@ -480,6 +523,9 @@ class Importer:
         resumed = job.last_line
         if job.phase == PHASE_LOADING:
             indexes.drop_deferred_indexes(self.storage, tenant)
+            if indexes.defers_constraints(self.storage):
+                with self._uow() as uow:
+                    self.committed = _Committed.load(uow)
         setup = ParseSetup(
             parse=ParseContext(
                 today=self.today, gaiji=gaiji, known_cities=(tenant.name,),
@@ -591,7 +637,7 @@ class Importer:
                 # The tables grow by a batch at a time: a plan cached when they were small (a
                 # sequential scan) would be reused when they hold millions of rows.
                 uow.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-            writer = _BatchWriter(uow, job, now, self.today)
+            writer = _BatchWriter(uow, job, now, self.today, self.committed)
             households = writer.check(households, rejected, rejected_households)
             change_id = uuid.uuid4().hex
             accepted = writer.write(households, change_id)
@@ -641,7 +687,9 @@ class Importer:
             )  # fmt: skip
             fresh: ImportJob = s.get_one(ImportJob, job.id, populate_existing=True)
             s.expunge(fresh)
-            return fresh
+        if self.committed is not None:  # only once the batch is committed
+            self.committed.add(households)
+        return fresh
 
     def _fail_header(self, job: ImportJob, errors: list[RowError]) -> ImportJob:
         with self._uow() as uow:

@@ -2,10 +2,19 @@
 
 A first full load of millions of residents into an empty registry spends much of its database time
 updating the search and history indexes row by row (random insertions into large B-trees). Built
-once at the end they cost a sort each. Only the non-unique indexes of ``registry_persons`` and
-``registry_person_versions`` are deferred: the unique ones (住民票コード, 統合宛名番号, 個人番号's
-blind index, 世帯番号) stay, because each batch's duplicate checks read them and they keep the data
-consistent while it loads.
+once at the end they cost a sort each. The non-unique indexes of ``registry_persons`` and
+``registry_person_versions`` are deferred on both backends.
+
+On PostgreSQL the primary keys and unique constraints of the registry's own tables
+(``registry_persons``, ``registry_person_versions``, ``registry_households``) are deferred too: kept
+row by row they cost about as much server time as writing the rows (random B-tree insertions into
+indexes larger than the buffer cache). While they are dropped the importer checks 住民票コード and
+世帯番号 against sets it keeps in memory (filled from the table when a load resumes); 個人番号 and
+統合宛名番号 are still checked through ``atena_persons``, whose constraints stay (it is not the
+registry's table, and every person has its 宛名 row with the same numbers); ids are 128-bit and
+fresh.
+Rebuilding a constraint that the data violates would fail the load's last step rather than let a
+duplicate in. SQLite cannot drop a table's constraints; they stay there.
 
 On PostgreSQL the tenant's role does not own the tables, so the DDL runs through the backend's
 administrative engine with ``search_path`` set to the tenant's schema; on SQLite the tenant's own
@@ -18,21 +27,40 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Index, Table
-from sqlalchemy.schema import CreateIndex, DropIndex
+from sqlalchemy import Connection, Constraint, Index, PrimaryKeyConstraint, Table, UniqueConstraint
+from sqlalchemy.schema import AddConstraint, CreateIndex, DropIndex
 
-from jichitai.mynumber.registry.models import Person, PersonVersion
+from jichitai.mynumber.registry.models import Household, Person, PersonVersion
 from jichitai.platform.storage import Storage
 from jichitai.platform.storage.backends import PostgresBackend
 from jichitai.platform.tenants import Tenant
 from jichitai.platform.zones import Zone
 
 _TABLES: tuple[Table, ...] = (Person.__table__, PersonVersion.__table__)  # type: ignore[assignment]
+_CONSTRAINED: tuple[Table, ...] = (*_TABLES, Household.__table__)  # type: ignore[arg-type]
 
 
 def deferred_indexes() -> list[Index]:
     """The indexes an initial load drops and rebuilds (sorted by name, for a stable order)."""
     return sorted((ix for t in _TABLES for ix in t.indexes if not ix.unique), key=lambda ix: str(ix.name))
+
+
+def deferred_constraints() -> list[Constraint]:
+    """The primary keys and unique constraints an initial load on PostgreSQL drops and rebuilds."""
+    return sorted(
+        (
+            c
+            for t in _CONSTRAINED
+            for c in t.constraints
+            if isinstance(c, PrimaryKeyConstraint | UniqueConstraint)
+        ),
+        key=lambda c: str(c.name),
+    )
+
+
+def defers_constraints(storage: Storage) -> bool:
+    """Whether an initial load drops the unique constraints (PostgreSQL) or keeps them (SQLite)."""
+    return isinstance(storage.backend, PostgresBackend)
 
 
 @contextmanager
@@ -47,30 +75,50 @@ def _ddl(storage: Storage, tenant: Tenant) -> Iterator[Connection]:
             conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
             yield conn
     else:
-        with storage.tenant_engine(Zone.MYNUMBER, tenant).begin() as conn:
+        with storage.tenant_engine(Zone.MYNUMBER, tenant).connect() as conn:
             # index builds sort: a large page cache and in-memory temporary storage for this
-            # connection while they run, its settings restored afterwards (it returns to the pool)
-            cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-            temp = conn.exec_driver_sql("PRAGMA temp_store").scalar()
-            conn.exec_driver_sql("PRAGMA cache_size = -262144")
-            conn.exec_driver_sql("PRAGMA temp_store = MEMORY")
+            # connection while they run, its settings restored afterwards (it returns to the pool).
+            # Set through the driver, outside any transaction: SQLite refuses to change temp_store
+            # inside one, and the engine opens one (BEGIN IMMEDIATE) on first use.
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            cache = raw.execute("PRAGMA cache_size").fetchone()[0]
+            temp = raw.execute("PRAGMA temp_store").fetchone()[0]
+            raw.execute("PRAGMA cache_size = -262144")
+            raw.execute("PRAGMA temp_store = MEMORY")
             try:
-                yield conn
+                with conn.begin():
+                    yield conn
             finally:
-                conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache or -2000)}")
-                conn.exec_driver_sql(f"PRAGMA temp_store = {int(temp or 0)}")
+                raw.execute(f"PRAGMA cache_size = {int(cache or -2000)}")
+                raw.execute(f"PRAGMA temp_store = {int(temp or 0)}")
 
 
 def drop_deferred_indexes(storage: Storage, tenant: Tenant) -> None:
     with _ddl(storage, tenant) as conn:
         for ix in deferred_indexes():
             conn.execute(DropIndex(ix, if_exists=True))
+        if defers_constraints(storage):
+            for c in deferred_constraints():
+                table = c.table.name.replace('"', '""')
+                conn.exec_driver_sql(f'ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS "{c.name}"')
 
 
 def build_deferred_indexes(storage: Storage, tenant: Tenant) -> None:
     """Create the deferred indexes (those missing) and refresh the planner's statistics."""
     with _ddl(storage, tenant) as conn:
+        if defers_constraints(storage):
+            present = {
+                str(name)
+                for (name,) in conn.exec_driver_sql(
+                    "SELECT c.conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
+                    " WHERE n.nspname = current_schema()"
+                )
+            }
+            for c in deferred_constraints():
+                if str(c.name) not in present:
+                    conn.execute(AddConstraint(c))
         for ix in deferred_indexes():
             conn.execute(CreateIndex(ix, if_not_exists=True))
-        for table in _TABLES:
+        for table in _CONSTRAINED:
             conn.exec_driver_sql(f'ANALYZE "{table.name}"')

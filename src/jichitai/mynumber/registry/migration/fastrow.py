@@ -1,0 +1,360 @@
+"""A fast path for :func:`~jichitai.mynumber.registry.interchange.parse_row` on rows that are valid.
+
+An import of millions of residents spends most of its time validating and normalizing rows, and in
+a city's file the same values come back again and again: surnames and given names, readings,
+the address shared by a household, 本籍, dates, codes. :class:`FastRowParser` validates a row by
+looking each raw value up in a per-import cache that holds the outcome of the very functions
+``parse_row`` calls (:func:`~jichitai.mynumber.registry.names.normalize_name`,
+:func:`~jichitai.mynumber.registry.addresses.parse_address`, the 外字 map …) and then checks the
+rules that tie columns together.
+
+Its contract is narrow on purpose: :meth:`FastRowParser.parse` returns the same
+:class:`~jichitai.mynumber.registry.interchange.ResidentRow` as ``parse_row`` for a row that
+``parse_row`` accepts, or ``None``; it never reports problems. On ``None`` the caller runs
+``parse_row``, which gives the row or every problem with its Japanese reason, so rejected rows are
+always described by the one reference implementation. (A ``None`` for a valid row only costs time.)
+``tests/mynumber/registry/migration/test_fastrow.py`` compares both on generated files and on the
+invalid rows of the interchange tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
+from jichitai.mynumber.registry.addresses import Address, normalize_address_text, parse_address
+from jichitai.mynumber.registry.interchange import (
+    _FUTURE_ALLOWED_REMOVALS,
+    _KIND,
+    _RESIDENCE_CARD,
+    _SEX,
+    CHANGE_REASONS,
+    MAX_AGE_YEARS,
+    REMOVAL_REASONS,
+    RESIDENCE_STATUSES,
+    STATUSES_WITHOUT_PERIOD,
+    ParseContext,
+    ResidentKind,
+    ResidentRow,
+    _parse_date,
+    is_valid_my_number,
+    is_valid_relationship,
+)
+from jichitai.mynumber.registry.names import (
+    GaijiMap,
+    check_katakana,
+    check_name_characters,
+    normalize_kana,
+    normalize_name,
+)
+
+_CACHE_LIMIT = 300_000  # entries per cache; a cache that grows past it starts again (memory stays flat)
+_BAD = object()  # cached outcome "parse_row refuses this value"
+
+JAPANESE = ResidentKind.JAPANESE
+FOREIGN = ResidentKind.FOREIGN
+
+
+def _age(birth: date, day: date) -> int:
+    years = day.year - birth.year
+    return years - ((day.month, day.day) < (birth.month, birth.day))
+
+
+class _Cache:
+    """value -> outcome of ``compute`` (or ``_BAD``), bounded."""
+
+    __slots__ = ("compute", "data")
+
+    def __init__(self, compute: Callable[[str], Any]) -> None:
+        self.compute = compute
+        self.data: dict[str, Any] = {}
+
+    def miss(self, value: str) -> Any:
+        if len(self.data) >= _CACHE_LIMIT:
+            self.data.clear()
+        try:
+            out = self.compute(value)
+        except Exception:
+            out = _BAD
+        self.data[value] = out
+        return out
+
+
+class FastRowParser:
+    """Validates rows like ``parse_row`` for one import (its :class:`ParseContext`), with caches."""
+
+    def __init__(self, ctx: ParseContext) -> None:
+        self.ctx = ctx
+        self.today = ctx.today
+        gaiji = ctx.gaiji
+        known = ctx.known_cities
+
+        def name(allow_latin: bool) -> Callable[[str], Any]:
+            def compute(value: str) -> Any:
+                if gaiji.unmapped(value):
+                    return _BAD
+                out = normalize_name(gaiji.apply(value))
+                return _BAD if check_name_characters(out, allow_latin=allow_latin) is not None else out
+
+            return compute
+
+        def kana(value: str) -> Any:
+            return _BAD if check_katakana(value) is not None else normalize_kana(value)
+
+        def free(normalize: Callable[[str], str]) -> Callable[[str], Any]:
+            def compute(value: str) -> Any:
+                if _free_problem(gaiji, value):
+                    return _BAD
+                return normalize(gaiji.apply(value))
+
+            return compute
+
+        def address(value: str) -> Any:
+            if _free_problem(gaiji, value):
+                return _BAD
+            return parse_address(gaiji.apply(value), known_cities=known)
+
+        def birth(value: str) -> Any:
+            d = _parse_date(value)
+            if isinstance(d, str) or d > self.today or _age(d, self.today) > MAX_AGE_YEARS:
+                return _BAD
+            return d
+
+        def day(value: str) -> Any:
+            d = _parse_date(value)
+            return _BAD if isinstance(d, str) else d
+
+        def nationality(value: str) -> Any:
+            return _BAD if check_name_characters(value) is not None else value
+
+        self._name_latin = _Cache(name(True))
+        self._name_plain = _Cache(name(False))
+        self._kana = _Cache(kana)
+        self._address = _Cache(address)
+        self._note = _Cache(free(normalize_name))
+        self._other_address = _Cache(free(normalize_address_text))
+        self._birth = _Cache(birth)
+        self._date = _Cache(day)
+        self._nationality = _Cache(nationality)
+        self._relationships: dict[str, bool] = {}
+
+    def parse(self, record: Mapping[str, Any], line: int) -> ResidentRow | None:
+        """The row ``parse_row`` would return, or ``None`` (then ask ``parse_row``)."""
+        try:
+            return self._parse(record.get, line)
+        except AttributeError:  # a value that is not text (no .strip): the reference path decides
+            return None
+
+    def _parse(self, g: Callable[[str, str], Any], line: int) -> ResidentRow | None:
+        today = self.today
+        ctx = self.ctx
+        v: Any
+        _address, _birth, _date, _kana, _name_latin, _name_plain, _nationality, _note, _other_address = (
+            self._address,
+            self._birth,
+            self._date,
+            self._kana,
+            self._name_latin,
+            self._name_plain,
+            self._nationality,
+            self._note,
+            self._other_address,
+        )
+
+        code = g("住民票コード", "").strip()
+        if not (len(code) == 11 and code.isdigit() and code.isascii()):
+            return None
+        my_number: str | None = g("個人番号", "").strip() or None
+        if my_number is not None and not is_valid_my_number(my_number):
+            return None
+        atena: str | None = g("統合宛名番号", "").strip() or None
+        if atena is not None and not (len(atena) <= 15 and atena.isdigit() and atena.isascii()):
+            return None
+        household = g("世帯番号", "").strip()
+        if not (household and len(household) <= 15 and household.isdigit() and household.isascii()):
+            return None
+        relationship = g("続柄", "").strip()
+        ok = self._relationships.get(relationship)
+        if ok is None:
+            ok = self._relationships[relationship] = bool(relationship) and is_valid_relationship(
+                relationship
+            )
+        if not ok:
+            return None
+        kind = _KIND.get(g("住民種別", "").strip())
+        if kind is None:
+            return None
+        foreign = kind is FOREIGN
+
+        raw = g("世帯主氏名", "").strip()
+        head_name = None
+        if raw:
+            head_name = _name_latin.data.get(raw) or _name_latin.miss(raw)
+            if head_name is _BAD:
+                return None
+        names = _name_latin if foreign else _name_plain
+        raw = g("氏名", "").strip()
+        if not raw:
+            return None
+        name = names.data.get(raw) or names.miss(raw)
+        if name is _BAD:
+            return None
+        raw = g("氏名カナ", "").strip()
+        if not raw:
+            return None
+        name_kana = _kana.data.get(raw) or _kana.miss(raw)
+        if name_kana is _BAD:
+            return None
+        alias = alias_kana = None
+        raw = g("通称", "").strip()
+        if raw:
+            alias = _name_latin.data.get(raw) or _name_latin.miss(raw)
+            if alias is _BAD:
+                return None
+        raw = g("通称カナ", "").strip()
+        if raw:
+            alias_kana = _kana.data.get(raw) or _kana.miss(raw)
+            if alias_kana is _BAD:
+                return None
+        if not foreign and (alias or alias_kana):
+            return None
+        sex = _SEX.get(g("性別", "").strip())
+        if sex is None:
+            return None
+        raw = g("生年月日", "").strip()
+        if not raw:
+            return None
+        birth = _birth.data.get(raw) or _birth.miss(raw)
+        if birth is _BAD:
+            return None
+        raw = g("住民となった年月日", "").strip()
+        if not raw:
+            return None
+        became = _date.data.get(raw) or _date.miss(raw)
+        if became is _BAD:
+            return None
+        raw = g("住所", "").strip()
+        if not raw:
+            return None
+        address: Address = _address.data.get(raw) or _address.miss(raw)
+        if address is _BAD or not address.prefecture or not address.city:
+            return None
+        raw = g("方書", "").strip()
+        address_note = None
+        if raw:
+            address_note = _note.data.get(raw) or _note.miss(raw)
+            if address_note is _BAD:
+                return None
+        raw = g("住所を定めた年月日", "").strip()
+        if not raw:
+            return None
+        since = _date.data.get(raw) or _date.miss(raw)
+        if since is _BAD:
+            return None
+        others: list[str | None] = []
+        for column in ("前住所", "転入前住所", "転出先住所", "本籍"):
+            raw = g(column, "").strip()
+            if raw:
+                v = _other_address.data.get(raw) or _other_address.miss(raw)
+                if v is _BAD:
+                    return None
+                others.append(v)
+            else:
+                others.append(None)
+        previous, before_move_in, moved_out_to, honseki = others
+        has_honseki = honseki is not None
+        raw_hittosha = g("筆頭者", "").strip()
+        hittosha = None
+        if raw_hittosha:
+            hittosha = _name_plain.data.get(raw_hittosha) or _name_plain.miss(raw_hittosha)
+            if hittosha is _BAD:
+                return None
+        nationality: str | None = g("国籍", "").strip() or None
+        if (
+            nationality is not None
+            and (_nationality.data.get(nationality) or _nationality.miss(nationality)) is _BAD
+        ):
+            return None
+        status: str | None = g("在留資格", "").strip() or None
+        if status is not None and status not in RESIDENCE_STATUSES:
+            return None
+        raw_stay = g("在留期間満了日", "").strip()
+        stay_until = None
+        if raw_stay:
+            stay_until = _date.data.get(raw_stay) or _date.miss(raw_stay)
+            if stay_until is _BAD:
+                return None
+        card: str | None = g("在留カード等番号", "").strip() or None
+        if card is not None and not _RESIDENCE_CARD.match(card):
+            return None
+        if kind is JAPANESE:
+            if nationality or status or raw_stay or card:
+                return None
+            if has_honseki != bool(raw_hittosha):
+                return None
+        else:
+            if has_honseki or raw_hittosha or not nationality or not status:
+                return None
+            if status not in STATUSES_WITHOUT_PERIOD and not raw_stay:
+                return None
+
+        change_reason: str | None = g("異動事由", "").strip() or None
+        if change_reason is not None and change_reason not in CHANGE_REASONS:
+            return None
+        raw = g("異動日", "").strip()
+        change_date = None
+        if raw:
+            change_date = _date.data.get(raw) or _date.miss(raw)
+            if change_date is _BAD:
+                return None
+        elif change_reason is not None:
+            return None
+        raw = g("届出日", "").strip()
+        notified = None
+        if raw:
+            notified = _date.data.get(raw) or _date.miss(raw)
+            if notified is _BAD:
+                return None
+        removal_reason: str | None = g("消除事由", "").strip() or None
+        if removal_reason is not None and removal_reason not in REMOVAL_REASONS:
+            return None
+        raw = g("消除日", "").strip()
+        removed_on = None
+        if raw:
+            removed_on = _date.data.get(raw) or _date.miss(raw)
+            if removed_on is _BAD:
+                return None
+        if (removed_on is None) != (removal_reason is None):
+            return None
+
+        future_ok = (removal_reason or change_reason) in _FUTURE_ALLOWED_REMOVALS
+        if became < birth or became > today or since < birth or since > today:
+            return None
+        for value in (change_date, removed_on):
+            if value is not None and (value < birth or (value > today and not future_ok)):
+                return None
+        if notified is not None and (notified < birth or notified > today):
+            return None
+        if since < became or (removed_on is not None and removed_on < became):
+            return None
+        if change_reason == "出生" and change_date is not None and change_date != birth:
+            return None
+        if (
+            ctx.municipality_prefix
+            and removed_on is None
+            and not address.text.startswith(ctx.municipality_prefix)
+        ):
+            return None
+        return ResidentRow(
+            line, code, my_number, atena, household, relationship, head_name, name, name_kana, alias,
+            alias_kana, birth, sex, kind, became, address, address_note, since, previous, before_move_in,
+            honseki, hittosha, nationality, status, stay_until, card, change_reason, change_date, notified,
+            removal_reason, removed_on, moved_out_to,
+        )  # fmt: skip
+
+
+def _free_problem(gaiji: GaijiMap, value: str) -> bool:
+    if gaiji.unmapped(value):
+        return True
+    return not gaiji.apply(value).replace("\u3000", " ").isprintable()
