@@ -176,3 +176,13 @@ def test_bad_bank_account(key: str, value: str, message_part: str) -> None:
 
 def test_bank_account_missing_fields() -> None:
     assert set(bank_account_problems({})) == set(GOOD_ACCOUNT)
+
+
+def test_digits_other_than_ascii_are_refused_without_an_exception() -> None:
+    # \d alone would accept Arabic-Indic digits and the check digit would then raise
+    assert not is_valid_individual_number("١٢٣٤٥٦٧٨٩٠١٨")
+    assert not is_valid_postal_code("١٠٠-٠٠٠١")
+    assert not is_valid_phone_jp("٠٣١٢٣٤٥٦٧٨")
+    assert not is_valid_bank_account(
+        {"bank_code": "٠٠٠١", "branch_code": "001", "account_type": "普通", "account_number": "1234567"}
+    )

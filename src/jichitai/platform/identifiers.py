@@ -33,7 +33,7 @@ def _ascii_digits(text: str) -> str:
 
 # --- 個人番号 -----------------------------------------------------------------------------------
 
-_INDIVIDUAL_NUMBER: Final = re.compile(r"^\d{12}$")
+_INDIVIDUAL_NUMBER: Final = re.compile(r"^\d{12}\Z", re.ASCII)
 
 
 def individual_number_check_digit(first_eleven: str) -> int:
@@ -72,7 +72,7 @@ def is_valid_individual_number(text: str) -> bool:
 
 # --- 郵便番号 -----------------------------------------------------------------------------------
 
-_POSTAL: Final = re.compile(r"^(\d{3})-?(\d{4})$")
+_POSTAL: Final = re.compile(r"^(\d{3})-?(\d{4})\Z", re.ASCII)
 
 
 def is_valid_postal_code(text: str) -> bool:
@@ -90,9 +90,9 @@ def normalize_postal_code(text: str) -> str:
 
 # 10 digits: fixed lines (0AB-CDE-FGHJ) and 0120/0570 numbers. 11 digits: 020/050/060/070/080/090
 # and 0800 numbers, which all have 0 as their third digit.
-_PHONE_10: Final = re.compile(r"^0[1-9]\d{8}$")
-_PHONE_11: Final = re.compile(r"^0[2-9]0\d{8}$")
-_PHONE_SHAPE: Final = re.compile(r"^\(?\d+\)?(?:[-\s]?\(?\d+\)?)*$")
+_PHONE_10: Final = re.compile(r"^0[1-9]\d{8}\Z", re.ASCII)
+_PHONE_11: Final = re.compile(r"^0[2-9]0\d{8}\Z", re.ASCII)
+_PHONE_SHAPE: Final = re.compile(r"^\(?\d+\)?(?:[-\s]?\(?\d+\)?)*\Z", re.ASCII)
 
 
 def _phone_digits(text: str) -> str | None:
@@ -139,9 +139,9 @@ def is_katakana(text: str) -> bool:
 # --- 口座 ---------------------------------------------------------------------------------------
 
 ACCOUNT_TYPES: Final = ("普通", "当座", "貯蓄")
-_BANK_CODE: Final = re.compile(r"^\d{4}$")
-_BRANCH_CODE: Final = re.compile(r"^\d{3}$")
-_ACCOUNT_NUMBER: Final = re.compile(r"^\d{7}$")
+_BANK_CODE: Final = re.compile(r"^\d{4}\Z", re.ASCII)
+_BRANCH_CODE: Final = re.compile(r"^\d{3}\Z", re.ASCII)
+_ACCOUNT_NUMBER: Final = re.compile(r"^\d{7}\Z", re.ASCII)
 # The 全銀協 character set for account names: half-width katakana without small letters, voiced
 # marks, upper-case Latin letters, digits, space and ( ) . - / , and the corporate abbreviations'
 # brackets 「 」 (half-width ｢ ｣).

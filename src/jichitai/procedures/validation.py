@@ -22,6 +22,7 @@ from jsonschema import ValidationError as SchemaViolation
 from jsonschema.exceptions import SchemaError
 
 from jichitai.platform import identifiers as ids
+from jichitai.procedures.fast_validation import fast_validator_for
 from jichitai.procedures.formats import FORMAT_CHECKER, KNOWN_FORMATS, coerce_scalar, normalize_string
 from jichitai.procedures.model import ProcedureDefinition
 
@@ -160,8 +161,11 @@ def _merged_properties(schema: Mapping[str, Any]) -> dict[str, Mapping[str, Any]
 
 def normalize_application(data: Any, schema: Mapping[str, Any]) -> Any:
     """A normalised copy of ``data`` following ``schema`` (see the module docstring)."""
+    if type(data) is str:  # most nodes: spare them the slower Mapping (ABC) check below
+        return _normalize_text(data, schema)
     if isinstance(data, Mapping):
-        props = _merged_properties(schema)
+        raw = schema.get("properties")
+        props: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
         out: dict[str, Any] = {}
         for key, value in data.items():
             if value is None or (isinstance(value, str) and not value.strip()):
@@ -175,11 +179,15 @@ def normalize_application(data: Any, schema: Mapping[str, Any]) -> Any:
             return [normalize_application(v, items) for v in data]
         return list(data)
     if isinstance(data, str):
-        coerced = coerce_scalar(data, schema)
-        if isinstance(coerced, str):
-            return normalize_string(coerced, schema)
-        return coerced
+        return _normalize_text(data, schema)
     return data
+
+
+def _normalize_text(data: str, schema: Mapping[str, Any]) -> Any:
+    coerced = coerce_scalar(data, schema)
+    if isinstance(coerced, str):
+        return normalize_string(coerced, schema)
+    return coerced
 
 
 def _future_dates(data: Any, schema: Mapping[str, Any], today: date, path: Path) -> Iterator[Path]:
@@ -199,6 +207,48 @@ def _future_dates(data: Any, schema: Mapping[str, Any], today: date, path: Path)
                 yield path
         except ValueError:
             return
+
+
+def _not_future_skeleton(schema: Any) -> Any:
+    """The parts of ``schema`` that :func:`_future_dates` follows and can yield in, or None.
+
+    Walking this instead of the whole form skips the subtrees without an ``x-not-future`` date;
+    the paths found, and their order, are the same. Property schemas that are not mappings are
+    kept as they are, so that anything the full walk would raise on it still raises on.
+    """
+    if not isinstance(schema, Mapping):
+        return schema
+    out: dict[str, Any] = {}
+    if schema.get("x-not-future") and schema.get("format") == "date":
+        out["x-not-future"] = schema["x-not-future"]
+        out["format"] = "date"
+    props = schema.get("properties")
+    if isinstance(props, Mapping):
+        kept = {}
+        for key, sub in props.items():
+            skeleton = _not_future_skeleton(sub)
+            if skeleton is not None:
+                kept[key] = skeleton
+        if kept:
+            out["properties"] = kept
+    items = schema.get("items")
+    if isinstance(items, Mapping):
+        skeleton = _not_future_skeleton(items)
+        if skeleton is not None:
+            out["items"] = skeleton
+    return out or None
+
+
+_NOT_FUTURE: dict[str, Mapping[str, Any] | None] = {}
+
+
+def _not_future_schema(form: Mapping[str, Any], cache_key: str) -> Mapping[str, Any] | None:
+    try:
+        return _NOT_FUTURE[cache_key]
+    except KeyError:
+        skeleton: Mapping[str, Any] | None = _not_future_skeleton(form)
+        _NOT_FUTURE[cache_key] = skeleton
+        return skeleton
 
 
 # --- messages -------------------------------------------------------------------------------------
@@ -377,8 +427,14 @@ def validate_form_data(
     *,
     today: date | None = None,
     cache_key: str | None = None,
+    fast_path: bool = True,
 ) -> ValidationResult:
-    """Normalise and check ``data`` against a form schema."""
+    """Normalise and check ``data`` against a form schema.
+
+    With a ``cache_key`` (and ``fast_path``), ``jsonschema_rs`` first checks whether the data is
+    certainly valid (see :mod:`jichitai.procedures.fast_validation`); only when it is not does the
+    Python validator run, to find and word the errors. The result is the same either way.
+    """
     normalized = normalize_application(dict(data), form)
     found: dict[Path, tuple[int, str, str]] = {}
 
@@ -387,10 +443,16 @@ def validate_form_data(
         if path not in found or rank < found[path][0]:
             found[path] = (rank, keyword, message)
 
-    for err in validator_for(form, cache_key).iter_errors(normalized):
-        for path, keyword, message in _explain(err, form):
-            keep(path, keyword, message)
-    for path in _future_dates(normalized, form, today or date.today(), ()):
+    fast = fast_validator_for(form, cache_key) if fast_path and cache_key is not None else None
+    if fast is None or not fast.accepts(normalized):
+        for err in validator_for(form, cache_key).iter_errors(normalized):
+            for path, keyword, message in _explain(err, form):
+                keep(path, keyword, message)
+    dated: Mapping[str, Any] | None = form
+    if fast_path and cache_key is not None:
+        dated = _not_future_schema(form, cache_key)
+    future = _future_dates(normalized, dated, today or date.today(), ()) if dated is not None else ()
+    for path in future:
         sub = schema_at(form, path)
         keep(
             path,
