@@ -155,7 +155,9 @@ def _all_mutations(form: Mapping[str, Any], valid: dict[str, Any]) -> Iterator[d
             for replacement in _leaf_values(value, schema):
                 yield _with(valid, path, replacement)
     yield {**valid, "children": "surrogate \ud800"}
-    yield {**valid, 1: "non-string key"}
+    non_string_key: dict[Any, Any] = dict(valid)
+    non_string_key[1] = "non-string key"
+    yield non_string_key
 
 
 def _python_verdict(form: Mapping[str, Any], normalized: Any) -> bool | type[BaseException]:
