@@ -6,14 +6,31 @@ prefix (a surname alone finds the whole family), and the rank orders them: the n
 written, then width/kana-insensitive, then variant kanji (髙/高, 﨑/崎), then prefix matches in the
 same order. A query written in kana searches the kana keys the same way. No filter ever needs a
 full scan: name, kana, birth date, address prefix, household and 統合宛名番号 each have an index.
+A search reads at most MAX_RESULTS + 1 matches, in the order of the index it ranges over: a broader
+one (a common surname alone: tens of thousands in a large city) shows the first MAX_RESULTS, whole
+names first, and asks staff to add criteria, so that its cost does not grow with the city.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, case, func, literal, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import InstrumentedAttribute
 
 from jichitai.mynumber.registry.addresses import normalize_address_text, parse_address
@@ -24,6 +41,10 @@ from jichitai.platform.storage import UnitOfWork
 from jichitai.platform.tenants import PREFECTURES
 
 MAX_PAGE_SIZE = 100
+# A search shows at most this many matches (over its pages); a broader one is answered with the
+# first of them and the advice to narrow it (CAPPED_MESSAGE), so that its cost stays bounded.
+MAX_RESULTS = 500
+CAPPED_MESSAGE = "該当が多いため先頭{n}件を表示しています。条件を追加してください"
 _TOP = "\U0010ffff"  # above every character: [key, key + _TOP) is exactly the keys starting with key
 
 # match ranks, best first
@@ -67,6 +88,12 @@ class SearchPage:
     total: int
     page: int
     page_size: int
+    capped: bool = False  # more than MAX_RESULTS matched: ``total`` is the cap, not the count
+
+    @property
+    def notice(self) -> str | None:
+        """What staff are told when the search was capped (None when every match is counted)."""
+        return CAPPED_MESSAGE.format(n=self.total) if self.capped else None
 
     @property
     def pages(self) -> int:
@@ -78,35 +105,52 @@ def _is_kana(text: str) -> bool:
 
 
 _Column = ColumnElement[str] | InstrumentedAttribute[str]
+_AnyColumn = ColumnElement[Any] | InstrumentedAttribute[Any]
 
 
-def _prefix(column: _Column, key: str) -> ColumnElement[bool]:
-    return and_(column >= key, column < key + _TOP)
-
-
-def _starts(column: _Column, key: str) -> ColumnElement[bool]:
-    return func.substr(column, 1, len(key)) == key
-
-
-def _name_filter(text: str) -> tuple[ColumnElement[bool], ColumnElement[int]]:
-    if _is_kana(text):
-        keys = name_keys(normalize_kana(text))
+def _name_filter(kana: bool) -> tuple[ColumnElement[bool], ColumnElement[int], _Column]:
+    """The condition (a range of the folded key's index), the rank, and the indexed column, with
+    the query's keys as parameters (see :func:`_name_params`)."""
+    if kana:
         # kana is stored normalized, so its width key is the exact form (hiragana input included)
-        exact_col, exact_key = Person.kana_key_width, keys.width
-        width_col, folded_col = Person.kana_key_width, Person.kana_key_folded
+        exact_col, width_col, folded_col = (
+            Person.kana_key_width,
+            Person.kana_key_width,
+            Person.kana_key_folded,
+        )
     else:
-        keys = name_keys(text)
-        exact_col, exact_key = Person.name_key_exact, keys.exact
-        width_col, folded_col = Person.name_key_width, Person.name_key_folded
+        exact_col, width_col, folded_col = (
+            Person.name_key_exact,
+            Person.name_key_width,
+            Person.name_key_folded,
+        )
+    exact: BindParameter[str] = bindparam("exact")
+    width: BindParameter[str] = bindparam("width")
+    folded: BindParameter[str] = bindparam("folded")
     rank = case(
-        (exact_col == exact_key, RANK_EXACT),
-        (width_col == keys.width, RANK_WIDTH),
-        (folded_col == keys.folded, RANK_VARIANT),
-        (_starts(exact_col, exact_key), RANK_PREFIX_EXACT),
-        (_starts(width_col, keys.width), RANK_PREFIX_WIDTH),
+        (exact_col == exact, RANK_EXACT),
+        (width_col == width, RANK_WIDTH),
+        (folded_col == folded, RANK_VARIANT),
+        (func.substr(exact_col, 1, bindparam("exact_len", type_=Integer)) == exact, RANK_PREFIX_EXACT),
+        (func.substr(width_col, 1, bindparam("width_len", type_=Integer)) == width, RANK_PREFIX_WIDTH),
         else_=RANK_PREFIX_VARIANT,
     )
-    return _prefix(folded_col, keys.folded), rank
+    return and_(folded_col >= folded, folded_col < bindparam("folded_top")), rank, folded_col
+
+
+def _name_params(text: str) -> tuple[bool, dict[str, object]]:
+    """Whether the query is kana, and its keys: [folded, folded + _TOP) is the keys starting with it."""
+    kana = _is_kana(text)
+    keys = name_keys(normalize_kana(text)) if kana else name_keys(text)
+    exact = keys.width if kana else keys.exact
+    return kana, {
+        "exact": exact,
+        "exact_len": len(exact),
+        "width": keys.width,
+        "width_len": len(keys.width),
+        "folded": keys.folded,
+        "folded_top": keys.folded + _TOP,
+    }
 
 
 def _address_key(text: str, prefecture: str, municipality: str) -> str:
@@ -117,8 +161,154 @@ def _address_key(text: str, prefecture: str, municipality: str) -> str:
     return parse_address(text, known_cities=(municipality,)).text
 
 
+# The columns a hit shows (loading whole Person entities costs more than the query).
+_SHOWN = (
+    Person.atena_number,
+    Person.name,
+    Person.name_kana,
+    Person.birth_date,
+    Person.sex,
+    Person.address_text,
+    Person.relationship,
+    Person.status,
+    Person.removed_on,
+    Person.removal_reason,
+)
+
+
+def _hit(r: Any) -> SearchHit:  # a row of _SHOWN, household_number and rank
+    return SearchHit(
+        r.atena_number,
+        r.name,
+        r.name_kana,
+        r.birth_date,
+        r.sex,
+        r.address_text,
+        r.household_number,
+        r.relationship,
+        r.status,
+        r.removed_on,
+        r.removal_reason,
+        int(r.rank),
+    )
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """Which criteria a search has: one statement per shape, built once (see _statements)."""
+
+    name: bool
+    kana: bool
+    birth_date: bool
+    address: bool
+    atena_number: bool
+    household_number: bool
+    include_removed: bool
+
+
+@functools.lru_cache(maxsize=256)
+def _statements(shape: _Shape) -> tuple[Select[*tuple[Any, ...]], Select[int]]:
+    """The page statement and the (bounded) count statement of a search of this shape.
+
+    The values are bind parameters, so each statement is built once: building and hashing this
+    nested statement cost SQLAlchemy more CPU than the database spends running it.
+
+    The page statement returns rows [offset, offset + limit) of the matches and how many matched,
+    counted up to one past ``cap`` (MAX_RESULTS), in one statement whose cost the cap bounds. The
+    matches are read in the order of the index the main criterion ranges over (``scan``, then id)
+    and the reading stops one past the cap; a plain range would let PostgreSQL read a broad one
+    whole, as a bitmap, before the limit. When no more than the cap match, they are all there and
+    are ranked: rank, reading, birth date. When more match, what is shown is the first ``cap`` in
+    the index's order, the whole-name matches (at the front of the range: the shortest key) ranked
+    as usual and then the longer names in the index's order, since ranking every match (tens of
+    thousands of 佐藤 in a large city) would read them all.
+    """
+    conditions: list[ColumnElement[bool]] = []
+    rank: ColumnElement[int] = literal(RANK_NONE, Integer)
+    scan: tuple[_AnyColumn, _AnyColumn] = (Person.birth_date, Person.kana_key_width)
+    if shape.name:
+        condition, rank, name_key = _name_filter(shape.kana)
+        conditions.append(condition)
+        scan = (name_key, Person.birth_date)
+    elif shape.address:
+        scan = (Person.address_key, Person.birth_date)
+    if shape.birth_date:
+        conditions.append(Person.birth_date == bindparam("birth_date"))
+    if shape.address:
+        conditions.append(
+            and_(Person.address_key >= bindparam("address"), Person.address_key < bindparam("address_top"))
+        )
+    if shape.atena_number:
+        conditions.append(Person.atena_number == bindparam("atena_number"))
+    if shape.household_number:
+        conditions.append(
+            Person.household_id.in_(
+                select(Household.id).where(Household.household_number == bindparam("household_number"))
+            )
+        )
+    if not shape.include_removed:
+        # a 転出予定 person stays in the results until the 転出予定日
+        conditions.append(or_(Person.status == STATUS_RESIDENT, Person.removed_on > bindparam("today")))
+    cap = bindparam("cap", type_=Integer)
+    matches = (
+        select(
+            Person.id,
+            Person.kana_key_width,
+            Person.birth_date,
+            rank.label("rank"),
+            scan[0].label("s0"),
+            scan[1].label("s1"),
+        )
+        .where(*conditions)
+        .order_by(*scan, Person.id)
+        .limit(cap + 1)
+        .subquery("m")
+    )
+    m = matches.c
+    counted = select(
+        m.id,
+        m.kana_key_width,
+        m.birth_date,
+        m.rank,
+        func.count().over().label("matches"),
+        func.row_number().over(order_by=(m.s0, m.s1, m.id)).label("pos"),
+    ).subquery("c")
+    c = counted.c
+    # capped: the longer names (prefix ranks) and a search without a name keep the index's order
+    in_scan_order = and_(c.matches > cap, c.rank >= RANK_PREFIX_EXACT)
+    order = (
+        case((in_scan_order, RANK_PREFIX_EXACT), else_=c.rank).label("o1"),
+        case((in_scan_order, c.pos), else_=0).label("o2"),
+        c.kana_key_width,
+        c.birth_date,
+        c.id,
+    )
+    page = (
+        select(counted, *order)
+        .order_by(*order)
+        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
+        .subquery("p")
+    )
+    p = page.c
+    # the page's rows are fetched by id: only what the ranking needs went through the sort
+    page_stmt = (
+        select(*_SHOWN, Household.household_number, p.rank, p.matches)
+        .select_from(page)
+        .join(Person, Person.id == p.id)
+        .join(Household, Household.id == Person.household_id)
+        .order_by(p.o1, p.o2, p.kana_key_width, p.birth_date, p.id)
+    )
+    bounded = select(literal(1)).select_from(Person).where(*conditions).limit(cap + 1).subquery()
+    return page_stmt, select(func.count()).select_from(bounded)
+
+
 def search(uow: UnitOfWork, q: SearchQuery, *, today: date) -> SearchPage:
-    """One page of persons matching ``q``, best name matches first; each person shown is audited."""
+    """One page of persons matching ``q``, best name matches first; each person shown is audited.
+
+    At most MAX_RESULTS are ever shown: when more match, the page says so (``capped``, ``notice``)
+    and shows the first ones in an order an index gives (see :func:`_statements`); staff add criteria.
+    """
     if not any(
         (
             q.name and q.name.strip(),
@@ -131,73 +321,44 @@ def search(uow: UnitOfWork, q: SearchQuery, *, today: date) -> SearchPage:
         raise RegistryRefusal(["検索条件を1つ以上指定してください"], message="empty search")
     if q.page < 1 or not 1 <= q.page_size <= MAX_PAGE_SIZE:
         raise RegistryRefusal([f"ページは1以上、1ページの件数は1〜{MAX_PAGE_SIZE}件です"], message="bad page")
-    conditions: list[ColumnElement[bool]] = []
-    rank: ColumnElement[int] = literal(RANK_NONE, Integer)
-    if q.name and q.name.strip():
-        condition, rank = _name_filter(q.name)
-        conditions.append(condition)
+    name = bool(q.name and q.name.strip())
+    address = bool(q.address and q.address.strip())
+    kana = False
+    params: dict[str, object] = {"today": today, "cap": MAX_RESULTS}
+    if q.name and name:
+        kana, keys = _name_params(q.name)
+        params.update(keys)
     if q.birth_date is not None:
-        conditions.append(Person.birth_date == q.birth_date)
-    if q.address and q.address.strip():
-        conditions.append(
-            _prefix(Person.address_key, _address_key(q.address, uow.tenant.prefecture, uow.tenant.name))
-        )
+        params["birth_date"] = q.birth_date
+    if q.address and address:
+        key = _address_key(q.address, uow.tenant.prefecture, uow.tenant.name)
+        params.update(address=key, address_top=key + _TOP)
     if q.atena_number:
-        conditions.append(Person.atena_number == q.atena_number)
+        params["atena_number"] = q.atena_number
     if q.household_number:
-        conditions.append(
-            Person.household_id.in_(
-                select(Household.id).where(Household.household_number == q.household_number)
-            )
-        )
-    if not q.include_removed:
-        # a 転出予定 person stays in the results until the 転出予定日
-        conditions.append(or_(Person.status == STATUS_RESIDENT, Person.removed_on > today))
-    ranked = rank.label("rank")
+        params["household_number"] = q.household_number
+    shape = _Shape(
+        name,
+        kana,
+        q.birth_date is not None,
+        address,
+        bool(q.atena_number),
+        bool(q.household_number),
+        q.include_removed,
+    )
+    page_stmt, count_stmt = _statements(shape)
     offset = (q.page - 1) * q.page_size
-    # Only the columns a hit shows (loading whole Person entities costs more than the query).
-    stmt = (
-        select(
-            Person.atena_number,
-            Person.name,
-            Person.name_kana,
-            Person.birth_date,
-            Person.sex,
-            Person.address_text,
-            Household.household_number,
-            Person.relationship,
-            Person.status,
-            Person.removed_on,
-            Person.removal_reason,
-            ranked,
-        )
-        .join(Household, Household.id == Person.household_id)
-        .where(*conditions)
-        .order_by(ranked, Person.kana_key_width, Person.birth_date, Person.id)
-        .offset(offset)
-        .limit(q.page_size)
-    )
-    hits = tuple(
-        SearchHit(
-            r.atena_number,
-            r.name,
-            r.name_kana,
-            r.birth_date,
-            r.sex,
-            r.address_text,
-            r.household_number,
-            r.relationship,
-            r.status,
-            r.removed_on,
-            r.removal_reason,
-            int(r.rank),
-        )
-        for r in uow.session.execute(stmt).all()
-    )
-    if hits and len(hits) < q.page_size:
-        total = offset + len(hits)  # a page not filled is the last one: no count needed
-    else:
-        total = uow.session.scalar(select(func.count()).select_from(Person).where(*conditions)) or 0
+    limit = min(q.page_size, MAX_RESULTS - offset)  # pages end at the cap
+    hits: list[SearchHit] = []
+    matches: int | None = None
+    if limit > 0:
+        rows = uow.session.execute(page_stmt, {**params, "offset": offset, "limit": limit}).all()
+        hits = [_hit(r) for r in rows]
+        matches = int(rows[0].matches) if rows else None
+    if matches is None:  # an empty page: nothing matched, or a page past the end
+        matches = int(uow.session.scalar(count_stmt, params) or 0) if offset else 0
+    capped = matches > MAX_RESULTS
+    total = min(matches, MAX_RESULTS)
     criteria = sorted(
         k
         for k, v in (
@@ -222,4 +383,4 @@ def search(uow: UnitOfWork, q: SearchQuery, *, today: date) -> SearchPage:
         )
     if not hits:
         uow.record("search", "registry.person", "", criteria=criteria, results=0)
-    return SearchPage(hits, int(total), q.page, q.page_size)
+    return SearchPage(tuple(hits), total, q.page, q.page_size, capped)

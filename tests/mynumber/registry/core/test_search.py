@@ -6,8 +6,9 @@ from datetime import date
 
 import pytest
 
+from jichitai.mynumber.registry import search as search_module
 from jichitai.mynumber.registry.errors import RegistryRefusal
-from jichitai.mynumber.registry.search import RANK_EXACT, RANK_VARIANT, RANK_WIDTH
+from jichitai.mynumber.registry.search import RANK_EXACT, RANK_PREFIX_EXACT, RANK_VARIANT, RANK_WIDTH
 from jichitai.mynumber.registry.service import Death, MoveIn, RegistryService, SearchQuery
 from jichitai.platform.audit.log import entries_for_person
 from jichitai.platform.errors import PermissionDenied
@@ -113,3 +114,46 @@ def test_views_are_audited_with_purpose_and_persons(svc: RegistryService, reg_st
     assert any('"search"' in e.detail for e in reads) and any('"person"' in e.detail for e in reads)
     with pytest.raises(PermissionDenied):
         svc.search(ctx("platform.identity.admin"), SearchQuery(name="監視"))
+
+
+def test_broad_search_is_capped_whole_names_first(
+    svc: RegistryService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exact = _single(svc, "高籏", "タカハタ", date(1950, 1, 1))
+    variant = _single(svc, "髙籏", "タカハタ", date(1951, 1, 1))
+    longer = [
+        _single(svc, f"{surname}　{given}", f"タカハタ　{kana}", date(1960 + i, 2, 2))
+        for i, (surname, given, kana) in enumerate(
+            (("高籏", "一郎", "イチロウ"), ("髙籏", "二郎", "ジロウ"), ("高籏", "三郎", "サブロウ"),
+             ("高籏", "四郎", "シロウ"), ("髙籏", "五郎", "ゴロウ"))
+        )
+    ]  # fmt: skip
+    everyone = svc.search(read_ctx(), SearchQuery(name="高籏"))
+    assert not everyone.capped and everyone.notice is None and everyone.total == 7
+    assert [h.atena_number for h in everyone.hits][:2] == [exact, variant]
+
+    monkeypatch.setattr(search_module, "MAX_RESULTS", 4)
+    page1 = svc.search(read_ctx(), SearchQuery(name="高籏", page_size=3))
+    assert page1.capped and page1.total == 4 and page1.pages == 2
+    assert page1.notice == "該当が多いため先頭4件を表示しています。条件を追加してください"
+    # whole-name matches first, ranked (exact before variant kanji), then longer names
+    assert [h.atena_number for h in page1.hits][:2] == [exact, variant]
+    assert [h.rank for h in page1.hits][:2] == [RANK_EXACT, RANK_VARIANT]
+    page2 = svc.search(read_ctx(), SearchQuery(name="高籏", page_size=3, page=2))
+    assert page2.capped and len(page2.hits) == 1  # the cap ends the list
+    shown = [h.atena_number for h in (*page1.hits, *page2.hits)]
+    assert len(set(shown)) == 4 and set(shown[2:]) <= set(longer)
+    assert all(h.rank >= RANK_PREFIX_EXACT for h in (*page1.hits[2:], *page2.hits))
+    assert svc.search(read_ctx(), SearchQuery(name="高籏", page_size=3, page=3)).hits == ()
+    # more whole-name matches than the cap: still only matches, in birth date order
+    monkeypatch.setattr(search_module, "MAX_RESULTS", 1)
+    capped = svc.search(read_ctx(), SearchQuery(name="高籏", page_size=5))
+    assert capped.capped and [h.atena_number for h in capped.hits] == [exact]
+    # a narrower search under the cap is ranked in full and counted exactly
+    narrow = svc.search(read_ctx(), SearchQuery(name="高籏", birth_date=date(1951, 1, 1)))
+    assert not narrow.capped and [h.atena_number for h in narrow.hits] == [variant]
+    # a broad search without a name: capped too (in address order), only matches shown
+    monkeypatch.setattr(search_module, "MAX_RESULTS", 2)
+    by_address = svc.search(read_ctx(), SearchQuery(address=ADDRESS, page_size=10))
+    assert by_address.capped and by_address.total == 2 and len(by_address.hits) == 2
+    assert all(h.address.startswith(ADDRESS) for h in by_address.hits)
