@@ -2,10 +2,11 @@
 
 ::
 
-    python -m tests.e2e.pull_crash --tenant 131016 --kill-at fetch:2      # JICHITAI_HOME set
+    python -m tests.e2e.pull_crash --tenant 131016 --kill-at fetch:1      # JICHITAI_HOME set
 
 ``STAGE:N`` kills the process the N-th time it reaches STAGE: ``list``, ``fetch`` or ``ack``
-before the request is sent, or ``acked`` right after the portal answered an acknowledgement
+(a single or a batch request) before the request is sent, or ``acked`` right after the portal
+answered an acknowledgement
 (the portal has it, application management has not recorded it). Nothing in the worker is
 changed: the HTTP client it is given is the only thing that knows about the crash.
 """
@@ -26,11 +27,12 @@ from jichitai.lgwan.pull import pull_once
 from jichitai.platform.config import load_settings
 from jichitai.platform.storage import Storage
 
+# "METHOD path" of the single requests and of the batch requests (one per up to 100 applications)
 _PATTERNS = {
-    "list": ("GET", re.compile(r"/applications$")),
-    "fetch": ("GET", re.compile(r"/applications/[^/]+$")),
-    "ack": ("POST", re.compile(r"/applications/[^/]+/ack$")),
-    "acked": ("POST", re.compile(r"/applications/[^/]+/ack$")),
+    "list": re.compile(r"^GET .*/applications$"),
+    "fetch": re.compile(r"^(GET .*/applications/[^/]+|POST .*/applications-batch/fetch)$"),
+    "ack": re.compile(r"^POST .*/(applications/[^/]+|applications-batch)/ack$"),
+    "acked": re.compile(r"^POST .*/(applications/[^/]+|applications-batch)/ack$"),
 }
 
 
@@ -43,8 +45,7 @@ class DyingClient(httpx.Client):
         self.lock = threading.Lock()
 
     def _due(self, method: str, url: str) -> bool:
-        want_method, pattern = _PATTERNS[self.stage]
-        if method.upper() != want_method or not pattern.search(httpx.URL(url).path):
+        if not _PATTERNS[self.stage].search(f"{method.upper()} {httpx.URL(url).path}"):
             return False
         with self.lock:
             self.seen += 1

@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from jichitai.contracts.submission import SubmissionPayload, SubmissionStatus
 from jichitai.internet.retention import purge_acknowledged
 from jichitai.internet.submissions import get_for_resident, list_for_resident, reply_to_message
 from jichitai.internet.submissions.resident import AmendmentPayload
+from jichitai.platform.audit.models import AuditEntry
 from jichitai.platform.context import KEY_MANAGEMENT, TenantContext, operator
 from jichitai.platform.identity.roles import Permission
 from jichitai.platform.storage import Storage
@@ -34,6 +36,7 @@ from tests.internet.conftest import Pki
 from tests.internet.factories import PDF, as_json_body, submission
 
 APPS = "/api/v1/tenants/{tenant}/applications"
+BATCH = "/api/v1/tenants/{tenant}/applications-batch"
 
 
 def lgwan_decrypt(storage: Storage, token: str) -> tuple[dict[str, Any], bytes]:
@@ -168,7 +171,7 @@ def test_a_token_of_one_municipality_never_reaches_another(sqlite_storage: Stora
     chiyoda = token_for(client, create_client(sqlite_storage, CHIYODA))
     yokohama = token_for(client, create_client(sqlite_storage, YOKOHAMA))
     routes = tenant_routes(client)
-    assert len(routes) == 6
+    assert len(routes) == 9  # the six single routes and the three batch routes
     for method, path in routes:
         url = path.format(tenant=CHIYODA, receipt_number=receipt)
         for headers, expected in ((bearer(yokohama), 403), ({}, 401), (bearer("jt_131016_forged"), 401)):
@@ -190,6 +193,8 @@ def test_a_token_without_the_scope_is_refused(sqlite_storage: Storage, pki: Pki)
     )
     answer = client.post(f"{APPS.format(tenant=CHIYODA)}/x/events", headers=bearer(reader), content=b"{}")
     assert answer.status_code == 403
+    batch = client.post(f"{BATCH.format(tenant=CHIYODA)}/events", headers=bearer(reader), content=b"{}")
+    assert batch.status_code == 403
 
 
 def test_refusals_of_submissions_are_clear_json(internet_sqlite: Storage, pki: Pki) -> None:
@@ -335,3 +340,83 @@ def test_openapi_is_published_with_japanese_descriptions(sqlite_storage: Storage
     assert listing["summary"] == "申請の一覧" and listing["security"] == [{"bearerAuth": []}]
     assert "403" in listing["responses"]
     assert json.dumps(doc, ensure_ascii=False).count("受付番号") > 3
+
+
+def test_batches_fetch_acknowledge_and_post_events(internet: Storage, pki: Pki) -> None:
+    client = make_client(internet)
+    receipts = [
+        json_of(post_submission(client, as_json_body(submission(pki))))["receipt_number"] for _ in range(3)
+    ]
+    token = token_for(client, create_client(internet, CHIYODA))
+    base = BATCH.format(tenant=CHIYODA)
+    missing = "20990101-131016-NOTHERE0"
+
+    fetched = client.post(
+        f"{base}/fetch", headers=bearer(token), json={"receipt_numbers": [receipts[2], missing, *receipts]}
+    )
+    assert fetched.status_code == 200, fetched.text
+    body = json_of(fetched)
+    assert [i["receipt_number"] for i in body["items"]] == [receipts[2], receipts[0], receipts[1]]
+    assert body["not_found"] == [missing]
+    for item in body["items"]:
+        header, plaintext = lgwan_decrypt(internet, item["jwe"])
+        assert header["receipt_number"] == item["receipt_number"]
+        assert SubmissionPayload.model_validate_json(plaintext).procedure_id == item["procedure_id"]
+    with internet.unit_of_work(
+        TenantContext.of(CHIYODA, operator(), KEY_MANAGEMENT.code), Zone.INTERNET
+    ) as uow:
+        audited = set(
+            uow.session.scalars(select(AuditEntry.object_id).where(AuditEntry.action == "ciphertext_fetched"))
+        )
+    assert audited == set(receipts)  # each application's fetch is on the record, under its own id
+
+    # acknowledging is idempotent: the second batch changes nothing, an unknown receipt is named
+    first = json_of(client.post(f"{base}/ack", headers=bearer(token), json={"receipt_numbers": receipts[:2]}))
+    again = json_of(
+        client.post(f"{base}/ack", headers=bearer(token), json={"receipt_numbers": [*receipts, missing]})
+    )
+    assert [i["status"] for i in first["items"]] == ["delivered", "delivered"]
+    assert again["not_found"] == [missing]
+    stamps = {i["receipt_number"]: i["acknowledged_at"] for i in again["items"]}
+    assert all(stamps[i["receipt_number"]] == i["acknowledged_at"] for i in first["items"])
+    listed = client.get(APPS.format(tenant=CHIYODA), headers=bearer(token), params={"status": "received"})
+    assert json_of(listed)["total"] == 0
+
+    # status events: a tampered one, one for an unknown application and one for another
+    # municipality are refused with their reasons; the others are stored all the same
+    publish_lgwan_signing_key(internet, CHIYODA)
+    good = [
+        signed_event(internet, CHIYODA, r, SubmissionStatus.UNDER_REVIEW, event_id=f"b-{n}")
+        for n, r in enumerate(receipts)
+    ]
+    tampered = good[1].model_copy(update={"message_ja": "署名の後で書き換えた連絡"})
+    unknown = signed_event(internet, CHIYODA, missing, SubmissionStatus.UNDER_REVIEW, event_id="b-x")
+    foreign = good[2].model_copy(update={"tenant": YOKOHAMA, "event_id": "b-y"})
+    batch = [good[0], tampered, unknown, foreign, good[2]]
+    answer = client.post(
+        f"{base}/events",
+        headers=bearer(token),
+        content=json.dumps({"events": [json.loads(e.model_dump_json()) for e in batch]}),
+    )
+    assert answer.status_code == 200, answer.text
+    results = json_of(answer)["results"]
+    assert [(r["event_id"], r["status"]) for r in results] == [
+        ("b-0", 201), ("b-1", 400), ("b-x", 404), ("b-y", 400), ("b-2", 201),
+    ]  # fmt: skip
+    assert all(r["message_ja"] for r in results if r["status"] >= 400)
+    # repeated: stored once (200); the same id with other content is a conflict (409)
+    reused = signed_event(internet, CHIYODA, receipts[0], SubmissionStatus.ACCEPTED, event_id="b-0")
+    repeat = client.post(
+        f"{base}/events",
+        headers=bearer(token),
+        content=json.dumps({"events": [json.loads(e.model_dump_json()) for e in (good[0], good[1], reused)]}),
+    )
+    assert [r["status"] for r in json_of(repeat)["results"]] == [200, 201, 409]
+    for receipt, expected in zip(receipts, (["b-0"], ["b-1"], ["b-2"]), strict=True):
+        events = json_of(client.get(f"{APPS.format(tenant=CHIYODA)}/{receipt}/events", headers=bearer(token)))
+        assert [e["event_id"] for e in events["items"]] == expected
+
+    # a batch holds 1–100 items
+    for receipts_sent in ([], [missing] * 101):
+        refused = client.post(f"{base}/ack", headers=bearer(token), json={"receipt_numbers": receipts_sent})
+        assert refused.status_code == 422 and json_of(refused)["message_ja"]

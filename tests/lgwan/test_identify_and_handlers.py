@@ -164,3 +164,20 @@ def test_a_case_result_for_an_unknown_application_is_refused(portal: Portal) -> 
     ) as uow:
         assert uow.session.scalars(select(PortalEvent)).all() == []
         assert uow.session.scalars(select(LgwanApplication)).all() == []
+
+
+def test_a_batch_checked_in_worker_processes_is_identified_by_serial(portal: Portal, pki: Pki) -> None:
+    from jichitai.lgwan.pull import shutdown_worker_pools
+
+    load_table(portal.storage, [link_row(f"{pki.sign_cert.serial_number:X}", ATENA)])
+    receipts = [portal.submit(pki) for _ in range(3)]
+    try:
+        report = pull_once(
+            portal.storage, CHIYODA, http=portal.http, batch_size=3, processes=2, min_for_processes=1
+        )
+    finally:
+        shutdown_worker_pools()
+    assert report.seconds.get("precheck", 0) > 0  # the serials came from the workers' checks
+    apps = {a.receipt_number: a for a in lgwan_apps(portal.storage)}
+    assert sorted(apps) == sorted(receipts)
+    assert all((a.match, a.atena_number) == ("serial", ATENA) for a in apps.values())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -174,3 +176,222 @@ def test_trust_material_is_reused_until_a_file_changes(tmp_path: Path) -> None:
     assert second is not first
     (crl,) = second[1].for_issuer(cert.issuer)
     assert crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None  # counts at once
+
+
+def test_worker_processes_and_batches_keep_a_bad_application_apart(portal: Portal, pki: Pki) -> None:
+    from jichitai.lgwan.pull import shutdown_worker_pools
+
+    receipts = [portal.submit(pki) for _ in range(4)]
+    _flip_ciphertext(portal, receipts[1])
+    try:
+        report = pull_once(
+            portal.storage, CHIYODA, http=portal.http, batch_size=2, processes=2, min_for_processes=1
+        )
+    finally:
+        shutdown_worker_pools()
+    assert report.error == ""
+    assert (report.stored, report.verified, report.failed, report.acked) == (4, 3, 1, 4)
+    assert report.seconds.get("decrypt", 0) > 0  # the worker processes did the decrypting
+    apps = {a.receipt_number: a for a in lgwan_apps(portal.storage)}
+    assert apps[receipts[1]].verification == "failed" and apps[receipts[1]].raw_jwe is not None
+    assert all(apps[r].verification == "verified" for r in receipts if r != receipts[1])
+    assert all(portal_status(portal, r) == "delivered" for r in receipts)
+    ctx = TenantContext.of(CHIYODA, system("test"), APPLICATION_PULL.code)
+    with portal.storage.unit_of_work(ctx, Zone.LGWAN) as uow:
+        atts = uow.session.scalars(select(LgwanAttachment)).all()
+        # the sanitized copies made in the workers were taken for the verified applications
+        assert len(atts) == 3 and all(a.sanitize_method == "reencoded_image" and a.sanitized for a in atts)
+
+
+def test_a_portal_without_batch_routes_is_served_one_by_one(portal: Portal, pki: Pki) -> None:
+    import httpx
+
+    receipts = [portal.submit(pki) for _ in range(2)]
+    calls: list[str] = []
+
+    class OlderPortal:
+        """A portal of a version before the batch routes: they answer 404."""
+
+        def __init__(self, http: object) -> None:
+            self.inner = http
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+        def request(self, method: str, url: str, **kw: object) -> object:
+            calls.append(url)
+            if "/applications-batch/" in url:
+                return httpx.Response(404, json={"detail": "Not Found"})
+            return self.inner.request(method, url, **kw)  # type: ignore[attr-defined]
+
+    report = pull_once(portal.storage, CHIYODA, http=OlderPortal(portal.http))  # type: ignore[arg-type]
+    assert (report.stored, report.verified, report.acked) == (2, 2, 2)
+    assert all(portal_status(portal, r) == "delivered" for r in receipts)
+    assert sum("/applications-batch/" in c for c in calls) == 1  # asked once, then one by one
+
+
+def test_a_worker_process_that_died_loses_nothing(portal: Portal, pki: Pki) -> None:
+    import os
+
+    from jichitai.lgwan.pull import shutdown_worker_pools, worker_pool
+
+    receipts = [portal.submit(pki) for _ in range(3)]
+    broken = worker_pool(portal.storage, 2)
+    try:
+        broken.submit(os._exit, 1).exception()  # a worker dies (out of memory, killed): the pool breaks
+        report = pull_once(portal.storage, CHIYODA, http=portal.http, processes=2, min_for_processes=1)
+    finally:
+        shutdown_worker_pools()
+    # whatever the workers could not do was done by the pull itself
+    assert (report.stored, report.verified, report.acked) == (3, 3, 3)
+    assert all(portal_status(portal, r) == "delivered" for r in receipts)
+
+
+def _rewrite_payload(portal: Portal, receipt: str, change: Callable[[dict[str, Any]], None]) -> bytes:
+    """Decrypt a stored submission, change its payload and encrypt it again for the tenant.
+
+    What a forger holding the tenant's public submission key could place at the portal past its
+    own checks: only application management's checks stand between it and the staff.
+    """
+    from jichitai.internet.models import ApplicationCiphertext
+    from jichitai.internet.purposes import SUBMISSION_PULL
+    from jichitai.internet.submissions.encryption import (
+        SUBMISSION_TYPE,
+        join_compact,
+        seal_for_tenant,
+        submission_key,
+    )
+
+    ctx = TenantContext.of(CHIYODA, system("attacker"), SUBMISSION_PULL.code)
+    with portal.storage.unit_of_work(ctx, Zone.INTERNET) as uow:
+        row = uow.session.get(ApplicationCiphertext, receipt)
+        assert row is not None
+        token = join_compact(row.head, row.ciphertext)
+    with portal.storage.unit_of_work(
+        TenantContext.of(CHIYODA, system("test"), APPLICATION_PULL.code), Zone.LGWAN
+    ) as uow:
+        _, plaintext = uow.keyring.decrypt_submission(token)
+    payload = json.loads(plaintext)
+    change(payload)
+    changed = json.dumps(payload, ensure_ascii=False).encode()
+    sealed = seal_for_tenant(changed, submission_key(portal.storage, CHIYODA), SUBMISSION_TYPE, receipt)
+    with portal.storage.unit_of_work(ctx, Zone.INTERNET) as uow:
+        row = uow.session.get(ApplicationCiphertext, receipt)
+        assert row is not None
+        row.head, row.ciphertext = sealed.head, sealed.ciphertext
+    return changed
+
+
+def _notes_in_process(portal: Portal, plaintext: bytes, receipt: str) -> list[str]:
+    """The notes the whole check gives when made in this process, from scratch."""
+    from datetime import UTC, datetime
+
+    from jichitai.lgwan.verification import Verifier, load_trust
+    from jichitai.procedures.store import tenant_procedures
+
+    settings = portal.storage.settings
+    anchors, crls = load_trust(settings.trust_anchor_paths(), settings.crl_paths())
+    with portal.storage.unit_of_work(
+        TenantContext.of(CHIYODA, system("test"), APPLICATION_PULL.code), Zone.LGWAN
+    ) as uow:
+        verifier = Verifier(CHIYODA, tenant_procedures(uow), anchors, crls, datetime.now(UTC))
+        return verifier.check(plaintext, receipt).notes
+
+
+def test_a_bad_signature_checked_in_a_worker_is_refused_as_in_this_process(portal: Portal, pki: Pki) -> None:
+    import base64
+
+    from jichitai.lgwan.pull import shutdown_worker_pools
+
+    receipts = [portal.submit(pki) for _ in range(4)]
+
+    def forge(payload: dict[str, Any]) -> None:
+        signature = bytearray(base64.b64decode(payload["signature_b64"]))
+        signature[7] ^= 0x01
+        payload["signature_b64"] = base64.b64encode(bytes(signature)).decode()
+
+    def other_use(payload: dict[str, Any]) -> None:
+        payload["certificate_use"] = "authentication"  # the procedure requires 署名用
+
+    forged = _rewrite_payload(portal, receipts[2], forge)
+    misused = _rewrite_payload(portal, receipts[3], other_use)
+    try:
+        report = pull_once(
+            portal.storage, CHIYODA, http=portal.http, batch_size=4, processes=2, min_for_processes=1
+        )
+    finally:
+        shutdown_worker_pools()
+    assert report.error == ""
+    assert report.seconds.get("precheck", 0) > 0  # the worker processes made the checks
+    assert (report.stored, report.verified, report.failed, report.acked) == (4, 2, 2, 4)
+    apps = {a.receipt_number: a for a in lgwan_apps(portal.storage)}
+    notes = json.loads(apps[receipts[2]].verification_notes)
+    assert apps[receipts[2]].verification == "failed"
+    assert notes == ["電子署名を検証できません(申請内容が署名後に変更された可能性)"]
+    assert notes == _notes_in_process(portal, forged, receipts[2])
+    # the certificate is checked again here for the use the procedure requires
+    misuse_notes = json.loads(apps[receipts[3]].verification_notes)
+    assert apps[receipts[3]].verification == "failed"
+    assert any("署名用電子証明書が必要" in n for n in misuse_notes), misuse_notes
+    assert misuse_notes == _notes_in_process(portal, misused, receipts[3])
+    for good in receipts[:2]:
+        assert apps[good].verification == "verified"
+    assert all(portal_status(portal, r) == "delivered" for r in receipts)
+
+
+def test_a_form_against_its_definition_checked_in_a_worker_is_refused_as_in_this_process(
+    portal: Portal, pki: Pki
+) -> None:
+    import base64
+    import hashlib
+    from datetime import UTC, datetime
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from jichitai.lgwan.pull import shutdown_worker_pools
+    from jichitai.lgwan.verification import CryptoChecks, Verifier, load_trust
+    from jichitai.procedures import canonical_form_bytes
+    from jichitai.procedures.store import tenant_procedures
+
+    receipts = [portal.submit(pki) for _ in range(4)]
+
+    def off_the_form(payload: dict[str, Any]) -> None:
+        # the resident's own card signs a form its definition does not allow
+        form = payload["form"]
+        form[sorted(form)[0]] = [1, 2, 3]
+        signed = canonical_form_bytes(form)
+        payload["form_sha256"] = payload["signed_sha256"] = hashlib.sha256(signed).hexdigest()
+        signature = pki.sign_key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
+        payload["signature_b64"] = base64.b64encode(signature).decode()
+
+    # in the second batch: the first one's stored definitions go to the workers with it
+    forged = _rewrite_payload(portal, receipts[3], off_the_form)
+    try:
+        report = pull_once(
+            portal.storage, CHIYODA, http=portal.http, batch_size=2, processes=2, min_for_processes=1
+        )
+    finally:
+        shutdown_worker_pools()
+    assert (report.stored, report.verified, report.failed) == (4, 3, 1)
+    app = {a.receipt_number: a for a in lgwan_apps(portal.storage)}[receipts[3]]
+    notes = json.loads(app.verification_notes)
+    assert app.verification == "failed"
+    assert notes and all("申請内容が手続の定義に合いません" in n for n in notes), notes
+    assert notes == _notes_in_process(portal, forged, receipts[3])
+
+    # the same through the two halves, the form validated by the database-free half
+    settings = portal.storage.settings
+    anchors, crls = load_trust(settings.trust_anchor_paths(), settings.crl_paths())
+    now = datetime.now(UTC)
+    with portal.storage.unit_of_work(
+        TenantContext.of(CHIYODA, system("test"), APPLICATION_PULL.code), Zone.LGWAN
+    ) as uow:
+        verifier = Verifier(CHIYODA, tenant_procedures(uow), anchors, crls, now)
+        whole = verifier.check(forged, receipts[3])
+        pre = CryptoChecks(anchors, crls).precheck(
+            forged, CHIYODA, receipts[3], None, now, definitions=verifier.definitions()
+        )
+        assert pre.validated is not None and pre.schema_errors
+        halves = verifier.complete(pre, forged, receipts[3])
+    assert (halves.verification, halves.notes) == (whole.verification, whole.notes)

@@ -103,6 +103,11 @@ def pending(storage: Storage) -> int:
     )
 
 
+def transfer_states(storage: Storage) -> set[str]:
+    with storage.unit_of_work(ctx(LINKAGE_MONITOR.code), Zone.LINKAGE) as uow:
+        return {t.state for t in uow.session.scalars(select(Transfer))}
+
+
 def wait_for(cond: object, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -159,6 +164,11 @@ def test_kill_dash_nine_anywhere_loses_and_duplicates_nothing(installation: Stor
 
         run = linkage()
         assert wait_for(lambda: pending(storage) == 0, 60), f"{pending(storage)} message(s) still pending"
+        # the source's outbox says "delivered" once the source has the ack; the linkage server records
+        # that ack in its own log a moment later, so stopping it earlier would leave a transfer open
+        assert wait_for(lambda: transfer_states(storage) == {TransferState.ACKED}, 30), transfer_states(
+            storage
+        )
         run.stop()
     finally:
         for proc in STARTED:

@@ -112,7 +112,8 @@ def test_all_three_flows_arrive_once_with_sanitized_attachments(storage: Storage
     assert b"JavaScript" not in originals["a2"][0].original  # encrypted at rest
 
 
-def test_delivered_attachments_are_the_sanitized_copies(sqlite_storage: Storage) -> None:
+@pytest.mark.parametrize("processes", [0, 2], ids=["in-process", "worker-processes"])
+def test_delivered_attachments_are_the_sanitized_copies(sqlite_storage: Storage, processes: int) -> None:
     storage = sqlite_storage
     captured: list[dict[str, Any]] = []
 
@@ -140,9 +141,12 @@ def test_delivered_attachments_are_the_sanitized_copies(sqlite_storage: Storage)
     )
     with ThreadServer(zone_app(storage, Zone.LGWAN, tokens[Zone.LGWAN])) as lg, ThreadServer(dest) as mn:
         lb = Loopback(storage, tokens, {Zone.LGWAN: lg, Zone.MYNUMBER: mn})
-        server = LinkageServer(storage, lb.config(), status=LoopStatus())
+        server = LinkageServer(
+            storage, lb.config(), status=LoopStatus(), processes=processes, min_for_processes=1
+        )
         try:
             drain(server)
+            assert (server._workers is not None) == (processes > 0)  # the copies came from the workers
         finally:
             server.close()
     assert len(captured) == 1

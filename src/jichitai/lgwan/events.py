@@ -15,12 +15,12 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from jichitai.contracts.status import StatusEvent
 from jichitai.contracts.submission import SubmissionStatus
 from jichitai.lgwan.models import PortalEvent
-from jichitai.lgwan.portal import PortalClient, PortalRefused, PortalUnavailable
+from jichitai.lgwan.portal import MAX_BATCH, PortalClient, PortalRefused, PortalUnavailable
 from jichitai.lgwan.purposes import APPLICATION_STATUS
 from jichitai.platform.context import TenantContext, system
 from jichitai.platform.crypto.keystore import KeyKind
@@ -103,11 +103,14 @@ def pending_events(storage: Storage, tenant: str, limit: int = 500) -> list[Stat
 
 
 def push_events(
-    storage: Storage, tenant: str, portal: PortalClient, limit: int = 500, *, pool: Executor | None = None
+    storage: Storage, tenant: str, portal: PortalClient, limit: int = 1000, *, pool: Executor | None = None
 ) -> PushReport:
     """Post queued events, oldest first per application; stop where the portal is unreachable.
 
-    With ``pool``, the applications' event sequences are posted in parallel (each one in order).
+    Events go in batches (one request per up to 100), in rounds: each round carries the next
+    event of every application, so an application's events arrive in order and a refused one
+    keeps the later events of its application waiting behind it. With ``pool``, the batches of a
+    round are posted in parallel.
     """
     events = pending_events(storage, tenant, limit)
     posted: list[str] = []
@@ -117,35 +120,51 @@ def push_events(
     for event in events:
         by_receipt.setdefault(event.receipt_number, []).append(event)
 
-    def post(sequence: list[StatusEvent]) -> None:
-        for event in sequence:
-            if errors:
-                return
+    def post(batch: list[StatusEvent]) -> None:
+        if errors:
+            return
+        try:
             try:
-                portal.post_event(event)
-            except PortalUnavailable as exc:
-                errors.append(exc.message)
-                return
-            except PortalRefused as exc:
-                refused[event.event_id] = f"{exc.status}: {exc.body[:500]}"
-                log.warning("portal refused status event %s: %s", event.event_id, exc.body[:200])
-                return  # the later events of this application wait behind it
-            posted.append(event.event_id)
+                results = portal.post_events(batch)
+            except PortalRefused:
+                # the batch as a whole (one event the portal cannot even read): one by one, so
+                # only that one is refused
+                results = [_post_single(portal, event) for event in batch]
+        except PortalUnavailable as exc:
+            errors.append(exc.message)
+            return
+        for event_id, status, reason in results:
+            if status in (200, 201):
+                posted.append(event_id)
+            else:
+                refused[event_id] = f"{status}: {reason[:500]}"
+                log.warning("portal refused status event %s: %s", event_id, reason[:200])
 
-    if pool is None:
-        for sequence in by_receipt.values():
-            post(sequence)
-    else:
-        list(pool.map(post, by_receipt.values()))
+    depth = max((len(sequence) for sequence in by_receipt.values()), default=0)
+    for round_ in range(depth):
+        wave = [
+            sequence[round_]
+            for sequence in by_receipt.values()
+            if round_ < len(sequence) and not any(e.event_id in refused for e in sequence[:round_])
+        ]
+        batches = [wave[i : i + MAX_BATCH] for i in range(0, len(wave), MAX_BATCH)]
+        if pool is None:
+            for batch in batches:
+                post(batch)
+        else:
+            list(pool.map(post, batches))
+        if errors:
+            break
     error = errors[0] if errors else ""
     now = datetime.now(UTC)
     if posted or refused or error:
         with storage.unit_of_work(_ctx(tenant), Zone.LGWAN) as uow:
-            for event_id in posted:
-                row = uow.session.get(PortalEvent, event_id)
-                if row is not None:
-                    row.posted_at = now
-                    row.attempts += 1
+            for start in range(0, len(posted), 500):
+                uow.session.execute(
+                    update(PortalEvent)
+                    .where(PortalEvent.event_id.in_(posted[start : start + 500]))
+                    .values(posted_at=now, attempts=PortalEvent.attempts + 1)
+                )
             for event_id, reason in refused.items():
                 row = uow.session.get(PortalEvent, event_id)
                 if row is not None:
@@ -155,3 +174,11 @@ def push_events(
                 uow.record("status_events_posted", "lgwan_portal_events", posted[0], count=len(posted))
     pending = len(events) - len(posted)
     return PushReport(len(posted), len(refused), pending, error)
+
+
+def _post_single(portal: PortalClient, event: StatusEvent) -> tuple[str, int, str]:
+    try:
+        portal.post_event(event)
+    except PortalRefused as exc:
+        return event.event_id, exc.status, exc.body
+    return event.event_id, 201, ""

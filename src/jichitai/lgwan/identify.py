@@ -12,6 +12,7 @@ date as the certificate's basic facts are offered to staff, who choose one or no
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -150,8 +151,33 @@ def reidentify_unmatched(uow: UnitOfWork) -> int:
     return found
 
 
-def _exact(uow: UnitOfWork, serial: str, use: str, on: date | None) -> LinkEntry | None:
-    entry = uow.session.get(LinkEntry, entry_id(use, serial))
+def read_links(uow: UnitOfWork, wanted: Iterable[tuple[str, str]]) -> dict[str, LinkEntry | None]:
+    """The link-table entries of several (certificate use, serial) pairs, read in one query.
+
+    Every pair asked for is in the result, ``None`` when it has no entry: :func:`identify` with
+    the result as ``links`` then needs no query for the serial.
+    """
+    ids = {entry_id(use, serial) for use, serial in wanted}
+    found: dict[str, LinkEntry | None] = dict.fromkeys(ids)
+    listed = sorted(ids)
+    with uow.session.no_autoflush:
+        for start in range(0, len(listed), BATCH):
+            for entry in uow.session.scalars(
+                select(LinkEntry).where(LinkEntry.id.in_(listed[start : start + BATCH]))
+            ):
+                found[entry.id] = entry
+    return found
+
+
+def _exact(
+    uow: UnitOfWork,
+    serial: str,
+    use: str,
+    on: date | None,
+    links: Mapping[str, LinkEntry | None] | None = None,
+) -> LinkEntry | None:
+    ident = entry_id(use, serial)
+    entry = links[ident] if links is not None and ident in links else uow.session.get(LinkEntry, ident)
     if entry is None:
         return None
     if on is not None and (on < entry.valid_from or (entry.valid_to is not None and on > entry.valid_to)):
@@ -167,14 +193,16 @@ def identify(
     name: str | None,
     birth_date: date | None,
     on: date | None,
+    links: Mapping[str, LinkEntry | None] | None = None,
 ) -> Identification:
     """By serial (exact); else the candidates with the certificate's name and birth date.
 
     Reads the link table only, so the rows the caller has pending (a batch of pulled applications)
-    are not flushed for it: they go to the database together, at the end of the batch.
+    are not flushed for it: they go to the database together, at the end of the batch. ``links``
+    (:func:`read_links`) answers for the serials it holds without a query.
     """
     with uow.session.no_autoflush:
-        return _identify(uow, serial, certificate_use, name=name, birth_date=birth_date, on=on)
+        return _identify(uow, serial, certificate_use, name=name, birth_date=birth_date, on=on, links=links)
 
 
 def _identify(
@@ -185,9 +213,10 @@ def _identify(
     name: str | None,
     birth_date: date | None,
     on: date | None,
+    links: Mapping[str, LinkEntry | None] | None = None,
 ) -> Identification:
     if serial:
-        entry = _exact(uow, serial, certificate_use, on)
+        entry = _exact(uow, serial, certificate_use, on, links)
         if entry is not None:
             return Identification(Match.SERIAL, entry.atena_number, [])
     if not name or birth_date is None:

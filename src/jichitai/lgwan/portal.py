@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -19,6 +20,8 @@ from jichitai.platform.errors import JichitaiError
 
 API = "/api/v1"
 MAX_PER_PAGE = 200
+MAX_BATCH = 100  # applications or events per batch request (the portal's limit)
+BATCH = "/applications-batch"
 
 
 class PortalUnavailable(JichitaiError):
@@ -45,6 +48,7 @@ class PortalClient:
         self._token: str | None = None
         self._token_until = 0.0
         self._lock = threading.Lock()
+        self.batches = True  # until the portal shows it has no batch routes (an older version)
 
     # -- plumbing ---------------------------------------------------------------------------------
     def _fetch_token(self) -> str:
@@ -138,3 +142,78 @@ class PortalClient:
             content=event.model_dump_json(),
             headers={"Content-Type": "application/json"},
         )
+
+    # -- the receiving API in batches (one request per up to MAX_BATCH) ----------------------------
+    def _batch(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """POST a batch; None when the portal has no batch routes (then the caller goes one by one)."""
+        if not self.batches:
+            return None
+        try:
+            answer: dict[str, Any] = self._call("POST", f"{BATCH}/{path}", json=body).json()
+        except PortalRefused as exc:
+            if exc.status not in (404, 405):
+                raise
+            self.batches = False
+            return None
+        return answer
+
+    def fetch_many(self, receipt_numbers: Sequence[str]) -> tuple[list[dict[str, Any]], list[str]]:
+        """The applications with their ciphertexts, in order; and the receipts the portal does not have."""
+        found: list[dict[str, Any]] = []
+        missing: list[str] = []
+        for start in range(0, len(receipt_numbers), MAX_BATCH):
+            part = list(receipt_numbers[start : start + MAX_BATCH])
+            body = self._batch("fetch", {"receipt_numbers": part})
+            if body is None:
+                for receipt in part:
+                    try:
+                        found.append(self.fetch(receipt))
+                    except PortalRefused as exc:
+                        if exc.status != 404:
+                            raise
+                        missing.append(receipt)
+                continue
+            found.extend(body["items"])
+            missing.extend(str(r) for r in body.get("not_found", []))
+        return found, missing
+
+    def ack_many(self, receipt_numbers: Sequence[str]) -> list[str]:
+        """Acknowledge; the receipts the portal confirmed (repeating is harmless)."""
+        acked: list[str] = []
+        for start in range(0, len(receipt_numbers), MAX_BATCH):
+            part = list(receipt_numbers[start : start + MAX_BATCH])
+            body = self._batch("ack", {"receipt_numbers": part})
+            if body is None:
+                for receipt in part:
+                    try:
+                        self.ack(receipt)
+                    except PortalRefused as exc:
+                        if exc.status != 404:
+                            raise
+                        continue
+                    acked.append(receipt)
+                continue
+            acked.extend(str(item["receipt_number"]) for item in body["items"])
+        return acked
+
+    def post_events(self, events: Sequence[StatusEvent]) -> list[tuple[str, int, str]]:
+        """Post signed events; per event (event_id, status as the single post answers, reason)."""
+        results: list[tuple[str, int, str]] = []
+        for start in range(0, len(events), MAX_BATCH):
+            part = list(events[start : start + MAX_BATCH])
+            body = self._batch("events", {"events": [e.model_dump(mode="json") for e in part]})
+            if body is None:
+                for event in part:
+                    try:
+                        self.post_event(event)
+                    except PortalRefused as exc:
+                        results.append((event.event_id, exc.status, exc.body))
+                        continue
+                    results.append((event.event_id, 201, ""))
+                continue
+            for item in body["results"]:
+                reason = (
+                    f"{item.get('error', '')}: {item.get('message', '')}" if item["status"] >= 400 else ""
+                )
+                results.append((str(item["event_id"]), int(item["status"]), reason))
+        return results

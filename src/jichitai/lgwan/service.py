@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import defer
 
 from jichitai.contracts.submission import STATUS_LABELS, SubmissionStatus
 from jichitai.contracts.transfer import AcceptedApplication, MessageType
@@ -692,20 +693,49 @@ def choose_resident(
     return _run(storage, staff, [app_id], "choose_resident", APPLICANT_IDENTIFY.code, apply, now=now)
 
 
+def attachments_of(
+    uow: UnitOfWork, app_ids: Sequence[str], staff: StaffPrincipal | None = None
+) -> dict[str, list[LgwanAttachment]]:
+    """The attachments of several applications (without the originals), by application, in order.
+
+    With ``staff``, only of the applications visible to them. Read without flushing what the
+    caller has pending: a bulk action's changes go to the database together at the end.
+    """
+    found: dict[str, list[LgwanAttachment]] = {}
+    ids = list(dict.fromkeys(app_ids))
+    with uow.session.no_autoflush:
+        for start in range(0, len(ids), 500):
+            apps = select(LgwanApplication.id).where(LgwanApplication.id.in_(ids[start : start + 500]))
+            if staff is not None:
+                apps = visible(apps, staff)
+            for a in uow.session.scalars(
+                select(LgwanAttachment)
+                .options(defer(LgwanAttachment.original))
+                .where(LgwanAttachment.application_id.in_(apps))
+                .order_by(LgwanAttachment.application_id, LgwanAttachment.attachment_id)
+            ):
+                found.setdefault(a.application_id, []).append(a)
+    return found
+
+
 def accepted_application(
-    uow: UnitOfWork, app: LgwanApplication, accepted_by: str, at: datetime
+    uow: UnitOfWork,
+    app: LgwanApplication,
+    accepted_by: str,
+    at: datetime,
+    attachments_read: Sequence[LgwanAttachment] | None = None,
 ) -> AcceptedApplication:
-    """What the core system receives: the form, the sanitized copies with hashes, the applicant."""
+    """What the core system receives: the form, the sanitized copies with hashes, the applicant.
+
+    ``attachments_read``: the application's attachments when read beforehand (:func:`attachments_of`).
+    """
     key = sealing.unwrap_key(uow, app.id, app.data_key)
     if app.form is None:
         raise ValidationError("the application has no form", message_ja="申請内容がないため引き継げません")
     form = json.loads(sealing.unseal(key, f"{app.id}|form", app.form))
     attachments: list[dict[str, Any]] = []
-    for a in uow.session.scalars(
-        select(LgwanAttachment)
-        .where(LgwanAttachment.application_id == app.id)
-        .order_by(LgwanAttachment.attachment_id)
-    ):
+    rows = attachments_read if attachments_read is not None else attachments_of(uow, [app.id]).get(app.id, [])
+    for a in rows:
         if a.sanitized is None:
             continue  # never hand a file on that could not be made safe; staff saw it was withheld
         data = sealing.unseal(key, f"{app.id}|{a.attachment_id}|sanitized", a.sanitized)
@@ -743,8 +773,13 @@ def hand_over(
     """引継ぎ: the accepted application goes to the core system through the outbox, same transaction."""
     from jichitai.platform.messaging import enqueue, new_envelope
 
+    read: dict[str, list[LgwanAttachment]] | None = None
+
     def apply(uow: UnitOfWork, app: LgwanApplication, at: datetime) -> str | None:
-        payload = accepted_application(uow, app, app.decided_by or staff.login_id, at)
+        nonlocal read
+        if read is None:  # the attachments of the whole batch in one query
+            read = attachments_of(uow, app_ids, staff)
+        payload = accepted_application(uow, app, app.decided_by or staff.login_id, at, read.get(app.id, []))
         envelope = new_envelope(
             MessageType.ACCEPTED_APPLICATION,
             source=Zone.LGWAN,

@@ -25,14 +25,14 @@ import binascii
 import hashlib
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import ValidationError as PydanticValidationError
 
@@ -47,6 +47,7 @@ from jichitai.platform.pki import (
     verify_certificate,
 )
 from jichitai.platform.pki.ca import REVOCATION_REASONS_JA
+from jichitai.platform.pki.rules import BasicFacts
 from jichitai.platform.pki.verify import build_chain
 from jichitai.procedures import (
     EffectiveDefinition,
@@ -69,6 +70,36 @@ class CheckedAttachment:
     hash_ok: bool
 
 
+@dataclass(frozen=True)
+class CertificateFacts:
+    """What a verified certificate says, as plain data (it crosses from a worker process).
+
+    ``der`` is the certificate itself; the facts are what :class:`VerifiedCertificate` holds.
+    """
+
+    serial: str
+    kind: CertificateKind
+    subject: str
+    issuer: str
+    not_before: datetime
+    not_after: datetime
+    facts: BasicFacts | None
+    der: bytes
+
+    @classmethod
+    def of(cls, verified: VerifiedCertificate) -> CertificateFacts:
+        return cls(
+            verified.serial,
+            verified.kind,
+            verified.subject,
+            verified.issuer,
+            verified.not_before,
+            verified.not_after,
+            verified.facts,
+            verified.certificate.public_bytes(serialization.Encoding.DER),
+        )
+
+
 @dataclass
 class Checked:
     """What the checks found; ``notes`` are Japanese, for staff."""
@@ -76,7 +107,7 @@ class Checked:
     verification: Verification = Verification.VERIFIED
     notes: list[str] = field(default_factory=list)
     payload: SubmissionPayload | None = None
-    certificate: VerifiedCertificate | None = None
+    certificate: CertificateFacts | None = None
     effective: EffectiveDefinition | None = None
     attachments: list[CheckedAttachment] = field(default_factory=list)
 
@@ -89,12 +120,194 @@ class Checked:
             self.verification = Verification.FLAGGED
         self.notes.append(note)
 
+    def apply(self, findings: Sequence[Finding]) -> None:
+        for failed, note in findings:
+            if failed:
+                self.fail(note)
+            else:
+                self.flag(note)
+
+
+Finding = tuple[bool, str]  # (fails the application, else flags it; the note)
+
+
+class _Findings(list[Finding]):
+    def fail(self, note: str) -> None:
+        self.append((True, note))
+
+    def flag(self, note: str) -> None:
+        self.append((False, note))
+
+
+@dataclass
+class Prechecked:
+    """The checks that need no database (:meth:`CryptoChecks.precheck`), as plain, picklable data.
+
+    Done in the pull's worker processes; :meth:`Verifier.complete` adds the procedure's checks
+    and puts every finding in the order of the whole check.
+    """
+
+    kind: CertificateKind  # the certificate was checked for this use
+    payload: SubmissionPayload | None = None
+    head: list[Finding] = field(default_factory=list)  # decoding, tenant and number, clock skew
+    stop: bool = False  # the payload is not this application's: nothing more was checked
+    certificate: CertificateFacts | None = None
+    certificate_notes: list[Finding] = field(default_factory=list)
+    signature_notes: list[Finding] = field(default_factory=list)  # form hashes and signature
+    attachments: list[CheckedAttachment] = field(default_factory=list)
+    attachment_notes: list[Finding] = field(default_factory=list)
+    revocation_notes: list[Finding] = field(default_factory=list)
+    # the form checked against this definition (effective id, content hash), with what it found
+    validated: tuple[str, str] | None = None
+    schema_errors: list[str] = field(default_factory=list)
+
 
 @dataclass
 class _CertEntry:
     verified: VerifiedCertificate
+    facts: CertificateFacts
     chain: list[x509.Certificate]
     key: rsa.RSAPublicKey
+
+
+class CryptoChecks:
+    """Certificate path, signature, hashes and revocation: the checks that need no database.
+
+    Certificate path work is remembered per certificate and use (bounded); the stores are those
+    of one :func:`load_trust` result.
+    """
+
+    MAX_CACHED = 10_000
+
+    def __init__(self, trust_store: TrustStore, crls: CrlStore) -> None:
+        self.trust_store = trust_store
+        self.crls = crls
+        self._certs: dict[tuple[str, CertificateKind], _CertEntry] = {}
+
+    def precheck(
+        self,
+        plaintext: bytes,
+        tenant: str,
+        receipt_number: str,
+        received_at: datetime | None,
+        now: datetime,
+        kind: CertificateKind | None = None,
+        definitions: Mapping[str, EffectiveDefinition] | None = None,
+    ) -> Prechecked:
+        """Decode and check ``plaintext``; the certificate for ``kind`` (by default the declared use).
+
+        With the definition of the payload's version in ``definitions`` (as the storing side
+        resolved it), the form is validated against it too; the storing side takes that result
+        only for the very definition it resolves itself (:meth:`Verifier.complete`).
+        """
+        try:
+            payload = SubmissionPayload.model_validate_json(plaintext)
+        except (PydanticValidationError, ValueError):
+            out = Prechecked(kind or CertificateKind.SIGNING, stop=True)
+            out.head.append((True, "申請データの形式が正しくありません(復号した内容を読み取れません)"))
+            return out
+        use = kind or CertificateKind(payload.certificate_use.value)
+        out = Prechecked(use, payload)
+        head = _Findings()
+        if payload.tenant != tenant or payload.receipt_number != receipt_number:
+            head.fail(
+                f"申請データの団体又は受付番号({payload.tenant} / {payload.receipt_number})が"
+                "受付APIの情報と一致しません"
+            )
+            out.head, out.stop = head, True
+            return out
+        if received_at is not None and abs(payload.submitted_at - received_at) > CLOCK_SKEW:
+            head.flag("申請データの提出日時と受付日時が大きく異なります")
+        out.head = head
+        cert_notes, signature_notes, attachment_notes = _Findings(), _Findings(), _Findings()
+        entry = self._certificate(payload, use, cert_notes)
+        canonical = _form_hashes(payload, signature_notes)
+        if entry is not None and canonical is not None:
+            _signature(payload, entry.key, canonical, signature_notes)
+        out.attachments = [_check_attachment(a, attachment_notes) for a in payload.attachments]
+        if entry is not None:
+            out.certificate = entry.facts
+            revocation = _Findings()
+            self._revocation_now(entry, payload.submitted_at, now, revocation)
+            out.revocation_notes = revocation
+        effective = (definitions or {}).get(payload.procedure_version)
+        if effective is not None and effective.base.id == payload.procedure_id:
+            out.schema_errors = _schema_errors(effective, payload)
+            out.validated = (effective.effective_id, effective.content_hash)
+        out.certificate_notes, out.signature_notes = cert_notes, signature_notes
+        out.attachment_notes = attachment_notes
+        return out
+
+    def _certificate(
+        self, payload: SubmissionPayload, kind: CertificateKind, out: _Findings
+    ) -> _CertEntry | None:
+        at = payload.submitted_at
+        key = (payload.certificate_pem, kind)
+        entry = self._certs.get(key)
+        if entry is None:
+            try:
+                verified = verify_certificate(
+                    payload.certificate_pem,
+                    kind,
+                    trust_store=self.trust_store,
+                    crls=self.crls,
+                    at=at,
+                    check_revocation=False,  # judged below against the CRL of now
+                )
+            except JichitaiError as exc:
+                out.fail(f"電子証明書を確認できません: {exc.message_ja or exc.message}")
+                return None
+            public_key = verified.certificate.public_key()
+            assert isinstance(public_key, rsa.RSAPublicKey)  # the profile check refuses anything else
+            entry = _CertEntry(
+                verified,
+                CertificateFacts.of(verified),
+                build_chain(verified.certificate, self.trust_store),
+                public_key,
+            )
+            if len(self._certs) >= self.MAX_CACHED:
+                self._certs.clear()
+            self._certs[key] = entry
+        else:
+            for i, cert in enumerate(entry.chain):
+                if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+                    whose = "電子証明書" if i == 0 else "認証局の電子証明書"
+                    out.fail(f"提出時点({fmt_jst(at)})で{whose}の有効期間外です")
+                    return None
+        return entry
+
+    def _revocation_now(
+        self, entry: _CertEntry, submitted_at: datetime, now: datetime, out: _Findings
+    ) -> None:
+        for cert, issuer in itertools.pairwise(entry.chain):
+            whose = "電子証明書" if cert is entry.chain[0] else "認証局の電子証明書"
+            crls = [
+                c
+                for c in self.crls.for_issuer(cert.issuer)
+                if self.crls.signed_by(c, issuer) and c.last_update_utc <= now
+            ]
+            if not crls:
+                out.flag(f"失効情報(CRL)がないため、{whose}の現在の失効状況を確認できません")
+                continue
+            crl = max(crls, key=lambda c: c.last_update_utc)
+            if crl.next_update_utc is None or now > crl.next_update_utc:
+                out.flag(f"失効情報(CRL)が古いため、{whose}の現在の失効状況を確認できません")
+            revoked = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+            if revoked is None:
+                continue
+            try:
+                flag = revoked.extensions.get_extension_for_class(x509.CRLReason).value.reason
+            except x509.ExtensionNotFound:
+                flag = x509.ReasonFlags.unspecified
+            when = revoked.revocation_date_utc
+            label = REVOCATION_REASONS_JA.get(flag, flag.name)
+            if when <= submitted_at:
+                out.fail(f"{whose}は提出時点で失効していました(失効日時 {fmt_jst(when)}、理由: {label})")
+            else:
+                out.flag(
+                    f"{whose}は提出後に失効しました(失効日時 {fmt_jst(when)}、理由: {label})。"
+                    "署名は提出時点では有効です。本人確認の要否を判断してください"
+                )
 
 
 class Verifier:
@@ -113,43 +326,43 @@ class Verifier:
         self.trust_store = trust_store
         self.crls = crls
         self.now = now
-        self._certs: dict[tuple[str, CertificateKind], _CertEntry] = {}
+        self.crypto = CryptoChecks(trust_store, crls)
         self._definitions: dict[str, EffectiveDefinition | str] = {}
 
     # -- the whole check ------------------------------------------------------------------------
     def check(self, plaintext: bytes, receipt_number: str, received_at: datetime | None = None) -> Checked:
-        out = Checked()
-        try:
-            payload = SubmissionPayload.model_validate_json(plaintext)
-        except (PydanticValidationError, ValueError):
-            out.fail("申請データの形式が正しくありません(復号した内容を読み取れません)")
+        pre = self.crypto.precheck(plaintext, self.tenant, receipt_number, received_at, self.now)
+        return self.complete(pre, plaintext, receipt_number, received_at)
+
+    def complete(
+        self, pre: Prechecked, plaintext: bytes, receipt_number: str, received_at: datetime | None = None
+    ) -> Checked:
+        """The whole check's outcome from ``pre`` (made here or in a worker process) and the procedure.
+
+        When the procedure requires another certificate use than the one ``pre`` checked the
+        certificate for, the certificate part is checked again here for the required use.
+        """
+        out = Checked(payload=pre.payload)
+        out.apply(pre.head)
+        payload = pre.payload
+        if pre.stop or payload is None:
             return out
-        out.payload = payload
-        if payload.tenant != self.tenant or payload.receipt_number != receipt_number:
-            out.fail(
-                f"申請データの団体又は受付番号({payload.tenant} / {payload.receipt_number})が"
-                "受付APIの情報と一致しません"
-            )
-            return out
-        if received_at is not None and abs(payload.submitted_at - received_at) > CLOCK_SKEW:
-            out.flag("申請データの提出日時と受付日時が大きく異なります")
         effective = self._definition(payload, out)
         kind = CertificateKind.SIGNING if effective is None else _required_kind(effective)
         if payload.certificate_use.value != kind.value:
             out.fail(f"この手続には{kind.label_ja}が必要ですが、別の種類の電子証明書が使われています")
-        entry = self._certificate(payload, kind, out)
-        canonical = self._form_hashes(payload, out)
-        if entry is not None and canonical is not None:
-            self._signature(payload, entry.key, canonical, out)
-        out.attachments = [_check_attachment(a, out) for a in payload.attachments]
+        if pre.kind is not kind:
+            pre = self.crypto.precheck(plaintext, self.tenant, receipt_number, received_at, self.now, kind)
+        out.apply(pre.certificate_notes)
+        out.certificate = pre.certificate
+        out.apply(pre.signature_notes)
+        out.attachments = pre.attachments
+        out.apply(pre.attachment_notes)
         if effective is not None:
-            result = validate_application(
-                effective, payload.form, today=payload.submitted_at.astimezone(JST).date()
-            )
-            for error in result.errors[:10]:
-                out.fail(f"申請内容が手続の定義に合いません: {error.summary_line}")
-        if entry is not None:
-            self._revocation_now(entry, payload.submitted_at, out)
+            same = pre.validated == (effective.effective_id, effective.content_hash)
+            for line in pre.schema_errors if same else _schema_errors(effective, payload):
+                out.fail(f"申請内容が手続の定義に合いません: {line}")
+        out.apply(pre.revocation_notes)
         return out
 
     # -- parts ----------------------------------------------------------------------------------
@@ -172,99 +385,45 @@ class Verifier:
         out.effective = cached
         return cached
 
-    def _certificate(
-        self, payload: SubmissionPayload, kind: CertificateKind, out: Checked
-    ) -> _CertEntry | None:
-        at = payload.submitted_at
-        key = (payload.certificate_pem, kind)
-        entry = self._certs.get(key)
-        if entry is None:
-            try:
-                verified = verify_certificate(
-                    payload.certificate_pem,
-                    kind,
-                    trust_store=self.trust_store,
-                    crls=self.crls,
-                    at=at,
-                    check_revocation=False,  # judged below against the CRL of now
-                )
-            except JichitaiError as exc:
-                out.fail(f"電子証明書を確認できません: {exc.message_ja or exc.message}")
-                return None
-            public_key = verified.certificate.public_key()
-            assert isinstance(public_key, rsa.RSAPublicKey)  # the profile check refuses anything else
-            entry = _CertEntry(verified, build_chain(verified.certificate, self.trust_store), public_key)
-            self._certs[key] = entry
-        else:
-            for i, cert in enumerate(entry.chain):
-                if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
-                    whose = "電子証明書" if i == 0 else "認証局の電子証明書"
-                    out.fail(f"提出時点({fmt_jst(at)})で{whose}の有効期間外です")
-                    return None
-        out.certificate = entry.verified
-        return entry
+    def definitions(self) -> dict[str, EffectiveDefinition]:
+        """The definitions resolved so far, by version (to hand to worker processes)."""
+        return {k: v for k, v in self._definitions.items() if not isinstance(v, str)}
 
-    def _form_hashes(self, payload: SubmissionPayload, out: Checked) -> bytes | None:
-        try:
-            canonical = canonical_form_bytes(payload.form)
-        except JichitaiError:
-            out.fail("申請内容を正規化できません(署名対象を再現できません)")
-            return None
-        digest = hashlib.sha256(canonical).hexdigest()
-        if digest != payload.form_sha256:
-            out.fail("申請内容のハッシュ値が一致しません(改ざんの可能性)")
-            return None
-        if payload.signed_sha256 != payload.form_sha256:
-            out.fail("署名対象のハッシュ値が申請内容と一致しません")
-            return None
-        return canonical
 
-    def _signature(
-        self, payload: SubmissionPayload, key: rsa.RSAPublicKey, data: bytes, out: Checked
-    ) -> None:
-        try:
-            signature = base64.b64decode(payload.signature_b64, validate=True)
-            key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
-        except (binascii.Error, ValueError, InvalidSignature):
-            out.fail("電子署名を検証できません(申請内容が署名後に変更された可能性)")
+def _schema_errors(effective: EffectiveDefinition, payload: SubmissionPayload) -> list[str]:
+    result = validate_application(effective, payload.form, today=payload.submitted_at.astimezone(JST).date())
+    return [error.summary_line for error in result.errors[:10]]
 
-    def _revocation_now(self, entry: _CertEntry, submitted_at: datetime, out: Checked) -> None:
-        for cert, issuer in itertools.pairwise(entry.chain):
-            whose = "電子証明書" if cert is entry.chain[0] else "認証局の電子証明書"
-            crls = [
-                c
-                for c in self.crls.for_issuer(cert.issuer)
-                if self.crls.signed_by(c, issuer) and c.last_update_utc <= self.now
-            ]
-            if not crls:
-                out.flag(f"失効情報(CRL)がないため、{whose}の現在の失効状況を確認できません")
-                continue
-            crl = max(crls, key=lambda c: c.last_update_utc)
-            if crl.next_update_utc is None or self.now > crl.next_update_utc:
-                out.flag(f"失効情報(CRL)が古いため、{whose}の現在の失効状況を確認できません")
-            revoked = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
-            if revoked is None:
-                continue
-            try:
-                flag = revoked.extensions.get_extension_for_class(x509.CRLReason).value.reason
-            except x509.ExtensionNotFound:
-                flag = x509.ReasonFlags.unspecified
-            when = revoked.revocation_date_utc
-            label = REVOCATION_REASONS_JA.get(flag, flag.name)
-            if when <= submitted_at:
-                out.fail(f"{whose}は提出時点で失効していました(失効日時 {fmt_jst(when)}、理由: {label})")
-            else:
-                out.flag(
-                    f"{whose}は提出後に失効しました(失効日時 {fmt_jst(when)}、理由: {label})。"
-                    "署名は提出時点では有効です。本人確認の要否を判断してください"
-                )
+
+def _form_hashes(payload: SubmissionPayload, out: _Findings) -> bytes | None:
+    try:
+        canonical = canonical_form_bytes(payload.form)
+    except JichitaiError:
+        out.fail("申請内容を正規化できません(署名対象を再現できません)")
+        return None
+    digest = hashlib.sha256(canonical).hexdigest()
+    if digest != payload.form_sha256:
+        out.fail("申請内容のハッシュ値が一致しません(改ざんの可能性)")
+        return None
+    if payload.signed_sha256 != payload.form_sha256:
+        out.fail("署名対象のハッシュ値が申請内容と一致しません")
+        return None
+    return canonical
+
+
+def _signature(payload: SubmissionPayload, key: rsa.RSAPublicKey, data: bytes, out: _Findings) -> None:
+    try:
+        signature = base64.b64decode(payload.signature_b64, validate=True)
+        key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+    except (binascii.Error, ValueError, InvalidSignature):
+        out.fail("電子署名を検証できません(申請内容が署名後に変更された可能性)")
 
 
 def _required_kind(effective: EffectiveDefinition) -> CertificateKind:
     return CertificateKind(effective.definition.certificate.value)
 
 
-def _check_attachment(part: AttachmentPart, out: Checked) -> CheckedAttachment:
+def _check_attachment(part: AttachmentPart, out: _Findings) -> CheckedAttachment:
     try:
         data = base64.b64decode(part.data_b64, validate=True)
     except (binascii.Error, ValueError):

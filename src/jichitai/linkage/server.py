@@ -20,10 +20,12 @@ transient failure stops that tenant's batch so messages stay in order.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,7 +46,17 @@ from jichitai.linkage.config import LinkageConfig
 from jichitai.linkage.flows import Decision, Refusal, decide, refuse
 from jichitai.linkage.models import Transfer, TransferState
 from jichitai.linkage.purposes import LINKAGE_TRANSFER
-from jichitai.linkage.transform import SanitizeFn, TransformRefused, platform_sanitizer, transform
+from jichitai.linkage.transform import (
+    AttachmentInput,
+    PresanitizedSanitizer,
+    SanitizeFn,
+    SanitizeOutcome,
+    TransformRefused,
+    attachment_input,
+    platform_sanitizer,
+    sanitize_key,
+    transform,
+)
 from jichitai.platform.context import TenantContext, system
 from jichitai.platform.errors import ConfigurationError
 from jichitai.platform.messaging.envelope import payload_sha256
@@ -65,6 +77,8 @@ CONTRACTS: dict[MessageType, type[BaseModel]] = {
 STAGES = ("picked", "sent", "delivered", "acked", "refused")
 Hook = Callable[[str, str], None]  # (stage, message_id)
 _OUR_ERRORS = {400, 403, 404, 409, 422}
+DEFAULT_PROCESSES = 2  # worker processes that sanitize a batch's attachments (one per core)
+MIN_FOR_PROCESSES = 8  # fewer attachments in a batch than this are sanitized in this process
 
 
 class Transient(Exception):
@@ -147,10 +161,17 @@ class LinkageServer:
         hook: Hook | None = None,
         transports: Mapping[Zone, httpx.BaseTransport] | None = None,
         status: LoopStatus | None = None,
+        processes: int = DEFAULT_PROCESSES,
+        min_for_processes: int = MIN_FOR_PROCESSES,
     ) -> None:
         self.storage = storage
         self.config = config
         self.sanitizer = sanitizer if sanitizer is not None else platform_sanitizer()
+        # the platform's sanitizer (a module function) can run in worker processes; one given
+        # by the caller is kept in this process
+        self.processes = processes if sanitizer is None and self.sanitizer is not None else 0
+        self.min_for_processes = min_for_processes
+        self._workers: ProcessPoolExecutor | None = None
         self.hook = hook
         self.status = status if status is not None else STATUS
         self.clients: dict[Zone, httpx.Client] = {}
@@ -179,6 +200,56 @@ class LinkageServer:
     def close(self) -> None:
         for client in self.clients.values():
             client.close()
+        if self._workers is not None:
+            self._workers.shutdown(cancel_futures=True)
+            self._workers = None
+
+    # -- 無害化 of a batch's attachments in worker processes --------------------------------------
+    def _presanitize(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> SanitizeFn | None:
+        """The sanitizer for picking ``items``: with copies made beforehand in worker processes.
+
+        Re-encoding images is the heavy part of a pick; done here, before the transaction, by
+        ``processes`` workers of this linkage server, it runs on every core. It is the same
+        sanitizer, run by the linkage server itself: what enters My Number is still its own copy.
+        """
+        if self.processes <= 0 or self.sanitizer is None:
+            return self.sanitizer
+        inputs: dict[tuple[str, str, str], AttachmentInput] = {}
+        for _, raw in items:
+            payload = raw.get("payload")
+            if raw.get("message_type") != MessageType.ACCEPTED_APPLICATION.value or not isinstance(
+                payload, dict
+            ):
+                continue
+            attachments = payload.get("attachments")
+            for index, item in enumerate(attachments if isinstance(attachments, list) else []):
+                try:
+                    part = attachment_input(index, item)
+                except TransformRefused:
+                    continue  # refused when the message is picked
+                inputs[sanitize_key(part.sha256, part.filename, part.declared_type)] = part
+        if len(inputs) < max(1, self.min_for_processes):
+            return self.sanitizer
+        if self._workers is None:
+            # spawned, not forked: this process runs threads and holds database connections
+            self._workers = ProcessPoolExecutor(
+                self.processes, mp_context=multiprocessing.get_context("spawn")
+            )
+        futures = {
+            key: self._workers.submit(
+                self.sanitizer, part.data, declared_name=part.filename, declared_type=part.declared_type
+            )
+            for key, part in inputs.items()
+        }
+        done: dict[tuple[str, str, str], SanitizeOutcome] = {}
+        for key, future in futures.items():
+            try:
+                done[key] = future.result()
+            except Exception:
+                log.warning(
+                    "a sanitizing worker process failed; the attachment is sanitized here", exc_info=True
+                )
+        return PresanitizedSanitizer(self.sanitizer, done)
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -328,6 +399,7 @@ class LinkageServer:
     ) -> list[_Step]:
         """Pick the new messages (or find the transfers recorded before), in one transaction."""
         steps: list[_Step] = []
+        sanitizer = self._presanitize(items)
         with self.storage.unit_of_work(self._ctx(tenant, f"transfer of {len(items)}"), Zone.LINKAGE) as uow:
             ids = [message_id for message_id, _ in items]
             known = {
@@ -337,7 +409,7 @@ class LinkageServer:
             for message_id, raw in items:
                 tr = known.get(message_id)
                 if tr is None:
-                    tr = self._pick(uow, source, tenant, raw)
+                    tr = self._pick(uow, source, tenant, raw, sanitizer)
                     known[message_id] = tr
                 elif tr.source_sha256 != str(raw.get("payload_sha256", "")):
                     # a known id whose payload changed at the source: what we recorded stays authoritative
@@ -358,7 +430,14 @@ class LinkageServer:
                 )
         return steps
 
-    def _pick(self, uow: UnitOfWork, source: Zone, tenant: str, raw: Mapping[str, Any]) -> Transfer:
+    def _pick(
+        self,
+        uow: UnitOfWork,
+        source: Zone,
+        tenant: str,
+        raw: Mapping[str, Any],
+        sanitizer: SanitizeFn | None = None,
+    ) -> Transfer:
         message_id = str(raw["message_id"])
         source_hash = str(raw.get("payload_sha256", ""))[:64]
         base = {
@@ -390,7 +469,7 @@ class LinkageServer:
         if not decision.allowed or decision.flow is None:
             return self._refused(uow, base, decision)
         try:
-            transformed = transform(uow, envelope, decision.flow.destination, self.sanitizer)
+            transformed = transform(uow, envelope, decision.flow.destination, sanitizer or self.sanitizer)
         except TransformRefused as exc:
             return self._refused(uow, base, refuse(exc.refusal, exc.reason))
         outgoing = transformed.envelope

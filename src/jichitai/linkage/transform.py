@@ -118,7 +118,19 @@ def transform(
     return Transformed(with_payload(envelope, payload), sanitized, refused)
 
 
-def _one(uow: UnitOfWork, message_id: str, index: int, item: object, sanitizer: SanitizeFn) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AttachmentInput:
+    """One attachment of a message as the sanitizer gets it, its hash checked against the declared one."""
+
+    attachment_id: str
+    filename: str
+    declared_type: str
+    data: bytes
+    sha256: str
+
+
+def attachment_input(index: int, item: object) -> AttachmentInput:
+    """Read attachment ``index`` of a message; refused if malformed or not matching its hash."""
     if not isinstance(item, dict) or not isinstance(item.get("data_b64"), str):
         raise TransformRefused(Refusal.MALFORMED, f"attachment {index} has no data_b64")
     attachment_id = str(item.get("attachment_id") or f"a{index + 1}")[:40]
@@ -135,6 +147,39 @@ def _one(uow: UnitOfWork, message_id: str, index: int, item: object, sanitizer: 
             Refusal.ATTACHMENT_MISMATCH,
             f"attachment {attachment_id}: SHA-256 {digest} ≠ declared {declared_sha}",
         )
+    return AttachmentInput(attachment_id, filename, declared_type, data, digest)
+
+
+def sanitize_key(data_sha256: str, declared_name: str, declared_type: str) -> tuple[str, str, str]:
+    """What a sanitized copy depends on: the bytes (by their hash) and the declared name and type."""
+    return data_sha256, declared_name, declared_type
+
+
+class PresanitizedSanitizer:
+    """``sanitizer``, answering from copies made beforehand (in worker processes) where it has one.
+
+    A copy is used only for the very bytes it was made of (same SHA-256) with the same declared
+    name and type; anything else is sanitized here as before.
+    """
+
+    def __init__(self, sanitizer: SanitizeFn, done: dict[tuple[str, str, str], SanitizeOutcome]) -> None:
+        self.sanitizer = sanitizer
+        self.done = done
+
+    def __call__(self, data: bytes, *, declared_name: str, declared_type: str) -> SanitizeOutcome:
+        key = sanitize_key(hashlib.sha256(data).hexdigest(), declared_name, declared_type)
+        found = self.done.get(key)
+        if found is not None and found.original_sha256 == key[0]:
+            return found
+        return self.sanitizer(data, declared_name=declared_name, declared_type=declared_type)
+
+
+def _one(uow: UnitOfWork, message_id: str, index: int, item: object, sanitizer: SanitizeFn) -> dict[str, Any]:
+    part = attachment_input(index, item)
+    assert isinstance(item, dict)
+    attachment_id, filename, declared_type, data, digest = (
+        part.attachment_id, part.filename, part.declared_type, part.data, part.sha256,
+    )  # fmt: skip
     result = sanitizer(data, declared_name=filename, declared_type=declared_type)
     row_id = new_id()
     uow.session.add(

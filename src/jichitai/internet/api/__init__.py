@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
+from jichitai.internet.api.bulk_routes import add_bulk_routes
 from jichitai.internet.api.errors import BodyLimit, install_error_handlers
 from jichitai.internet.api.routes import build_router
 from jichitai.platform.storage import Storage
@@ -30,6 +31,8 @@ API_DESCRIPTION = """\
    `GET …/applications/{receipt_number}` で申請データ(暗号文 JWE)を取得します。
 3. 取り込んだら `POST …/ack` で受領を確認します。
 4. 審査の経過は `POST …/events` で、団体の署名鍵で署名した処理状況として通知します。
+5. 多数の申請は `POST /api/v1/tenants/{tenant}/applications-batch/fetch`・`…/ack`・`…/events` で
+   100件ずつまとめて取得・受領確認・通知できます(結果は申請・イベントごと)。
 
 申請データはインターネット接続系では復号できません。団体の提出用秘密鍵はLGWAN接続系にだけあります。
 他の団体のアクセストークンでは、どの申請も扱えません(403)。"""
@@ -64,6 +67,7 @@ def install_api(app: FastAPI, storage: Storage) -> None:
     if not isinstance(getattr(app.state, "api_auth", None), ApiAuth):
         app.state.api_auth = ApiAuth(lambda: storage, Zone.INTERNET)
     router = build_router()
+    add_bulk_routes(router)  # the receiving API in batches, next to the single routes
     app.state.internet_api_router = router  # its routes: the OpenAPI document, tests that walk them
     app.include_router(router)
     install_error_handlers(app)

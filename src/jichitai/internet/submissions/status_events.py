@@ -79,8 +79,10 @@ def _verifier(session: Session, tenant: str, version: int) -> ec.EllipticCurvePu
 def signature_valid(session: Session, tenant: str, event: StatusEvent) -> bool:
     """Whether ``event`` carries a valid signature by the tenant's published signing key."""
     key = _verifier(session, tenant, event.key_version)
-    if key is None:
-        return False
+    return key is not None and _verifies(key, event)
+
+
+def _verifies(key: ec.EllipticCurvePublicKey, event: StatusEvent) -> bool:
     try:
         signature = base64.b64decode(event.signature_b64, validate=True)
         key.verify(signature, event.signed_bytes(), _ECDSA)
@@ -89,13 +91,27 @@ def signature_valid(session: Session, tenant: str, event: StatusEvent) -> bool:
     return True
 
 
-def require_valid_signature(session: Session, tenant: str, event: StatusEvent) -> None:
-    if _verifier(session, tenant, event.key_version) is None:
+def require_valid_signature(
+    session: Session,
+    tenant: str,
+    event: StatusEvent,
+    *,
+    keys: dict[int, ec.EllipticCurvePublicKey | None] | None = None,
+) -> None:
+    """Refuse ``event`` unless its signature verifies. ``keys``: the keys looked up so far in this
+    transaction (a batch of events), so that each key version is read once."""
+    if keys is not None and event.key_version in keys:
+        key = keys[event.key_version]
+    else:
+        key = _verifier(session, tenant, event.key_version)
+        if keys is not None:
+            keys[event.key_version] = key
+    if key is None:
         raise EventRejected(
             f"tenant {tenant} has published no status-signing key version {event.key_version}",
             message_ja="署名鍵の版が登録されていません",
         )
-    if not signature_valid(session, tenant, event):
+    if not _verifies(key, event):
         raise EventRejected(
             "the status event's signature does not verify with the tenant's signing key",
             message_ja="処理状況の電子署名を確認できませんでした",

@@ -63,8 +63,11 @@ def new_envelope(
 
 def with_payload(envelope: TransferEnvelope, payload: Mapping[str, Any]) -> TransferEnvelope:
     """The same message (id, type, route) carrying a transformed payload and its new hash."""
-    body = json.loads(canonical_json(payload))
-    return envelope.model_copy(update={"payload": body, "payload_sha256": payload_sha256(body)})
+    raw = canonical_json(payload)
+    body = json.loads(raw)
+    # the canonical form of the JSON-ready body is ``raw`` itself (string keys, JSON values): its
+    # hash is taken from the one encoding instead of encoding the body (attachments and all) again
+    return envelope.model_copy(update={"payload": body, "payload_sha256": hashlib.sha256(raw).hexdigest()})
 
 
 def check_hash(envelope: TransferEnvelope) -> None:

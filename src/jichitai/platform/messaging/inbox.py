@@ -46,18 +46,25 @@ def receive(uow: UnitOfWork, envelope: TransferEnvelope, handler: Handler) -> Re
     seen = uow.session.get(InboxMessage, envelope.message_id)
     if seen is not None:
         return _seen_before(uow, envelope, seen)
-    uow.session.add(
-        InboxMessage(
-            message_id=envelope.message_id,
-            message_type=envelope.message_type.value,
-            source=envelope.source,
-            payload_sha256=envelope.payload_sha256,
-            created_at=envelope.created_at,
-        )
-    )
+    uow.session.add(_inbox_row(envelope))
     # flush now: a concurrent delivery of the same id waits here on the primary key, not after the handler ran
     uow.session.flush()
     handler(uow, envelope)
+    _record_received(uow, envelope)
+    return ReceiveOutcome.RECEIVED
+
+
+def _inbox_row(envelope: TransferEnvelope) -> InboxMessage:
+    return InboxMessage(
+        message_id=envelope.message_id,
+        message_type=envelope.message_type.value,
+        source=envelope.source,
+        payload_sha256=envelope.payload_sha256,
+        created_at=envelope.created_at,
+    )
+
+
+def _record_received(uow: UnitOfWork, envelope: TransferEnvelope) -> None:
     uow.record(
         "receive",
         "inbox_messages",
@@ -66,7 +73,6 @@ def receive(uow: UnitOfWork, envelope: TransferEnvelope, handler: Handler) -> Re
         source=envelope.source,
         sha256=envelope.payload_sha256,
     )
-    return ReceiveOutcome.RECEIVED
 
 
 def _check_addressing(uow: UnitOfWork, envelope: TransferEnvelope) -> None:
@@ -135,6 +141,9 @@ def deliver_many(
 ) -> list[ReceiveOutcome]:
     """``receive`` for several messages in one unit of work, in order; the same result as one by one.
 
+    The new messages' records go to the database in one statement, before their handlers run
+    (in order).
+
     ``handler_of`` gives each message's handler (or raises, e.g. ``ValidationError`` for a type the
     zone does not take). When any message fails (a handler or a check raises, or a concurrent
     delivery of one id commits first), nothing of the batch is kept and the caller handles the
@@ -142,11 +151,33 @@ def deliver_many(
     Raises what the batch raised, after the rollback.
     """
     with storage.unit_of_work(ctx, zone) as uow:
-        # one query puts the ids received before in the session (held here: the identity map is
-        # weak); ``receive`` then finds them there without a query each
-        known = uow.session.scalars(
-            select(InboxMessage).where(InboxMessage.message_id.in_([e.message_id for e in envelopes]))
-        ).all()
-        outcomes = [receive(uow, envelope, handler_of(envelope)) for envelope in envelopes]
-        del known
+        handlers = [handler_of(envelope) for envelope in envelopes]
+        for envelope in envelopes:
+            _check_addressing(uow, envelope)
+            check_hash(envelope)
+        # the ids received before, in one query; an id twice in the batch is a re-delivery of the
+        # first (or a conflict with it), as if delivered one after the other
+        seen: dict[str, InboxMessage] = {
+            row.message_id: row
+            for row in uow.session.scalars(
+                select(InboxMessage).where(InboxMessage.message_id.in_([e.message_id for e in envelopes]))
+            )
+        }
+        outcomes: list[ReceiveOutcome] = []
+        for envelope in envelopes:
+            before = seen.get(envelope.message_id)
+            if before is not None:
+                outcomes.append(_seen_before(uow, envelope, before))
+                continue
+            row = _inbox_row(envelope)
+            uow.session.add(row)
+            seen[envelope.message_id] = row
+            outcomes.append(ReceiveOutcome.RECEIVED)
+        # one INSERT for the batch, before any handler runs: a concurrent delivery of one of these
+        # ids waits here on the primary key (or fails, and the caller goes one by one)
+        uow.session.flush()
+        for envelope, handler, outcome in zip(envelopes, handlers, outcomes, strict=True):
+            if outcome is ReceiveOutcome.RECEIVED:
+                handler(uow, envelope)
+                _record_received(uow, envelope)
         return outcomes
