@@ -15,8 +15,12 @@ from typing import Any
 from sqlalchemy import Boolean, Date, DateTime, Integer, LargeBinary, Table
 from sqlalchemy.orm import Session
 
+SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"  # flags, no extension
+TRAILER = b"\xff\xff"
 
-def _pg_type(column: Any) -> str:
+
+def pg_type(column: Any) -> str:
+    """The PostgreSQL type a column's values are encoded as in a binary ``COPY``."""
     t = column.type
     if isinstance(t, DateTime):
         return "timestamptz" if t.timezone else "timestamp"
@@ -45,10 +49,25 @@ class BulkWriter:
         else:
             self._executemany(driver, table, columns, rows)
 
+    def copy_encoded(self, table: Table, columns: Sequence[str], blocks: Iterable[bytes | bytearray]) -> None:
+        """``COPY`` of rows already in binary ``COPY`` format (``columns`` order), without the
+        signature and trailer, which are written here (see :mod:`.copyrows`)."""
+        driver: Any = self.session.connection().connection.driver_connection
+        cols = ", ".join(f'"{c}"' for c in columns)
+        with (
+            driver.cursor() as cur,
+            cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN (FORMAT BINARY)') as copy,
+        ):
+            copy.write(SIGNATURE)
+            for block in blocks:
+                if block:
+                    copy.write(block)
+            copy.write(TRAILER)
+
     @staticmethod
     def _copy(driver: Any, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         cols = ", ".join(f'"{c}"' for c in columns)
-        types = [_pg_type(table.c[c]) for c in columns]
+        types = [pg_type(table.c[c]) for c in columns]
         with (
             driver.cursor() as cur,
             cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN (FORMAT BINARY)') as copy,

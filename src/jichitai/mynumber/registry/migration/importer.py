@@ -25,6 +25,10 @@ unique constraints are deferred too: meanwhile 住民票コード and 世帯番�
 kept in memory (read back from the tables when a load resumes), 個人番号 and 統合宛名番号 through
 ``atena_persons`` as always.
 
+On PostgreSQL the parsing workers hand back the accepted rows already encoded for a binary
+``COPY`` (:mod:`.copyrows`); this process checks the duplicates, writes the 統合宛名番号 it draws
+into them and streams them to the server.
+
 Rows are validated by :mod:`.fastrow` where they are valid (values cached per import) and by the
 interchange's ``parse_row`` otherwise, which gives every problem its reason.
 
@@ -48,11 +52,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Any, Literal, TypeVar
+from typing import IO, Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import any_, bindparam, insert, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from jichitai.mynumber.atena.models import AtenaCounter, AtenaPerson
@@ -67,6 +70,7 @@ from jichitai.mynumber.registry.interchange import (
 )
 from jichitai.mynumber.registry.migration import indexes, parsing
 from jichitai.mynumber.registry.migration.bulk import BulkWriter
+from jichitai.mynumber.registry.migration.copyrows import PLACEHOLDER, Formatters, MemberKeys, RowFormatter
 from jichitai.mynumber.registry.migration.models import (
     JOB_DONE,
     JOB_FAILED,
@@ -84,8 +88,8 @@ from jichitai.mynumber.registry.migration.rows import (
     PERSON_ATENA,
     PERSON_COLUMNS,
     VERSION_ATENA,
-    VERSION_CHANGE,
     VERSION_COLUMNS,
+    MemberValues,
 )
 from jichitai.mynumber.registry.models import Change, Household, Person, PersonVersion
 from jichitai.mynumber.registry.names import GaijiMap
@@ -117,6 +121,9 @@ class ImportOptions:
     # First full load into an empty registry: secondary indexes dropped while loading, built at the
     # end (see :mod:`.indexes`). Applies when the job starts; a resumed job keeps its own mode.
     initial_load: bool = False
+    # PostgreSQL: the rows are encoded for COPY where they are parsed (see :mod:`.copyrows`); False
+    # sends value lists through psycopg instead (the reference the encoded path is tested against)
+    encoded_copy: bool = True
 
 
 @dataclass(frozen=True)
@@ -285,11 +292,16 @@ class _BatchWriter:
             return found
         if self.postgresql:
             # One array parameter instead of thousands of IN parameters: compiling and sending a
-            # 900-value IN list costs more than the index lookups it asks for.
-            values_param = bindparam("values", list(values), type_=ARRAY(column.type))
-            parts: Iterable[Any] = [column == any_(values_param)]
-        else:
-            parts = (column.in_(part) for part in _in_chunks(values))
+            # 900-value IN list costs more than the index lookups it asks for. The array goes in
+            # binary (``%b``): the text form quotes every element with a regular expression.
+            names = ", ".join(f'"{c.name}"' for c in (column, *extra))
+            sql = f'SELECT {names} FROM "{column.table.name}" WHERE "{column.name}" = ANY(%b)'
+            driver: Any = self.s.connection().connection.driver_connection
+            with driver.cursor() as cur:
+                for row in cur.execute(sql, [list(values)]):
+                    found[row[0]] = row[1] if extra else True
+            return found
+        parts = (column.in_(part) for part in _in_chunks(values))
         for condition in parts:
             for row in self.s.execute(select(column, *extra).where(condition)):
                 found[row[0]] = row[1] if extra else True
@@ -419,28 +431,90 @@ class _BatchWriter:
             need = count - len(out)
             candidates = [format_atena_number(n) for n in range(seq, seq + need)]
             seq += need
-            taken = self._existing(AtenaPerson.atena_number, candidates)
+            # The candidates are consecutive numbers of one width: one range scan returns the few
+            # taken ones, instead of sending every candidate (shorter carried numbers that sort in
+            # the range are not candidates and drop out below).
+            taken = set(
+                self.s.scalars(
+                    select(AtenaPerson.atena_number).where(
+                        AtenaPerson.atena_number.between(candidates[0], candidates[-1])
+                    )
+                )
+            )
             out += [c for c in candidates if c not in taken and c not in reserved]
         counter.next_value = seq
         return out
 
-    def write(self, households: list[HouseholdValues], change_id: str) -> int:
+    def write(self, households: list[HouseholdValues], results: Sequence[ChunkResult]) -> int:
         members = [m for h in households for m in h.members]
         reserved = {m.atena_number for m in members if m.atena_number is not None}
         drawn = iter(self.draw_atena_numbers(sum(m.atena_number is None for m in members), reserved))
-        for m in members:
+        if results and results[0].blocks is not None:
+            return self._write_encoded(households, results, drawn)
+        values = cast(list[MemberValues], members)  # not encoded: value lists
+        for m in values:
             number = m.atena_number or next(drawn)
             m.person[PERSON_ATENA] = number
             m.atena[ATENA_ATENA] = number
             for v in m.versions:
                 v[VERSION_ATENA] = number
-                v[VERSION_CHANGE] = change_id
         bulk = BulkWriter(self.s)
         bulk.insert(Household.__table__, HOUSEHOLD_COLUMNS, (h.household for h in households))  # type: ignore[arg-type]
-        bulk.insert(Person.__table__, PERSON_COLUMNS, (m.person for m in members))  # type: ignore[arg-type]
-        bulk.insert(PersonVersion.__table__, VERSION_COLUMNS, (v for m in members for v in m.versions))  # type: ignore[arg-type]
-        bulk.insert(AtenaPerson.__table__, ATENA_COLUMNS, (m.atena for m in members))  # type: ignore[arg-type]
+        bulk.insert(Person.__table__, PERSON_COLUMNS, (m.person for m in values))  # type: ignore[arg-type]
+        bulk.insert(PersonVersion.__table__, VERSION_COLUMNS, (v for m in values for v in m.versions))  # type: ignore[arg-type]
+        bulk.insert(AtenaPerson.__table__, ATENA_COLUMNS, (m.atena for m in values))  # type: ignore[arg-type]
         return len(members)
+
+    def _write_encoded(
+        self, households: list[HouseholdValues], results: Sequence[ChunkResult], drawn: Iterator[str]
+    ) -> int:
+        """Streams the workers' encoded rows of the kept ``households`` (see :mod:`.copyrows`)."""
+        kept = {id(h) for h in households}
+        tables: list[list[bytes | bytearray]] = [[], [], [], []]
+        count = 0
+        for r in results:
+            assert r.blocks is not None
+            mine = [h for h in r.households if id(h) in kept]
+            if not mine:
+                continue
+            if len(mine) == len(r.households):
+                blocks = [bytearray(b) for b in r.blocks]
+                shifts = [(0, 0, 0, 0)] * len(mine)
+            else:  # households refused here: cut them out, and move the offsets with their rows
+                blocks = [bytearray(), bytearray(), bytearray(), bytearray()]
+                shifts = []
+                for h in mine:
+                    span = h.household
+                    shift = []
+                    for t in range(4):
+                        start, end = span[2 * t], span[2 * t + 1]
+                        shift.append(len(blocks[t]) - start)
+                        blocks[t] += r.blocks[t][start:end]
+                    shifts.append((shift[0], shift[1], shift[2], shift[3]))
+            _, persons, versions, atena = blocks
+            width = len(PLACEHOLDER)
+            for h, (_, dp, dv, da) in zip(mine, shifts, strict=True):
+                count += len(h.members)
+                for m in h.members:
+                    assert isinstance(m, MemberKeys)
+                    if not m.offsets:
+                        continue
+                    number = next(drawn).encode()
+                    at = m.offsets[0] + dp
+                    persons[at : at + width] = number
+                    at = m.offsets[1] + da
+                    atena[at : at + width] = number
+                    for o in m.offsets[2:]:
+                        at = o + dv
+                        versions[at : at + width] = number
+            for t in range(4):
+                tables[t].append(blocks[t])
+        bulk = BulkWriter(self.s)
+        bulk.copy_encoded(Household.__table__, HOUSEHOLD_COLUMNS, tables[0])  # type: ignore[arg-type]
+        bulk.copy_encoded(Person.__table__, PERSON_COLUMNS, tables[1])  # type: ignore[arg-type]
+        bulk.copy_encoded(PersonVersion.__table__, VERSION_COLUMNS, tables[2])  # type: ignore[arg-type]
+        bulk.copy_encoded(AtenaPerson.__table__, ATENA_COLUMNS, tables[3])  # type: ignore[arg-type]
+        return count
 
 
 # -- the job --------------------------------------------------------------------------------------
@@ -532,6 +606,8 @@ class Importer:
                 municipality_prefix=f"{tenant.prefecture}{tenant.name}",
             ),
             cipher=cipher, indexer=indexer, now=now,
+            formatters=_formatters() if self.options.encoded_copy and indexes.defers_constraints(self.storage)
+            else None,
         )  # fmt: skip
         parsing.install(setup)
         total = self.path.stat().st_size
@@ -607,17 +683,29 @@ class Importer:
             report(job)
         return job
 
+    def _with_changes(self, chunks: Iterator[list[Item]]) -> Iterator[tuple[list[Item], str]]:
+        """Each chunk with the id of the change of the batch it will be in: batches are cut as
+        :meth:`_stream` cuts them (after the chunk that brings them to ``batch_size`` rows), so the
+        workers can write the change into the versions."""
+        rows = 0
+        change_id = uuid.uuid4().hex
+        for chunk in chunks:
+            yield chunk, change_id
+            rows += len(chunk)
+            if rows >= self.options.batch_size:
+                rows, change_id = 0, uuid.uuid4().hex
+
     def _parsed(self, chunks: Iterator[list[Item]], pool: Any) -> Iterator[ChunkResult]:
         if pool is None:
-            for chunk in chunks:
-                yield parsing.parse_chunk(chunk)
+            for chunk, change_id in self._with_changes(chunks):
+                yield parsing.parse_chunk(chunk, change_id)
             return
         pending: deque[Any] = deque()
         # Bounded read-ahead (memory stays flat) of about a batch, so that the workers keep parsing
         # while this process writes the previous batch.
         ahead = max(3 * self.options.workers, self.options.batch_size // self.options.chunk_rows + 2)
-        for chunk in chunks:
-            pending.append(pool.apply_async(parsing.parse_chunk, (chunk,)))
+        for chunk, change_id in self._with_changes(chunks):
+            pending.append(pool.apply_async(parsing.parse_chunk, (chunk, change_id)))
             if len(pending) >= ahead:
                 yield pending.popleft().get()
         while pending:
@@ -639,8 +727,10 @@ class Importer:
                 uow.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
             writer = _BatchWriter(uow, job, now, self.today, self.committed)
             households = writer.check(households, rejected, rejected_households)
-            change_id = uuid.uuid4().hex
-            accepted = writer.write(households, change_id)
+            change_id = batch.results[0].change_id
+            if any(r.change_id != change_id for r in batch.results):  # pragma: no cover - a bug
+                raise RuntimeError(f"batch {first_line}-{last_line}: chunks of different changes")
+            accepted = writer.write(households, batch.results)
             s = uow.session
             s.execute(
                 insert(Change).values(
@@ -739,6 +829,15 @@ class Importer:
             batches=job.batches, resumed_from_line=resumed, already_done=already_done,
             errors_path=self.errors_path, seconds=time.perf_counter() - started,
         )  # fmt: skip
+
+
+def _formatters() -> Formatters:
+    return Formatters(
+        RowFormatter(Household.__table__, HOUSEHOLD_COLUMNS),  # type: ignore[arg-type]
+        RowFormatter(Person.__table__, PERSON_COLUMNS),  # type: ignore[arg-type]
+        RowFormatter(PersonVersion.__table__, VERSION_COLUMNS),  # type: ignore[arg-type]
+        RowFormatter(AtenaPerson.__table__, ATENA_COLUMNS),  # type: ignore[arg-type]
+    )
 
 
 def _relaxed_gc() -> None:

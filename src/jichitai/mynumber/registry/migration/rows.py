@@ -38,11 +38,13 @@ MIGRATION_CHANGE = "移行"
 _CONFIRMABLE = frozenset({"転出"})
 _EXPORTED_CHANGE = {"転出確定": "転出"}
 
-# Column order of the value lists (names of the tables' columns).
+# Column order of the value lists (names of the tables' columns). The values the importer settles
+# last (統合宛名番号, the change) come first: in a binary COPY row they then sit at fixed offsets,
+# where the importer writes them into rows encoded by a worker (see :mod:`.copyrows`).
 PERSON_COLUMNS: tuple[str, ...] = (
+    "atena_number",
     *FACT_FIELDS,
     "id",
-    "atena_number",
     "juminhyo_code",
     "individual_number_enc",
     "individual_number_bidx",
@@ -56,19 +58,19 @@ PERSON_COLUMNS: tuple[str, ...] = (
     "updated_at",
 )
 VERSION_COLUMNS: tuple[str, ...] = (
+    "atena_number",
+    "change_id",
     *FACT_FIELDS,
     "id",
     "person_id",
-    "atena_number",
     "valid_from",
     "valid_to",
     "recorded_at",
     "superseded_at",
-    "change_id",
 )
 ATENA_COLUMNS: tuple[str, ...] = (
-    "id",
     "atena_number",
+    "id",
     "kind",
     "individual_number_enc",
     "individual_number_bidx",
@@ -184,7 +186,6 @@ def member_values(
     kana = name_keys(facts["name_kana"])
     extra = {
         "id": person_id,
-        "atena_number": None,
         "juminhyo_code": row.juminhyo_code,
         "individual_number_enc": person_enc,
         "individual_number_bidx": bidx,
@@ -197,18 +198,17 @@ def member_values(
         "version_no": 1,
         "updated_at": now,
     }
-    person = [facts[c] for c in FACT_FIELDS] + [extra[c] for c in PERSON_COLUMNS[len(FACT_FIELDS) :]]
+    tail = PERSON_COLUMNS[len(FACT_FIELDS) + 1 :]
+    person = [None, *[facts[c] for c in FACT_FIELDS], *[extra[c] for c in tail]]
     versions = []
     for (vfacts, valid_from, valid_to), version_id in zip(version_spans(facts), version_ids, strict=False):
-        versions.append(
-            [vfacts[c] for c in FACT_FIELDS]
-            + [version_id, person_id, None, valid_from, valid_to, now, None, None]
-        )
+        values = [vfacts[c] for c in FACT_FIELDS]
+        versions.append([None, None, *values, version_id, person_id, valid_from, valid_to, now, None])
     removed = facts["status"] != STATUS_RESIDENT
     address = (facts["moved_out_to"] or facts["address_text"]) if removed else facts["address_text"]
     atena = [
-        atena_id,
         None,
+        atena_id,
         KIND_NON_RESIDENT if removed else KIND_RESIDENT,
         atena_enc,
         bidx,
