@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,33 @@ from jichitai.platform.zones import ALL_ZONES
 
 PG_URL = os.environ.get("JICHITAI_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# Browser tests drive Debian's chromium through pytest-playwright (no `playwright install`, which
+# cannot download here); one launch configuration for every browser test.
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def skip_module_without_chromium() -> None:
+    """Call at import time of a browser test module: outside CI a missing chromium skips it."""
+    if CHROMIUM is None and not IN_CI:
+        pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    if CHROMIUM is None:
+        pytest.fail("chromium is required for the browser tests in CI")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
 TEST_PASSPHRASE = "test-passphrase-0123456789"
 
 

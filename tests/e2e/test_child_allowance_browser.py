@@ -16,7 +16,6 @@ application clerk, the child allowance clerk (each zone has its own staff login)
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -34,37 +33,17 @@ from jichitai.platform.identity.roles import Permission
 from jichitai.platform.identity.testing import TEST_PASSWORD
 from jichitai.platform.zones import Zone
 from jichitai.procedures import default_catalog, sample_application
-from tests.conftest import IN_CI
+from tests.conftest import skip_module_without_chromium
 from tests.e2e.harness import AUTH_PIN, CHIYODA, SIGN_PIN, Chain, chain_at, real_pdf
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CLAIM = "child_allowance_claim"
 SCHEMA = default_catalog().get(CLAIM).form
-CHROMIUM = shutil.which("chromium")
 JST = ZoneInfo("Asia/Tokyo")
 PAYEE_KANA = "ﾔﾏﾀﾞ ﾊﾅｺ"
 
-if CHROMIUM is None and not IN_CI:
-    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    if CHROMIUM is None:
-        pytest.fail("chromium is required for the browser tests in CI")
-    return {
-        **browser_type_launch_args,
-        "executable_path": CHROMIUM,
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-sync",
-        ],
-    }
+skip_module_without_chromium()
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import uvicorn
@@ -19,6 +17,7 @@ from jichitai.platform.identity.roles import Role
 from jichitai.platform.identity.testing import TEST_PASSWORD
 from jichitai.platform.storage import Storage
 from jichitai.platform.zones import Zone
+from tests.conftest import skip_module_without_chromium
 from tests.internet.api_support import CHIYODA
 from tests.internet.conftest import Pki
 from tests.lgwan.conftest import Portal
@@ -26,19 +25,7 @@ from tests.lgwan.test_web import add_staff, outbox
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    return {**browser_type_launch_args, "executable_path": shutil.which("chromium"), "args": CHROMIUM_ARGS}
+skip_module_without_chromium()
 
 
 def _free_port() -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import socket
 import threading
 import time
@@ -43,7 +42,13 @@ from jichitai.platform.pki.card_reader import create_app as create_reader
 from jichitai.platform.storage import Storage
 from jichitai.platform.zones import Zone
 from jichitai.procedures import default_catalog, sample_application
-from tests.conftest import IN_CI, add_demo_tenant, close_storage, make_settings, make_storage
+from tests.conftest import (
+    add_demo_tenant,
+    close_storage,
+    make_settings,
+    make_storage,
+    skip_module_without_chromium,
+)
 from tests.internet.conftest import AUTH_PIN, NOW, RESIDENT, SIGN_PIN, Pki
 from tests.internet.factories import PDF
 
@@ -52,29 +57,9 @@ pytestmark = pytest.mark.browser
 TENANT = "131016"
 CLAIM = "child_allowance_claim"
 SCHEMA = default_catalog().get(CLAIM).form
-CHROMIUM = shutil.which("chromium")
 CARD_PASSPHRASE = b"browser-test-card-passphrase"
 
-if CHROMIUM is None and not IN_CI:
-    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    if CHROMIUM is None:
-        pytest.fail("chromium is required for the browser tests in CI")
-    return {
-        **browser_type_launch_args,
-        "executable_path": CHROMIUM,
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-sync",
-        ],
-    }
+skip_module_without_chromium()
 
 
 def _free_port() -> int:
