@@ -145,11 +145,15 @@ def get_application(
     """Routing metadata and the JWE ciphertext (None once purged); the fetch is audited."""
     with storage.unit_of_work(ctx, Zone.INTERNET) as uow:
         row = application_row(uow, receipt_number)
-        blob = uow.session.get(ApplicationCiphertext, receipt_number)
-        uow.record("ciphertext_fetched", "internet_applications", receipt_number, person=row.audit_person())
-        return info_of(ctx.tenant, row), join_compact(
-            blob.head, blob.ciphertext
-        ) if blob is not None else None
+        return _fetched(uow, ctx.tenant, row, uow.session.get(ApplicationCiphertext, receipt_number))
+
+
+def _fetched(
+    uow: UnitOfWork, tenant: str, row: Application, blob: ApplicationCiphertext | None
+) -> tuple[ApplicationInfo, str | None]:
+    """One application as fetched, the fetch audited under its resident."""
+    uow.record("ciphertext_fetched", "internet_applications", row.receipt_number, person=row.audit_person())
+    return info_of(tenant, row), join_compact(blob.head, blob.ciphertext) if blob is not None else None
 
 
 def acknowledge(
@@ -159,12 +163,16 @@ def acknowledge(
     now = now or datetime.now(UTC)
     with storage.unit_of_work(ctx, Zone.INTERNET) as uow:
         row = application_row(uow, receipt_number, for_update=True)
-        if row.acknowledged_at is None:
-            row.acknowledged_at = now
-            if row.status == SubmissionStatus.RECEIVED.value:
-                row.status = SubmissionStatus.DELIVERED.value
-                row.status_at = now
+        _mark_acknowledged(row, now)
         return info_of(ctx.tenant, row)
+
+
+def _mark_acknowledged(row: Application, now: datetime) -> None:
+    if row.acknowledged_at is None:
+        row.acknowledged_at = now
+        if row.status == SubmissionStatus.RECEIVED.value:
+            row.status = SubmissionStatus.DELIVERED.value
+            row.status_at = now
 
 
 def post_event(
@@ -347,14 +355,7 @@ def fetch_applications(
             row = rows.get(receipt)
             if row is None:
                 continue
-            blob = blobs.get(receipt)
-            uow.record("ciphertext_fetched", "internet_applications", receipt, person=row.audit_person())
-            found.append(
-                (
-                    info_of(ctx.tenant, row),
-                    join_compact(blob.head, blob.ciphertext) if blob is not None else None,
-                )
-            )
+            found.append(_fetched(uow, ctx.tenant, row, blobs.get(receipt)))
         return found, [r for r in wanted if r not in rows]
 
 
@@ -379,11 +380,7 @@ def acknowledge_many(
             )
         }
         for row in rows.values():
-            if row.acknowledged_at is None:
-                row.acknowledged_at = now
-                if row.status == SubmissionStatus.RECEIVED.value:
-                    row.status = SubmissionStatus.DELIVERED.value
-                    row.status_at = now
+            _mark_acknowledged(row, now)
         return [info_of(ctx.tenant, rows[r]) for r in wanted if r in rows], [
             r for r in wanted if r not in rows
         ]
