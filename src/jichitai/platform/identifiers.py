@@ -16,6 +16,7 @@ form validation can show one Japanese message per field.
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -36,6 +37,13 @@ def _ascii_digits(text: str) -> str:
 _INDIVIDUAL_NUMBER: Final = re.compile(r"^\d{12}\Z", re.ASCII)
 
 
+# the weights Qn listed left to right (n = 11 … 1), and what the ASCII codes of the digits (each
+# the digit plus 48) add to the weighted sum: the sum then takes one C-level pass over the bytes,
+# which matters when a migration checks millions of numbers
+_INDIVIDUAL_NUMBER_WEIGHTS: Final = tuple(n + 1 if n <= 6 else n - 5 for n in range(11, 0, -1))
+_INDIVIDUAL_NUMBER_ASCII_OFFSET: Final = 48 * sum(_INDIVIDUAL_NUMBER_WEIGHTS)
+
+
 def individual_number_check_digit(first_eleven: str) -> int:
     """The check digit (検査用数字) of a 個人番号 from its first 11 digits.
 
@@ -45,10 +53,10 @@ def individual_number_check_digit(first_eleven: str) -> int:
     """
     if len(first_eleven) != 11 or not first_eleven.isascii() or not first_eleven.isdigit():
         raise ValueError(f"expected 11 ASCII digits, got {first_eleven!r}")
-    total = 0
-    for n, ch in enumerate(reversed(first_eleven), start=1):
-        q = n + 1 if n <= 6 else n - 5
-        total += int(ch) * q
+    total = (
+        sum(map(operator.mul, first_eleven.encode(), _INDIVIDUAL_NUMBER_WEIGHTS))
+        - _INDIVIDUAL_NUMBER_ASCII_OFFSET
+    )
     remainder = total % 11
     return 0 if remainder <= 1 else 11 - remainder
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import json
-import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from jichitai.mynumber.registry.names import (
     normalize_name,
 )
 from jichitai.platform.errors import ValidationError
+from jichitai.platform.identifiers import individual_number_check_digit
 from jichitai.platform.wareki import parse_wareki
 
 FORMAT_VERSION = "1"
@@ -147,23 +147,8 @@ _KIND = {"日本人": ResidentKind.JAPANESE, "外国人": ResidentKind.FOREIGN}
 # --- 個人番号 ------------------------------------------------------------------------------------
 
 
-_MY_NUMBER_WEIGHTS = tuple(n + 1 if n <= 6 else n - 5 for n in range(11, 0, -1))
-_MY_NUMBER_ASCII_OFFSET = 48 * sum(_MY_NUMBER_WEIGHTS)
-
-
-def my_number_check_digit(first_eleven: str) -> int:
-    """The check digit of a 個人番号 (番号法施行令第8条).
-
-    With Pn the n-th digit from the right of the first eleven and Qn = n+1 for n ≤ 6, n−5 for
-    n ≥ 7: remainder = Σ Pn·Qn mod 11; the check digit is 0 when the remainder is ≤ 1, else
-    11 − remainder.
-    """
-    if len(first_eleven) != 11 or not first_eleven.isdigit() or not first_eleven.isascii():
-        raise ValueError("expected eleven digits")
-    # Weights Qn listed left to right (n = 11 … 1); ASCII bytes are the digits plus 48.
-    total = sum(map(operator.mul, first_eleven.encode(), _MY_NUMBER_WEIGHTS)) - _MY_NUMBER_ASCII_OFFSET
-    remainder = total % 11
-    return 0 if remainder <= 1 else 11 - remainder
+# the platform's rule (番号法施行令第8条), under the name the interchange format's code uses
+my_number_check_digit = individual_number_check_digit
 
 
 def is_valid_my_number(text: str) -> bool:
