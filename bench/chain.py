@@ -192,6 +192,12 @@ def serve_zone(zone_name: str, home: Path, port: int) -> None:
     """``--serve ZONE``: one zone as its own process (uvicorn, one worker), as deployed."""
     import uvicorn
 
+    storage = _bench_storage(home)
+    uvicorn.run(zone_app(zone_name, storage), host="127.0.0.1", port=port, log_level="warning")
+
+
+def _bench_storage(home: Path) -> Any:
+    """The installation as a child process of the benchmark opens it (from bench-settings.json)."""
     from jichitai.platform.config import Settings
     from jichitai.platform.storage.engine import Storage
 
@@ -201,8 +207,69 @@ def serve_zone(zone_name: str, home: Path, port: int) -> None:
         values["pg_servers"] = {
             "default": os.environ.get("JICHITAI_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
         }
-    storage = Storage(Settings(**values))
-    uvicorn.run(zone_app(zone_name, storage), host="127.0.0.1", port=port, log_level="warning")
+    return Storage(Settings(**values))
+
+
+def serve_residents(home: Path) -> None:
+    """``--serve residents`` (pipelined run): the residents' submissions through the portal's use
+    case, as fast as it takes them, from the kit the benchmark prepared (form, signature,
+    certificate, pictures)."""
+    import pickle
+
+    from jichitai.internet.submissions import AttachmentUpload, submit
+
+    storage = _bench_storage(home)
+    kit = pickle.loads((home / "kit.pickle").read_bytes())
+    pictures = kit["pictures"]
+    for i in range(kit["n"]):
+        submit(
+            storage,
+            TENANT,
+            procedure_id=kit["procedure_id"],
+            procedure_version=kit["procedure_version"],
+            form=kit["form"],
+            signed_bytes=kit["signed"],
+            signature=kit["signature"],
+            certificate_pem=kit["certificate_pem"],
+            certificate_use="signing",
+            attachments=[
+                AttachmentUpload("passbook_copy", "passbook.jpg", "image/jpeg", pictures[i % len(pictures)])
+            ],
+            idempotency_key=f"bench-{i:08d}-{secrets.token_hex(4)}",
+        )
+    storage.close()
+    # this process ends before the benchmark reads the others' CPU: it leaves its own behind
+    (home / "residents-cpu.txt").write_text(str(time.process_time()))
+
+
+def linkage_config(lgwan_url: str, mynumber_url: str, poll_interval: float = 1.0) -> Any:
+    from jichitai.linkage.config import parse_config
+
+    return parse_config(
+        {
+            "peers": {
+                "lgwan": {"url": lgwan_url, "token": LINKAGE_TOKEN},
+                "mynumber": {"url": mynumber_url, "token": LINKAGE_TOKEN},
+            },
+            "batch_size": 200,
+            "poll_interval": poll_interval,
+        }
+    )
+
+
+def serve_linkage(home: Path) -> None:
+    """``--serve linkage`` (pipelined run): the linkage server's loop as its own process, as
+    deployed, polling the LGWAN zone's outbox until SIGTERM."""
+    import signal
+
+    from jichitai.linkage.server import run_linkage
+
+    storage = _bench_storage(home)
+    peers = json.loads((home / "linkage-peers.json").read_text())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    run_linkage(storage, linkage_config(peers["lgwan"], peers["mynumber"], poll_interval=0.2), stop)
+    storage.close()
 
 
 def free_port() -> int:
@@ -240,6 +307,37 @@ class ProcessServer:
         if self.proc is not None:
             self.proc.terminate()
             self.proc.wait(20)
+
+
+def cpu_by_part() -> dict[str, float]:
+    """CPU seconds so far of each live process this one started, with its own descendants, named
+    by its part of the chain; this process itself is "application management"."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    names: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+        serve = args.index(b"--serve") if b"--serve" in args else -1
+        names[pid] = args[serve + 1].decode() if serve >= 0 else "pull worker processes"
+    me = os.getpid()
+    parts: dict[str, float] = {"application management": time.process_time()}
+    for pid in cpu:
+        walk, top = pid, pid
+        while walk > 1 and walk != me:
+            top, walk = walk, parents.get(walk, 0)
+        if walk == me and pid != me:
+            parts[names[top]] = parts.get(names[top], 0.0) + cpu[pid]
+    return parts
 
 
 def tree_cpu() -> float:
@@ -302,12 +400,184 @@ class Stages:
                 profiler.dump_stats(self.profile / (name.split(" ")[0] + ".prof"))
 
 
+def pipelined_chain(storage: Any, home: Path, n: int, kit: dict[str, Any]) -> int:
+    """``--pipelined``: every part of the chain runs at once, as deployed, and the clock runs from
+    the first resident's submission to the last intake in the My Number zone.
+
+    The residents submit from a process of their own (the portal's use case, as fast as it takes
+    them); the portal, the LGWAN zone and the My Number intake are servers; the linkage server is
+    its own process polling the LGWAN outbox; this process is the LGWAN zone's application
+    management: it pulls (the pull's 2 worker processes decrypt and sanitize), and a clerk
+    accepts and hands over in bulk whatever has arrived (1,000 at a time), and the status events
+    go to the portal. Every process competes for the same 2 cores.
+    """
+    import pickle
+    from collections import defaultdict
+
+    import httpx
+    from sqlalchemy import func, select
+
+    from jichitai.contracts.submission import SubmissionStatus
+    from jichitai.lgwan import service
+    from jichitai.lgwan.models import LgwanApplication
+    from jichitai.lgwan.pull import DEFAULT_PROCESSES, pull_once, push_once, worker_pool
+    from jichitai.lgwan.purposes import LINK_TABLE_REFRESH
+    from jichitai.platform.context import TenantContext, operator
+    from jichitai.platform.identity.principal import StaffPrincipal
+    from jichitai.platform.identity.roles import Role
+    from jichitai.platform.messaging.models import InboxMessage
+    from jichitai.platform.messaging.purposes import MESSAGING_TRANSFER
+    from jichitai.platform.tenants import TenantCode
+    from jichitai.platform.zones import Zone
+
+    (home / "kit.pickle").write_bytes(pickle.dumps({**kit, "n": n}))
+    worker_pool(storage, DEFAULT_PROCESSES).submit(int).result()
+    list(worker_pool(storage, DEFAULT_PROCESSES).map(time.sleep, [0.2] * DEFAULT_PROCESSES))
+    clerk = StaffPrincipal(
+        TenantCode(TENANT), "bench", "bench", "一括処理", frozenset({Role.APPLICATION_CLERK})
+    )
+    lgwan_ctx = TenantContext(TenantCode(TENANT), operator(), LINK_TABLE_REFRESH)
+    mynumber_ctx = TenantContext(TenantCode(TENANT), operator(), MESSAGING_TRANSFER)
+    env = {**os.environ, "JICHITAI_LINKAGE_TOKEN": LINKAGE_TOKEN}
+    me = str(Path(__file__).resolve())
+
+    def waiting(status: SubmissionStatus) -> list[str]:
+        with storage.unit_of_work(lgwan_ctx, Zone.LGWAN) as uow:
+            return list(
+                uow.session.scalars(
+                    select(LgwanApplication.id)
+                    .where(LgwanApplication.status == status.value)
+                    .order_by(LgwanApplication.received_at)
+                )
+            )
+
+    def received() -> int:
+        with storage.unit_of_work(mynumber_ctx, Zone.MYNUMBER) as uow:
+            return int(uow.session.scalar(select(func.count()).select_from(InboxMessage)) or 0)
+
+    busy: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    with (
+        ProcessServer("internet", home) as portal_srv,
+        ProcessServer("lgwan", home) as lgwan_srv,
+        ProcessServer("mynumber", home) as mynumber_srv,
+        httpx.Client(base_url=portal_srv.url, timeout=60) as portal_http,
+    ):
+        (home / "linkage-peers.json").write_text(
+            json.dumps({"lgwan": lgwan_srv.url, "mynumber": mynumber_srv.url})
+        )
+        linkage = subprocess.Popen([sys.executable, me, "--serve", "linkage", "--home", str(home)], env=env)
+        print("  all parts running at once …", flush=True)
+        cpu0 = tree_cpu()
+        start = time.perf_counter()
+        residents = subprocess.Popen(
+            [sys.executable, me, "--serve", "residents", "--home", str(home)], env=env
+        )
+        submitted_s = handed_s = 0.0
+        done = 0
+        last_note = start
+        try:
+            while done < n:
+                if not submitted_s and residents.poll() is not None:
+                    if residents.returncode != 0:
+                        raise RuntimeError(f"the residents' process failed ({residents.returncode})")
+                    submitted_s = time.perf_counter() - start
+                progressed = False
+                if counts["stored"] < n:
+                    t = time.perf_counter()
+                    report = pull_once(storage, TENANT, http=portal_http, limit=1000, batch_size=100)
+                    busy["pull"] += time.perf_counter() - t
+                    counts["stored"] += report.stored
+                    counts["pushed"] += report.events.pushed if report.events else 0
+                    progressed = report.stored > 0
+                for status, action, name in (
+                    (SubmissionStatus.DELIVERED, service.accept, "accepted"),
+                    (SubmissionStatus.ACCEPTED, service.hand_over, "handed over"),
+                ):
+                    t = time.perf_counter()
+                    for part in chunks(waiting(status), service.MAX_BULK):
+                        counts[name] += len(action(storage, clerk, part).done)
+                        progressed = True
+                    busy[name] += time.perf_counter() - t
+                if counts["handed over"] == n and not handed_s:
+                    handed_s = time.perf_counter() - start
+                t = time.perf_counter()
+                while (pushed := push_once(storage, TENANT, http=portal_http).pushed) > 0:
+                    counts["pushed"] += pushed
+                busy["status events"] += time.perf_counter() - t
+                done = received()
+                now = time.perf_counter()
+                if now - last_note > 30:
+                    last_note = now
+                    print(
+                        f"    {now - start:6.0f} s: pulled {counts['stored']}, accepted {counts['accepted']}, "
+                        f"handed over {counts['handed over']}, received by intake {done}",
+                        flush=True,
+                    )
+                if not progressed and done < n:
+                    time.sleep(0.2)
+            total = time.perf_counter() - start
+            cpu_total = tree_cpu() - cpu0
+            parts = cpu_by_part()
+        finally:
+            residents.wait(600)
+            linkage.terminate()
+            linkage.wait(60)
+        # the status events of the last hand-over may still be queued
+        while (pushed := push_once(storage, TENANT, http=portal_http).pushed) > 0:
+            counts["pushed"] += pushed
+
+    print()
+    print(f"pipelined, {n:,} applications: {total:.1f} s from the first submission to the last intake")
+    print(
+        f"  residents' submissions all stored after {submitted_s:.1f} s; all handed over after {handed_s:.1f} s"
+    )
+    print(
+        "  busy time of application management (this process): "
+        + ", ".join(f"{k} {v:.1f} s ({v / total:.0%})" for k, v in busy.items())
+    )
+    print(
+        f"  CPU of every process: {cpu_total / n * 1000:.1f} ms/app ({cpu_total / total:.2f} cores busy on average)"
+    )
+    parts["residents"] = float((home / "residents-cpu.txt").read_text())
+    labels = {
+        "residents": "residents' submissions (portal use case)",
+        "internet": "portal server (receiving API, status events)",
+        "application management": "application management (pull, accept, hand over, status push)",
+        "pull worker processes": "pull worker processes (decrypt, verify, 無害化)",
+        "lgwan": "LGWAN zone server (outbox for the linkage)",
+        "linkage": "linkage server (with its 無害化 workers)",
+        "mynumber": "My Number intake server",
+    }
+    spent = sum(parts.values())
+    print(f"  {'part (process)':<66} {'CPU ms/app':>10} {'share':>6}")
+    for part, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
+        print(f"  {labels.get(part, part):<66} {seconds / n * 1000:10.2f} {seconds / spent:6.1%}")
+    print(
+        f"end to end: {n / total:.0f} applications/s; a backlog of {BACKLOG:,} at this rate ≈ "
+        f"{BACKLOG / (n / total) / 60:.1f} min (goal < 10 min)"
+    )
+    print("counts:", ", ".join(f"{k} {v}" for k, v in counts.items()), f", received by intake {done}")
+    ok = counts["stored"] == n and counts["accepted"] == n and counts["handed over"] == n and done == n
+    ok = ok and counts["pushed"] == 2 * n
+    print("OK" if ok else "MISMATCH")
+    return 0 if ok else 1
+
+
 def chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
 
-def run(n: int, backend: str, attachment_kb: int, keep: bool, zones: str, profile: Path | None = None) -> int:
+def run(
+    n: int,
+    backend: str,
+    attachment_kb: int,
+    keep: bool,
+    zones: str,
+    profile: Path | None = None,
+    pipelined: bool = False,
+) -> int:
     import httpx
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding
@@ -417,6 +687,17 @@ def run(n: int, backend: str, attachment_kb: int, keep: bool, zones: str, profil
         picture = pictures[0]
         cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
         print(f"  form {len(signed)} bytes (canonical), attachment {len(picture)} bytes")
+        if pipelined:
+            kit = {
+                "procedure_id": definition.id,
+                "procedure_version": definition.ref,
+                "form": form,
+                "signed": signed,
+                "signature": signature,
+                "certificate_pem": cert_pem,
+                "pictures": pictures,
+            }
+            return pipelined_chain(storage, home, n, kit)
 
         stages = Stages(profile)
         # -- 1. portal ---------------------------------------------------------------------------------
@@ -591,14 +872,25 @@ def main() -> int:
         type=Path,
         help="write a cProfile of this process per stage into this directory (STAGE.prof)",
     )
+    parser.add_argument(
+        "--pipelined",
+        action="store_true",
+        help="run every part at once, as deployed, and time the first submission to the last intake",
+    )
     parser.add_argument("--serve", default="", help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve == "residents":
+        serve_residents(args.home)
+        return 0
+    if args.serve == "linkage":
+        serve_linkage(args.home)
+        return 0
     if args.serve:
         serve_zone(args.serve, args.home, args.port)
         return 0
-    return run(args.n, args.backend, args.attachment_kb, args.keep, args.zones, args.profile)
+    return run(args.n, args.backend, args.attachment_kb, args.keep, args.zones, args.profile, args.pipelined)
 
 
 if __name__ == "__main__":

@@ -395,3 +395,23 @@ def test_a_form_against_its_definition_checked_in_a_worker_is_refused_as_in_this
         assert pre.validated is not None and pre.schema_errors
         halves = verifier.complete(pre, forged, receipts[3])
     assert (halves.verification, halves.notes) == (whole.verification, whole.notes)
+
+
+def test_runs_of_the_pull_share_one_access_token(portal: Portal, pki: Pki) -> None:
+    # the portal checks the client secret with argon2 at every login: a pull every few seconds
+    # reuses the token it has until shortly before it expires
+    import httpx
+
+    logins: list[str] = []
+
+    def count(request: httpx.Request) -> None:
+        if request.url.path.endswith("/token"):
+            logins.append(request.url.path)
+
+    portal.http.event_hooks["request"].append(count)
+    portal.submit(pki)
+    first = pull_once(portal.storage, CHIYODA, http=portal.http)
+    portal.submit(pki)
+    second = pull_once(portal.storage, CHIYODA, http=portal.http)
+    assert (first.stored, second.stored) == (1, 1)
+    assert len(logins) == 1

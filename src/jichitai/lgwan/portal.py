@@ -1,6 +1,7 @@
 """The client side of the portal's receiving API (受付API): the LGWAN zone always opens the connection.
 
-Token by client credentials (cached until shortly before it expires, renewed once on a 401),
+Token by client credentials (cached until shortly before it expires, in the process across
+runs, since the portal checks the client secret with argon2 at every login; renewed once on a 401),
 paged listing of new applications, fetch, acknowledge, and posting signed status events.
 Transport problems and unexpected answers become :class:`PortalUnavailable`, so a caller keeps
 what it has (queued events, unacknowledged applications) for the next run.
@@ -8,6 +9,7 @@ what it has (queued events, unacknowledged applications) for the next run.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Sequence
@@ -37,6 +39,13 @@ class PortalRefused(JichitaiError):
         self.body = body
 
 
+# (portal URL, tenant, client id, secret digest) -> (token, monotonic time to renew it). A pull
+# runs every few seconds on a busy day; logging in each time made the portal verify the secret
+# (argon2, tens of ms of CPU) for every run.
+_tokens: dict[tuple[str, str, str, str], tuple[str, float]] = {}
+_tokens_lock = threading.Lock()
+
+
 class PortalClient:
     """One tenant's session with its portal, over an ``httpx.Client`` whose base URL is the portal."""
 
@@ -45,8 +54,11 @@ class PortalClient:
         self.tenant = tenant
         self.client_id = client_id
         self._secret = client_secret
-        self._token: str | None = None
-        self._token_until = 0.0
+        self._cache_key = (
+            str(http.base_url), tenant, client_id, hashlib.sha256(client_secret.encode()).hexdigest()
+        )
+        with _tokens_lock:
+            self._token, self._token_until = _tokens.get(self._cache_key, (None, 0.0))
         self._lock = threading.Lock()
         self.batches = True  # until the portal shows it has no batch routes (an older version)
 
@@ -72,9 +84,11 @@ class PortalClient:
                 message_ja="受付APIの認証に失敗しました",
             )
         body = answer.json()
-        self._token = str(body["access_token"])
+        token = self._token = str(body["access_token"])
         self._token_until = time.monotonic() + max(10.0, float(body.get("expires_in", 300)) - 30.0)
-        return self._token
+        with _tokens_lock:
+            _tokens[self._cache_key] = (token, self._token_until)
+        return token
 
     def _bearer(self) -> str:
         with self._lock:  # workers share one token; only one of them renews it
@@ -96,6 +110,8 @@ class PortalClient:
             if answer.status_code == 401 and attempt == 1:
                 with self._lock:  # expired or revoked: one fresh token, then give up
                     self._token = None
+                    with _tokens_lock:
+                        _tokens.pop(self._cache_key, None)
                 continue
             if answer.status_code >= 500 or answer.status_code in (401, 403, 429):
                 raise PortalUnavailable(
