@@ -510,8 +510,9 @@ def pipelined_chain(storage: Any, home: Path, n: int, kit: dict[str, Any]) -> in
                 if now - last_note > 30:
                     last_note = now
                     print(
-                        f"    {now - start:6.0f} s: pulled {counts['stored']}, accepted {counts['accepted']}, "
-                        f"handed over {counts['handed over']}, received by intake {done}",
+                        f"    {now - start:6.0f} s: pulled {counts['stored']}, "
+                        f"accepted {counts['accepted']}, handed over {counts['handed over']}, "
+                        f"received by intake {done}",
                         flush=True,
                     )
                 if not progressed and done < n:
@@ -530,14 +531,16 @@ def pipelined_chain(storage: Any, home: Path, n: int, kit: dict[str, Any]) -> in
     print()
     print(f"pipelined, {n:,} applications: {total:.1f} s from the first submission to the last intake")
     print(
-        f"  residents' submissions all stored after {submitted_s:.1f} s; all handed over after {handed_s:.1f} s"
+        f"  the residents' process had submitted all and ended after {submitted_s:.1f} s; "
+        f"all handed over after {handed_s:.1f} s"
     )
     print(
         "  busy time of application management (this process): "
         + ", ".join(f"{k} {v:.1f} s ({v / total:.0%})" for k, v in busy.items())
     )
     print(
-        f"  CPU of every process: {cpu_total / n * 1000:.1f} ms/app ({cpu_total / total:.2f} cores busy on average)"
+        f"  CPU of every process: {cpu_total / n * 1000:.1f} ms/app "
+        f"({cpu_total / total:.2f} cores busy on average)"
     )
     parts["residents"] = float((home / "residents-cpu.txt").read_text())
     labels = {

@@ -55,7 +55,10 @@ class PortalClient:
         self.client_id = client_id
         self._secret = client_secret
         self._cache_key = (
-            str(http.base_url), tenant, client_id, hashlib.sha256(client_secret.encode()).hexdigest()
+            str(http.base_url),
+            tenant,
+            client_id,
+            hashlib.sha256(client_secret.encode()).hexdigest(),
         )
         with _tokens_lock:
             self._token, self._token_until = _tokens.get(self._cache_key, (None, 0.0))
