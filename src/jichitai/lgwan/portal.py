@@ -60,8 +60,12 @@ class PortalClient:
             client_id,
             hashlib.sha256(client_secret.encode()).hexdigest(),
         )
+        self._token: str | None = None
+        self._token_until = 0.0
         with _tokens_lock:
-            self._token, self._token_until = _tokens.get(self._cache_key, (None, 0.0))
+            cached = _tokens.get(self._cache_key)
+        if cached is not None:
+            self._token, self._token_until = cached
         self._lock = threading.Lock()
         self.batches = True  # until the portal shows it has no batch routes (an older version)
 
