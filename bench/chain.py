@@ -239,7 +239,7 @@ def serve_residents(home: Path) -> None:
         )
     storage.close()
     # this process ends before the benchmark reads the others' CPU: it leaves its own behind
-    (home / "residents-cpu.txt").write_text(str(time.process_time()))
+    (home / "residents-cpu.txt").write_text(f"{time.process_time()} {time.time()}")
 
 
 def linkage_config(lgwan_url: str, mynumber_url: str, poll_interval: float = 1.0) -> Any:
@@ -470,6 +470,7 @@ def pipelined_chain(storage: Any, home: Path, n: int, kit: dict[str, Any]) -> in
         print("  all parts running at once …", flush=True)
         cpu0 = tree_cpu()
         start = time.perf_counter()
+        started_at = time.time()
         residents = subprocess.Popen(
             [sys.executable, me, "--serve", "residents", "--home", str(home)], env=env
         )
@@ -481,7 +482,7 @@ def pipelined_chain(storage: Any, home: Path, n: int, kit: dict[str, Any]) -> in
                 if not submitted_s and residents.poll() is not None:
                     if residents.returncode != 0:
                         raise RuntimeError(f"the residents' process failed ({residents.returncode})")
-                    submitted_s = time.perf_counter() - start
+                    submitted_s = float((home / "residents-cpu.txt").read_text().split()[1]) - started_at
                 progressed = False
                 if counts["stored"] < n:
                     t = time.perf_counter()
@@ -531,8 +532,7 @@ def pipelined_chain(storage: Any, home: Path, n: int, kit: dict[str, Any]) -> in
     print()
     print(f"pipelined, {n:,} applications: {total:.1f} s from the first submission to the last intake")
     print(
-        f"  the residents' process had submitted all and ended after {submitted_s:.1f} s; "
-        f"all handed over after {handed_s:.1f} s"
+        f"  the residents had submitted all after {submitted_s:.1f} s; all handed over after {handed_s:.1f} s"
     )
     print(
         "  busy time of application management (this process): "
@@ -542,7 +542,7 @@ def pipelined_chain(storage: Any, home: Path, n: int, kit: dict[str, Any]) -> in
         f"  CPU of every process: {cpu_total / n * 1000:.1f} ms/app "
         f"({cpu_total / total:.2f} cores busy on average)"
     )
-    parts["residents"] = float((home / "residents-cpu.txt").read_text())
+    parts["residents"] = float((home / "residents-cpu.txt").read_text().split()[0])
     labels = {
         "residents": "residents' submissions (portal use case)",
         "internet": "portal server (receiving API, status events)",
