@@ -210,18 +210,13 @@ def _bench_storage(home: Path) -> Any:
     return Storage(Settings(**values))
 
 
-def serve_residents(home: Path) -> None:
-    """``--serve residents`` (pipelined run): the residents' submissions through the portal's use
-    case, as fast as it takes them, from the kit the benchmark prepared (form, signature,
-    certificate, pictures)."""
-    import pickle
-
+def submit_all(storage: Any, kit: dict[str, Any], n: int) -> None:
+    """The residents' ``n`` submissions through the portal's use case (the card's signature made
+    in advance), each with a picture of its own from the kit."""
     from jichitai.internet.submissions import AttachmentUpload, submit
 
-    storage = _bench_storage(home)
-    kit = pickle.loads((home / "kit.pickle").read_bytes())
     pictures = kit["pictures"]
-    for i in range(kit["n"]):
+    for i in range(n):
         submit(
             storage,
             TENANT,
@@ -237,6 +232,16 @@ def serve_residents(home: Path) -> None:
             ],
             idempotency_key=f"bench-{i:08d}-{secrets.token_hex(4)}",
         )
+
+
+def serve_residents(home: Path) -> None:
+    """``--serve residents`` (pipelined run): :func:`submit_all` as fast as the portal's use case
+    takes them, from the kit the benchmark prepared (form, signature, certificate, pictures)."""
+    import pickle
+
+    storage = _bench_storage(home)
+    kit = pickle.loads((home / "kit.pickle").read_bytes())
+    submit_all(storage, kit, kit["n"])
     storage.close()
     # this process ends before the benchmark reads the others' CPU: it leaves its own behind
     (home / "residents-cpu.txt").write_text(f"{time.process_time()} {time.time()}")
@@ -309,9 +314,9 @@ class ProcessServer:
             self.proc.wait(20)
 
 
-def cpu_by_part() -> dict[str, float]:
-    """CPU seconds so far of each live process this one started, with its own descendants, named
-    by its part of the chain; this process itself is "application management"."""
+def _children_cpu() -> dict[str, float]:
+    """CPU seconds so far of each live process this one started, with its own descendants, by
+    its part of the chain (its ``--serve`` argument; the pull's worker processes have none)."""
     tick = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     cpu: dict[int, float] = {}
@@ -330,7 +335,7 @@ def cpu_by_part() -> dict[str, float]:
         serve = args.index(b"--serve") if b"--serve" in args else -1
         names[pid] = args[serve + 1].decode() if serve >= 0 else "pull worker processes"
     me = os.getpid()
-    parts: dict[str, float] = {"application management": time.process_time()}
+    parts: dict[str, float] = {}
     for pid in cpu:
         walk, top = pid, pid
         while walk > 1 and walk != me:
@@ -340,6 +345,11 @@ def cpu_by_part() -> dict[str, float]:
     return parts
 
 
+def cpu_by_part() -> dict[str, float]:
+    """:func:`_children_cpu`, and this process itself as "application management"."""
+    return {"application management": time.process_time(), **_children_cpu()}
+
+
 def tree_cpu() -> float:
     """CPU seconds of this process and every process it started (zone servers, pull workers).
 
@@ -347,28 +357,9 @@ def tree_cpu() -> float:
     10 minutes × 2 cores. Live descendants are read from /proc; the ones that ended and were waited
     for are in this process's children times.
     """
-    tick = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
-    me = os.getpid()
-    total = 0.0
-    for pid in cpu:
-        walk = pid
-        while walk > 1 and walk != me:
-            walk = parents.get(walk, 0)
-        if walk == me and pid != me:
-            total += cpu[pid]
     times = os.times()
-    return total + time.process_time() + times.children_user + times.children_system
+    live = sum(_children_cpu().values())
+    return live + time.process_time() + times.children_user + times.children_system
 
 
 class Stages:
@@ -590,7 +581,7 @@ def run(
         LinkTable,
         LinkTableRow,
     )
-    from jichitai.internet.submissions import AttachmentUpload, publish_status_signing_key, submit
+    from jichitai.internet.submissions import publish_status_signing_key
     from jichitai.lgwan import config as lgwan_config
     from jichitai.lgwan import service
     from jichitai.lgwan.identify import apply_link_table
@@ -690,39 +681,22 @@ def run(
         picture = pictures[0]
         cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
         print(f"  form {len(signed)} bytes (canonical), attachment {len(picture)} bytes")
+        kit = {
+            "procedure_id": definition.id,
+            "procedure_version": definition.ref,
+            "form": form,
+            "signed": signed,
+            "signature": signature,
+            "certificate_pem": cert_pem,
+            "pictures": pictures,
+        }
         if pipelined:
-            kit = {
-                "procedure_id": definition.id,
-                "procedure_version": definition.ref,
-                "form": form,
-                "signed": signed,
-                "signature": signature,
-                "certificate_pem": cert_pem,
-                "pictures": pictures,
-            }
             return pipelined_chain(storage, home, n, kit)
 
         stages = Stages(profile)
         # -- 1. portal ---------------------------------------------------------------------------------
         with stages.stage("portal (submit)"):
-            for i in range(n):
-                submit(
-                    storage,
-                    TENANT,
-                    procedure_id=definition.id,
-                    procedure_version=definition.ref,
-                    form=form,
-                    signed_bytes=signed,
-                    signature=signature,
-                    certificate_pem=cert_pem,
-                    certificate_use="signing",
-                    attachments=[
-                        AttachmentUpload(
-                            "passbook_copy", "passbook.jpg", "image/jpeg", pictures[i % len(pictures)]
-                        )
-                    ],
-                    idempotency_key=f"bench-{i:08d}-{secrets.token_hex(4)}",
-                )
+            submit_all(storage, kit, n)
 
         def server(zone_name: str) -> Any:
             if zones == "process":
