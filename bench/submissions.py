@@ -114,15 +114,18 @@ end
 
 
 def real_app() -> Any:
-    """The internet zone's app over the installation in $JICHITAI_HOME."""
-    from jichitai.apps import create_app
+    """The internet zone's app over the installation in $JICHITAI_HOME, in a process tuned as
+    ``jichitai serve internet`` tunes its own."""
+    from jichitai.apps import create_app, tune_server_process
     from jichitai.platform.config import load_settings
     from jichitai.platform.storage import Storage
     from jichitai.platform.zones import Zone
     from jichitai.procedures import default_catalog
 
     default_catalog()  # loaded before serving, as a server is after its first request
-    return create_app(Zone.INTERNET, Storage(load_settings(Path(os.environ["JICHITAI_HOME"]))))
+    app = create_app(Zone.INTERNET, Storage(load_settings(Path(os.environ["JICHITAI_HOME"]))))
+    tune_server_process(Zone.INTERNET)
+    return app
 
 
 def bare_app() -> Any:

@@ -488,11 +488,12 @@ def serve(
     """Run one zone's server."""
     import uvicorn
 
-    from jichitai.apps import create_app
+    from jichitai.apps import create_app, tune_server_process
 
     st = storage()
     s = st.settings
     application = create_app(zone, st)
+    tune_server_process(zone)
     stop_background = _start_background(zone, st)
     try:
         uvicorn.run(

@@ -269,3 +269,42 @@ def test_attachment_limits() -> None:
     # with the 公金受取口座 the passbook is not needed
     data["payee"]["use_public_fund_account"] = True
     assert errs([]) == []
+
+
+def test_attachment_conditions_answer_as_the_jsonschema_package_does() -> None:
+    """Conditions written with plain keywords are evaluated by jsonschema_rs; for every condition
+    of every definition, and answers that meet it and that miss it, the answer is the one the
+    jsonschema package gives. A condition with other keywords (a pattern) takes the Python path."""
+    from jsonschema import Draft202012Validator
+
+    from jichitai.procedures import default_catalog
+    from jichitai.procedures.validation import _plain_condition, attachment_required
+
+    def variants(data: Any) -> list[Any]:
+        """``data``, and copies with each scalar answer turned into another value."""
+        out = [data]
+        if isinstance(data, dict):
+            for key, value in data.items():
+                for other in [*variants(value)[1:], None, True, False, "別居", "同居"]:
+                    out.append({**data, key: other})
+            out.append(dict(list(data.items())[1:]))
+        elif isinstance(data, list) and data:
+            out.extend([[*data, v] for v in variants(data[0])[1:4]])
+        return out[:400]
+
+    checked = 0
+    for definition in default_catalog().all_versions():
+        data = sample_application(definition)
+        for spec in definition.attachments:
+            if spec.required_when is None:
+                continue
+            assert _plain_condition(spec.required_when)
+            python = Draft202012Validator(spec.required_when)
+            for candidate in variants(data):
+                assert attachment_required(spec.required_when, candidate) == python.is_valid(candidate)
+                checked += 1
+    assert checked > 1000
+    patterned = {"properties": {"tel": {"pattern": "^0\\d+$"}}, "required": ["tel"]}
+    assert not _plain_condition(patterned)
+    assert attachment_required(patterned, {"tel": "１３"}) is False
+    assert attachment_required(patterned, {"tel": "03"}) is True

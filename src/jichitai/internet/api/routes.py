@@ -45,7 +45,6 @@ from jichitai.platform.identity.principal import ClientPrincipal
 from jichitai.platform.identity.roles import Permission
 from jichitai.platform.storage import Storage
 from jichitai.platform.web.api_auth import ApiAuth, require_client
-from jichitai.procedures import canonical_form_bytes
 
 TenantPath = Annotated[str, Path(description="全国地方公共団体コード(6桁)", examples=["131016"])]
 ReceiptPath = Annotated[str, Path(description="受付番号", examples=["20260401-131016-7QK2M9XD"])]
@@ -217,7 +216,7 @@ def build_router() -> APIRouter:
             procedure_id=body.procedure_id,
             procedure_version=body.procedure_version,
             form=body.form,
-            signed_bytes=signed if signed is not None else canonical_form_bytes(body.form),
+            signed_bytes=signed,  # None: the canonical bytes of the form, computed by submit
             signature=signature,
             certificate_pem=body.certificate_pem,
             certificate_use=body.certificate_use,
