@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -211,3 +212,29 @@ def test_jsonl_import(mig_storage: Storage, tmp_path: Path) -> None:
     assert (summary.rows_read, summary.rows_accepted, summary.rows_rejected) == (3, 1, 2)
     lines = [line for line, _, _ in read_report(summary.errors_path)]
     assert lines == [2, 3]
+
+
+def test_imported_dates_and_times_are_stored_as_the_orm_stores_them(
+    mig_storage: Storage, tmp_path: Path
+) -> None:
+    """On SQLite, dates and timestamps are text: the bulk inserts of an import must write them in
+    the ORM's format, so that imported rows and rows the registry wrote itself compare and sort
+    alike (an aware timestamp through the driver's own adapter gained "+00:00")."""
+    path = write_rows(tmp_path / "dates.csv", [row(氏名="日付　確認", 氏名カナ="ヒヅケ　カクニン")])
+    assert run_import(mig_storage, path).rows_accepted == 1
+    with mig_storage.unit_of_work(ctx("registry.person.read"), Zone.MYNUMBER) as uow:
+        person = uow.session.scalars(select(Person).where(Person.name == "日付　確認")).one()
+        raw = (
+            uow.session.connection()
+            .exec_driver_sql(
+                "SELECT CAST(updated_at AS TEXT), CAST(birth_date AS TEXT) FROM registry_persons WHERE id = "
+                + ("%(id)s" if mig_storage.settings.backend == "postgresql" else "?"),
+                {"id": person.id} if mig_storage.settings.backend == "postgresql" else (person.id,),
+            )
+            .one()
+        )
+    assert isinstance(person.updated_at, datetime) and isinstance(person.birth_date, date)
+    if mig_storage.settings.backend == "sqlite":
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}", raw[0]), raw
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw[1]), raw
+    assert raw[1] == person.birth_date.isoformat()

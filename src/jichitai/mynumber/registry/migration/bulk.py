@@ -84,8 +84,14 @@ class BulkWriter:
         # Dates and timestamps stored exactly as SQLAlchemy stores them, so the ORM reads them back.
         processors: list[tuple[int, Callable[[Any], Any]]] = []
         for i, c in enumerate(columns):
-            proc = table.c[c].type.bind_processor(dialect)
-            if proc is not None and isinstance(table.c[c].type, Date | DateTime | Boolean):
+            column_type = table.c[c].type
+            if not isinstance(column_type, Date | DateTime | Boolean):
+                continue
+            # the dialect's implementation (sqlite.DATETIME …) holds the processor; the generic
+            # type has none, and the driver's default adapters would write another format
+            # (isoformat with "+00:00" for an aware timestamp)
+            proc = column_type.dialect_impl(dialect).bind_processor(dialect)
+            if proc is not None:
                 processors.append((i, proc))
         sql = f'INSERT INTO "{table.name}" ({", ".join(columns)}) VALUES ({", ".join("?" * len(columns))})'
 
