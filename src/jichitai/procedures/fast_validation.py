@@ -170,15 +170,40 @@ def _plain_json(value: Any) -> bool:
     return True
 
 
+def _python_backed(node: Any) -> bool:
+    """Whether a rewritten schema asserts anything through Python (``format``, ``pattern``)."""
+    if isinstance(node, list):
+        return any(_python_backed(v) for v in node)
+    if not isinstance(node, dict):
+        return False
+    return any(
+        key in (_FORMAT_KEYWORD, _PATTERN_KEYWORD) or (key not in _SAME_ASSERTIONS and _python_backed(value))
+        for key, value in node.items()
+    )
+
+
 class FastFormValidator:
-    """One form schema compiled for ``jsonschema_rs``; see :meth:`accepts`."""
+    """One form schema compiled for ``jsonschema_rs``; see :meth:`accepts` and :meth:`decides`."""
 
     def __init__(self, form: Mapping[str, Any]) -> None:
+        rewritten = _rewrite(form, root=True)
+        # without Python-backed keywords, Rust's answer is the verdict both ways on plain JSON
+        self.exact = not _python_backed(rewritten)
         self._rs = jsonschema_rs.Draft202012Validator(
-            _rewrite(form, root=True),
+            rewritten,
             keywords={_FORMAT_KEYWORD: _PyFormat, _PATTERN_KEYWORD: _PyPattern},
             offline=True,
         )
+
+    def decides(self, data: Any) -> bool | None:
+        """Whether ``data`` is valid, when the schema is :attr:`exact` and ``data`` plain JSON (the
+        Python validator's verdict, either way); None when the Python validator must judge."""
+        if not self.exact or not _plain_json(data):
+            return None
+        try:
+            return bool(self._rs.is_valid(data))
+        except Exception:
+            return None
 
     def accepts(self, data: Any) -> bool:
         """True when the Python validator would find no error in ``data``; False when unsure."""
@@ -204,10 +229,15 @@ def fast_validator_for(form: Mapping[str, Any], cache_key: str) -> FastFormValid
         return _FAST[cache_key]
     except KeyError:
         pass
-    fast: FastFormValidator | None
-    try:
-        fast = FastFormValidator(form)
-    except (_Unsupported, ValueError, re.error):
-        fast = None
+    fast = compile_fast(form)
     _FAST[cache_key] = fast
     return fast
+
+
+def compile_fast(schema: Mapping[str, Any]) -> FastFormValidator | None:
+    """``schema`` compiled for the fast path (uncached), or None when it uses something the fast
+    path does not reproduce exactly."""
+    try:
+        return FastFormValidator(schema)
+    except (_Unsupported, ValueError, re.error):
+        return None

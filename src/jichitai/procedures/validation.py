@@ -12,18 +12,17 @@ examples, conditional clauses), for definitions and for tenants' extra fields.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final, Protocol
 
-import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema import ValidationError as SchemaViolation
 from jsonschema.exceptions import SchemaError
 
 from jichitai.platform import identifiers as ids
-from jichitai.procedures.fast_validation import fast_validator_for
+from jichitai.procedures.fast_validation import FastFormValidator, compile_fast, fast_validator_for
 from jichitai.procedures.formats import FORMAT_CHECKER, KNOWN_FORMATS, coerce_scalar, normalize_string
 from jichitai.procedures.model import ProcedureDefinition
 
@@ -481,55 +480,28 @@ def validate_application(
     return validate_form_data(defn.form, data, today=today, cache_key=defn.content_hash)
 
 
-# Keywords whose meaning jsonschema_rs and the jsonschema package share exactly on plain JSON data
-# (no formats, patterns or numeric types involved): conditions written only with these are
-# evaluated by jsonschema_rs (a few µs; building and running a Python validator cost about 60 µs
-# per condition, on every submission).
-_PLAIN_CONDITION_KEYWORDS: Final = frozenset(
-    {"properties", "required", "const", "enum", "contains", "items", "not", "allOf", "anyOf"}
-)
-_CONDITIONS: dict[int, tuple[Mapping[str, Any], Callable[[Any], bool]]] = {}
-
-
-def _plain_condition(schema: Any) -> bool:
-    """Whether ``schema`` uses only :data:`_PLAIN_CONDITION_KEYWORDS` (at every depth)."""
-    if isinstance(schema, bool):
-        return True
-    if not isinstance(schema, Mapping) or not set(schema) <= _PLAIN_CONDITION_KEYWORDS:
-        return False
-    for key, value in schema.items():
-        if key == "properties":
-            if not isinstance(value, Mapping) or not all(_plain_condition(v) for v in value.values()):
-                return False
-        elif key in ("contains", "items", "not"):
-            if not _plain_condition(value):
-                return False
-        elif key in ("allOf", "anyOf") and (
-            not isinstance(value, list) or not all(_plain_condition(v) for v in value)
-        ):
-            return False
-    return True
-
-
-def _condition_check(condition: Mapping[str, Any]) -> Callable[[Any], bool]:
-    if _plain_condition(condition):
-        return jsonschema_rs.Draft202012Validator(dict(condition)).is_valid  # type: ignore[no-any-return]
-    return validator_for(condition).is_valid  # type: ignore[no-any-return]
+# Conditions of attachments, compiled for the fast path (see fast_validation.FastFormValidator
+# .decides): a few µs where building and running a Python validator cost about 60 µs per
+# condition, on every submission. Keyed by the condition object (definitions live as long as the
+# catalog that loaded them).
+_CONDITIONS: dict[int, tuple[Mapping[str, Any], FastFormValidator | None]] = {}
 
 
 def attachment_required(spec_required_when: Mapping[str, Any] | None, data: Mapping[str, Any]) -> bool:
-    """Whether the answers in ``data`` (normalised form data, plain JSON) make the attachment
-    required: ``data`` is valid against the ``required_when`` condition of its definition."""
+    """Whether the answers in ``data`` (normalised form data) make the attachment required:
+    ``data`` is valid against the ``required_when`` condition of its definition."""
     if spec_required_when is None:
         return False
-    # keyed by the condition object (definitions live as long as the catalog that loaded them)
     hit = _CONDITIONS.get(id(spec_required_when))
     if hit is None or hit[0] is not spec_required_when:
         if len(_CONDITIONS) > 4096:
             _CONDITIONS.clear()
-        hit = (spec_required_when, _condition_check(spec_required_when))
+        hit = (spec_required_when, compile_fast(spec_required_when))
         _CONDITIONS[id(spec_required_when)] = hit
-    return hit[1](data)
+    verdict = hit[1].decides(data) if hit[1] is not None else None
+    if verdict is None:
+        verdict = bool(validator_for(spec_required_when).is_valid(data))
+    return verdict
 
 
 def validate_attachments(

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from jichitai.mynumber.atena.models import AtenaPerson
 from jichitai.mynumber.registry.migration.importer import import_file
@@ -224,15 +224,13 @@ def test_imported_dates_and_times_are_stored_as_the_orm_stores_them(
     assert run_import(mig_storage, path).rows_accepted == 1
     with mig_storage.unit_of_work(ctx("registry.person.read"), Zone.MYNUMBER) as uow:
         person = uow.session.scalars(select(Person).where(Person.name == "日付　確認")).one()
-        raw = (
-            uow.session.connection()
-            .exec_driver_sql(
-                "SELECT CAST(updated_at AS TEXT), CAST(birth_date AS TEXT) FROM registry_persons WHERE id = "
-                + ("%(id)s" if mig_storage.settings.backend == "postgresql" else "?"),
-                {"id": person.id} if mig_storage.settings.backend == "postgresql" else (person.id,),
-            )
-            .one()
-        )
+        raw = uow.session.execute(
+            text(
+                "SELECT CAST(updated_at AS TEXT), CAST(birth_date AS TEXT)"
+                " FROM registry_persons WHERE id = :id"
+            ),
+            {"id": person.id},
+        ).one()
     assert isinstance(person.updated_at, datetime) and isinstance(person.birth_date, date)
     if mig_storage.settings.backend == "sqlite":
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}", raw[0]), raw

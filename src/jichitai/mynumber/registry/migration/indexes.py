@@ -121,10 +121,10 @@ def build_deferred_indexes(storage: Storage, tenant: Tenant) -> None:
                     conn.execute(AddConstraint(c))
         for ix in deferred_indexes():
             conn.execute(CreateIndex(ix, if_not_exists=True))
-        if not defers_constraints(storage):
+        if not isinstance(storage.backend, PostgresBackend):
             for table in _CONSTRAINED:
                 conn.exec_driver_sql(f'ANALYZE "{table.name}"')
-    if defers_constraints(storage):
+    if isinstance(storage.backend, PostgresBackend):
         vacuum_analyze(storage, tenant)
 
 
