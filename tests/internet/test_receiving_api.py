@@ -15,10 +15,12 @@ from jichitai.contracts.submission import SubmissionPayload, SubmissionStatus
 from jichitai.internet.retention import purge_acknowledged
 from jichitai.internet.submissions import get_for_resident, list_for_resident, reply_to_message
 from jichitai.internet.submissions.resident import AmendmentPayload
+from jichitai.internet.submissions.writes import group_committer
 from jichitai.platform.audit.models import AuditEntry
 from jichitai.platform.context import KEY_MANAGEMENT, TenantContext, operator
 from jichitai.platform.identity.roles import Permission
 from jichitai.platform.storage import Storage
+from jichitai.platform.tenants import TenantCode
 from jichitai.platform.zones import Zone
 from tests.conftest import add_demo_tenant
 from tests.internet.api_support import (
@@ -235,6 +237,8 @@ def test_refusals_of_submissions_are_clear_json(internet_sqlite: Storage, pki: P
     ]
     oversized = post_submission(client, too_big)
     assert oversized.status_code == 422 and json_of(oversized)["errors"][0]["keyword"] == "max_size"
+    # each request was announced to the tenant's writer on arrival; none is still awaited
+    assert group_committer(internet_sqlite, TenantCode(CHIYODA)).expected == 0
 
 
 @pytest.mark.parametrize(
@@ -276,6 +280,8 @@ def test_malformed_requests_get_4xx_json(
     body = json_of(answer)
     assert body["error"]
     assert body.get("message_ja")
+    # a refused request withdraws its announcement (else every commit would wait for it)
+    assert group_committer(sqlite_storage, TenantCode(CHIYODA)).expected == 0
 
 
 def test_malformed_receiving_calls_with_a_valid_token(internet_sqlite: Storage, pki: Pki) -> None:

@@ -3,6 +3,7 @@ with its own audit entry; one bad submission spoils nothing else; what was answe
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pickle
 import secrets
@@ -20,8 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from jichitai.internet.models import Application, ApplicationCiphertext
-from jichitai.internet.submissions import submit
-from jichitai.internet.submissions.writes import PreparedSubmission, group_committer
+from jichitai.internet.submissions import submit, submit_async
+from jichitai.internet.submissions.writes import GroupCommitter, PreparedSubmission, group_committer
 from jichitai.platform.audit.entry import AuditParty, PendingEntry
 from jichitai.platform.audit.models import AuditEntry
 from jichitai.platform.audit_ops import verify_tenant
@@ -179,6 +180,68 @@ def test_concurrent_submissions_share_commits_and_each_is_answered_and_stored(
     assert sorted(e.object_id for e in entries if e.object_id in numbers) == sorted(numbers)
     assert all(e.actor_kind == "resident" and e.actor.startswith("jpki:") for e in entries)
     assert chain_ok(internet)
+
+
+def test_submissions_on_an_event_loop_are_stored_by_the_writer_and_each_is_answered(
+    internet: Storage, pki: Pki
+) -> None:
+    kwargs = [submission(pki) for _ in range(6)]
+    kwargs.append(dict(kwargs[0]))  # the same submission twice: one application
+    committer = group_committer(internet, TenantCode(CHIYODA))
+    before = committer.batches
+
+    async def main() -> list[Any]:
+        return await asyncio.gather(*(submit_async(internet, CHIYODA, **k) for k in kwargs))
+
+    receipts = asyncio.run(main())
+    assert receipts[-1].receipt_number == receipts[0].receipt_number
+    assert receipts[-1].replayed != receipts[0].replayed  # one stored it, the other was told so
+    numbers = {r.receipt_number for r in receipts}
+    assert len(numbers) == 6
+    assert committer.batches - before <= len(kwargs)
+    assert committer.expected == 0
+    apps, blobs, entries = stored(internet)
+    assert numbers <= apps and numbers <= blobs
+    assert sorted(e.object_id for e in entries if e.object_id in numbers) == sorted(numbers)
+    assert chain_ok(internet)
+
+
+def _store_in_thread(
+    committer: GroupCommitter, item: PreparedSubmission, *, expected: bool = False
+) -> threading.Thread:
+    thread = threading.Thread(
+        target=committer.store, args=(item,), kwargs={"expected": expected}, daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def test_a_writer_waits_for_an_announced_submission_and_commits_it_along(internet: Storage) -> None:
+    # a long delay: without the announcement the first would be committed alone at once
+    committer = GroupCommitter(internet, TenantCode(CHIYODA), commit_delay=60.0)
+    committer.expect()
+    committer.expect()
+    first, second = prepared(1), prepared(2)
+    # whichever is queued first, the writer waits for the other one still announced
+    waiting = _store_in_thread(committer, first, expected=True)
+    assert committer.store(second, expected=True)
+    waiting.join(30)
+    assert not waiting.is_alive() and first.stored
+    assert committer.batches == 1  # both in one transaction
+    assert committer.expected == 0
+    apps, blobs, _ = stored(internet)
+    assert {first.receipt_number, second.receipt_number} <= apps & blobs
+
+
+def test_a_withdrawn_announcement_lets_the_writer_commit_at_once(internet: Storage) -> None:
+    committer = GroupCommitter(internet, TenantCode(CHIYODA), commit_delay=600.0)
+    committer.expect()
+    item = prepared(1)
+    waiting = _store_in_thread(committer, item)
+    committer.unexpect()  # e.g. its checks refused it
+    waiting.join(60)  # a hang detector, not a timing: the delay would be ten minutes
+    assert not waiting.is_alive() and item.stored
+    assert committer.batches == 1 and committer.expected == 0
 
 
 CHILD = """

@@ -12,7 +12,7 @@ import binascii
 import json
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import pybase64
 import pydantic_core
@@ -39,7 +39,7 @@ from jichitai.internet.api.schemas import (
 from jichitai.internet.purposes import STATUS_POST, SUBMISSION_PULL
 from jichitai.internet.submissions import receiving
 from jichitai.internet.submissions.receiving import ApplicationInfo
-from jichitai.internet.submissions.service import AttachmentUpload, submit
+from jichitai.internet.submissions.service import AttachmentUpload, announce_submission, submit_async
 from jichitai.platform.errors import ConfigurationError, ValidationError
 from jichitai.platform.identity.principal import ClientPrincipal
 from jichitai.platform.identity.roles import Permission
@@ -112,15 +112,33 @@ class _JSONRequest(Request):
 
 class _APIRoute(APIRoute):
     """The API's routes: FastAPI's, with :class:`_JSONRequest` (FastAPI's documented way to
-    customise the request of a route)."""
+    customise the request of a route). An endpoint marked by :func:`_announced` has its request
+    announced to the tenant's submission writer from its arrival (:func:`announce_submission`)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        if getattr(self.endpoint, _ANNOUNCED, False):
+
+            async def announcing_handler(request: Request) -> Response:
+                with announce_submission(_storage(request), str(request.path_params.get("tenant", ""))):
+                    return await handler(_JSONRequest(request.scope, request.receive))
+
+            return announcing_handler
 
         async def route_handler(request: Request) -> Response:
             return await handler(_JSONRequest(request.scope, request.receive))
 
         return route_handler
+
+
+_ANNOUNCED = "_jichitai_announces_submission"
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
+
+
+def _announced(endpoint: _Endpoint) -> _Endpoint:
+    """Marks the endpoint that receives submissions (see :class:`_APIRoute`)."""
+    setattr(endpoint, _ANNOUNCED, True)
+    return endpoint
 
 
 ResidentKeyResolver = Callable[[Request], str | None]
@@ -189,7 +207,8 @@ def build_router() -> APIRouter:
             422: {"model": InvalidFormBody, "description": "申請内容又は添付書類の誤り(項目ごと)"},
         },
     )
-    def post_submission(
+    @_announced
+    async def post_submission(
         request: Request,
         tenant: TenantPath,
         body: SubmissionIn,
@@ -210,7 +229,9 @@ def build_router() -> APIRouter:
         ]
         resolver: ResidentKeyResolver | None = getattr(request.app.state, "resident_key_resolver", None)
         resident_key = resolver(request) if resolver is not None else None
-        receipt = submit(
+        # checked and sealed on the event loop (CPU work either way); the durable commit runs in
+        # the tenant's writer thread while the loop serves other requests
+        receipt = await submit_async(
             _storage(request),
             tenant,
             procedure_id=body.procedure_id,

@@ -55,7 +55,7 @@ from jichitai.internet.submissions import (
     get_for_resident,
     list_for_resident,
     reply_to_message,
-    submit,
+    submit_async,
 )
 from jichitai.internet.submissions.procedures import (
     current_definition,
@@ -501,7 +501,7 @@ async def submit_application(request: Request, tenant_code: str, procedure_id: s
         )
     use = "signing" if effective.definition.requires_signature else "authentication"
     try:
-        receipt = submit(
+        receipt = await submit_async(
             storage,
             tenant.code,
             procedure_id=procedure_id,

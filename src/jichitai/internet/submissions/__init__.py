@@ -3,7 +3,7 @@ show residents their applications.
 
 Public API (import from here):
 
-- :func:`submit` → :class:`Receipt`; :class:`AttachmentUpload`
+- :func:`submit` (or :func:`submit_async` on an event loop) → :class:`Receipt`; :class:`AttachmentUpload`
 - receiving side: :func:`list_applications`, :func:`get_application`, :func:`acknowledge`,
   :func:`post_event`, :func:`list_events`, :func:`list_replies`
 - resident side: :func:`list_for_resident`, :func:`get_for_resident`, :func:`reply_to_message`,
@@ -48,6 +48,7 @@ from jichitai.internet.submissions.service import (
     find_by_idempotency_key,
     resident_key_for_certificate,
     submit,
+    submit_async,
 )
 from jichitai.internet.submissions.status_events import publish_status_signing_key
 
@@ -82,4 +83,5 @@ __all__ = [
     "reply_to_message",
     "resident_key_for_certificate",
     "submit",
+    "submit_async",
 ]

@@ -103,6 +103,12 @@ def submission_key(storage: Storage, tenant: str) -> SubmissionKey:
     return key
 
 
+def submission_key_fresh(storage: Storage, tenant: str) -> bool:
+    """Whether :func:`submission_key` would answer from its cache without reading."""
+    hit = _keys.get((id(storage), tenant))
+    return hit is not None and time.monotonic() - hit[0] < KEY_CACHE_SECONDS
+
+
 def forget_submission_keys() -> None:
     with _keys_lock:
         _keys.clear()
@@ -176,4 +182,5 @@ __all__ = [
     "seal_for_tenant",
     "split_compact",
     "submission_key",
+    "submission_key_fresh",
 ]

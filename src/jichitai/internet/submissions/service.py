@@ -12,12 +12,15 @@ is refused.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -32,6 +35,7 @@ from jichitai.internet.submissions.encryption import (
     SUBMISSION_TYPE,
     seal_for_tenant,
     submission_key,
+    submission_key_fresh,
 )
 from jichitai.internet.submissions.errors import (
     IdempotencyConflict,
@@ -40,7 +44,7 @@ from jichitai.internet.submissions.errors import (
 )
 from jichitai.internet.submissions.procedures import definition_for_submission
 from jichitai.internet.submissions.verification import trust_material, verify_signed_data
-from jichitai.internet.submissions.writes import PreparedSubmission, group_committer
+from jichitai.internet.submissions.writes import GroupCommitter, PreparedSubmission, group_committer
 from jichitai.platform.audit.entry import AuditParty, PendingEntry
 from jichitai.platform.context import Actor, ActorKind, TenantContext
 from jichitai.platform.errors import Conflict, ValidationError
@@ -235,7 +239,25 @@ def _answer_replay(row: Application, fingerprint: str, idempotency_key: str) -> 
     return Receipt(row.receipt_number, row.received_at, SubmissionStatus(row.status), replayed=True)
 
 
-def submit(
+@dataclass(frozen=True)
+class _Prepared:
+    """A submission checked and sealed, with what answering it needs."""
+
+    item: PreparedSubmission
+    ctx: TenantContext
+    fingerprint: str
+    idempotency_key: str
+    received_at: datetime
+
+    @property
+    def tenant(self) -> TenantCode:
+        return self.ctx.tenant
+
+    def receipt(self) -> Receipt:
+        return Receipt(self.item.receipt_number, self.received_at, SubmissionStatus.RECEIVED)
+
+
+def _prepare(
     storage: Storage,
     tenant_code: str,
     *,
@@ -250,16 +272,9 @@ def submit(
     idempotency_key: str,
     resident_key: str | None = None,
     now: datetime | None = None,
-) -> Receipt:
-    """Check and store one submission; answer its 受付番号.
-
-    ``signed_bytes`` is what the card signed; None stands for the canonical bytes of ``form`` (what
-    the API assumes when the request does not carry them), computed once here.
-    ``resident_key`` is the portal's stable key for the logged-in resident ("my applications");
-    when None, the signing certificate stands for the resident. Raises :class:`SubmissionInvalid`
-    (per-field messages), a :class:`~jichitai.platform.pki.CertificateRejected` subclass,
-    :class:`SignedBytesMismatch`, :class:`IdempotencyConflict` or :class:`ProcedureNotOffered`.
-    """
+) -> _Prepared:
+    """Every check and the encryption, before anything is stored (no database write; the
+    submission key may be read once every few seconds)."""
     now = now or datetime.now(UTC)
     check_idempotency_key(idempotency_key)
     # Existence and status of the tenant are checked by the unit of work that loads its key
@@ -369,18 +384,142 @@ def submit(
             ),
         ),
     )
+    return _Prepared(prepared, ctx, fingerprint, idempotency_key, now)
+
+
+def submit(
+    storage: Storage,
+    tenant_code: str,
+    *,
+    procedure_id: str,
+    procedure_version: str,
+    form: dict[str, Any],
+    signed_bytes: bytes | None,
+    signature: bytes,
+    certificate_pem: str,
+    certificate_use: CertificateUse | str,
+    attachments: Sequence[AttachmentUpload] = (),
+    idempotency_key: str,
+    resident_key: str | None = None,
+    now: datetime | None = None,
+) -> Receipt:
+    """Check and store one submission; answer its 受付番号.
+
+    ``signed_bytes`` is what the card signed; None stands for the canonical bytes of ``form`` (what
+    the API assumes when the request does not carry them), computed once here.
+    ``resident_key`` is the portal's stable key for the logged-in resident ("my applications");
+    when None, the signing certificate stands for the resident. Raises :class:`SubmissionInvalid`
+    (per-field messages), a :class:`~jichitai.platform.pki.CertificateRejected` subclass,
+    :class:`SignedBytesMismatch`, :class:`IdempotencyConflict` or :class:`ProcedureNotOffered`.
+    """
+    prepared = _prepare(
+        storage,
+        tenant_code,
+        procedure_id=procedure_id,
+        procedure_version=procedure_version,
+        form=form,
+        signed_bytes=signed_bytes,
+        signature=signature,
+        certificate_pem=certificate_pem,
+        certificate_use=certificate_use,
+        attachments=attachments,
+        idempotency_key=idempotency_key,
+        resident_key=resident_key,
+        now=now,
+    )
     # Stored with the submissions that arrive at the same time, in one durable commit.
-    if not group_committer(storage, tenant).store(prepared):
+    if not group_committer(storage, prepared.tenant).store(prepared.item):
         # Another request with the same idempotency key was stored first (or, once in 2^40, the
         # same receipt number was drawn): answer as for a replay, or refuse.
-        with storage.unit_of_work(ctx, Zone.INTERNET) as uow:
-            row = _existing(uow, idempotency_key)
-            if row is None:
-                raise Conflict(
-                    f"receipt number {receipt_number} was drawn twice", message_ja="もう一度送信してください"
-                )
-            return _answer_replay(row, fingerprint, idempotency_key)
-    return Receipt(receipt_number, now, SubmissionStatus.RECEIVED)
+        return _after_duplicate(storage, prepared)
+    return prepared.receipt()
+
+
+async def submit_async(
+    storage: Storage,
+    tenant_code: str,
+    *,
+    procedure_id: str,
+    procedure_version: str,
+    form: dict[str, Any],
+    signed_bytes: bytes | None,
+    signature: bytes,
+    certificate_pem: str,
+    certificate_use: CertificateUse | str,
+    attachments: Sequence[AttachmentUpload] = (),
+    idempotency_key: str,
+    resident_key: str | None = None,
+    now: datetime | None = None,
+) -> Receipt:
+    """:func:`submit` for a caller on an event loop (the API): the checks and the encryption run
+    in the caller, the commit in the tenant's writer thread while the loop serves other requests."""
+    if not submission_key_fresh(storage, tenant_code):
+        # a read in its own transaction, which may wait for the tenant's writer: not on the loop
+        await asyncio.to_thread(submission_key, storage, TenantCode(tenant_code))
+    committer = group_committer(storage, TenantCode(tenant_code))
+    if _announced.get() is committer:  # announced when the request arrived: its turn now
+        _announced.set(None)
+    else:
+        committer.expect()  # the writer may wait the few ms this submission's checks take
+    try:
+        prepared = _prepare(
+            storage,
+            tenant_code,
+            procedure_id=procedure_id,
+            procedure_version=procedure_version,
+            form=form,
+            signed_bytes=signed_bytes,
+            signature=signature,
+            certificate_pem=certificate_pem,
+            certificate_use=certificate_use,
+            attachments=attachments,
+            idempotency_key=idempotency_key,
+            resident_key=resident_key,
+            now=now,
+        )
+    except BaseException:
+        committer.unexpect()
+        raise
+    if not await committer.store_async(prepared.item, expected=True):
+        return await asyncio.to_thread(_after_duplicate, storage, prepared)
+    return prepared.receipt()
+
+
+_announced: ContextVar[GroupCommitter | None] = ContextVar("announced_submission", default=None)
+
+
+@contextmanager
+def announce_submission(storage: Storage, tenant_code: str) -> Iterator[None]:
+    """Around a server's handling of one submission request, from its arrival: announces the
+    submission to the tenant's writer (:meth:`GroupCommitter.expect`) before its body is even
+    parsed, so a commit about to start waits a moment for it and takes it along
+    (:func:`submit_async` takes the announcement over; a request refused before that withdraws it).
+    """
+    try:
+        tenant = TenantCode(tenant_code)
+    except ValidationError:
+        yield  # the route answers the bad code
+        return
+    committer = group_committer(storage, tenant)
+    committer.expect()
+    token = _announced.set(committer)
+    try:
+        yield
+    finally:
+        if _announced.get() is committer:
+            committer.unexpect()
+        _announced.reset(token)
+
+
+def _after_duplicate(storage: Storage, prepared: _Prepared) -> Receipt:
+    with storage.unit_of_work(prepared.ctx, Zone.INTERNET) as uow:
+        row = _existing(uow, prepared.idempotency_key)
+        if row is None:
+            raise Conflict(
+                f"receipt number {prepared.item.receipt_number} was drawn twice",
+                message_ja="もう一度送信してください",
+            )
+        return _answer_replay(row, prepared.fingerprint, prepared.idempotency_key)
 
 
 def find_by_idempotency_key(storage: Storage, ctx: TenantContext, idempotency_key: str) -> Receipt | None:
@@ -395,10 +534,12 @@ def find_by_idempotency_key(storage: Storage, ctx: TenantContext, idempotency_ke
 __all__ = [
     "AttachmentUpload",
     "Receipt",
+    "announce_submission",
     "attachment_errors",
     "check_idempotency_key",
     "find_by_idempotency_key",
     "new_receipt_number",
     "resident_key_for_certificate",
     "submit",
+    "submit_async",
 ]
