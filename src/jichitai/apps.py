@@ -18,11 +18,11 @@ from jichitai.platform.zones import Zone
 
 STAFF_ZONES = (Zone.LGWAN, Zone.MYNUMBER)
 # The interpreter's thread switch interval in a zone's server process (CPython's default: 5 ms).
-# In the internet zone one thread at a time writes a batch of submissions (group commit) while it
-# holds the tenant's write turn, and it gives up the GIL at every SQLite call; with dozens of
-# request threads busy parsing and encrypting, taking it back could cost a whole interval each
-# time, and every other submission waited on that turn. Half a millisecond gave about 11% more
-# submissions/s in bench/submissions.py (64 clients, SQLite), at the same CPU per request.
+# In the internet zone a writer thread commits batches of submissions (group commit) while it
+# holds the tenant's write turn, and it gives up the GIL at every SQLite call; with the event loop
+# busy checking and encrypting the next submissions, taking it back could cost a whole interval
+# each time, and every other submission waited on that turn. Half a millisecond gave about 11%
+# more submissions/s in bench/submissions.py (64 clients, SQLite), at the same CPU per request.
 SWITCH_INTERVAL_S = {Zone.INTERNET: 0.0005}
 
 

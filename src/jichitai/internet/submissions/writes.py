@@ -144,13 +144,15 @@ _INSERT_APPLICATIONS = {
 _INSERT_CIPHERTEXTS = insert(_CIPHERTEXTS)
 
 
-# How long a writer with submissions to commit waits for the ones being checked at that moment in
-# the same process (announced by GroupCommitter.expect), at most. A commit has a fixed cost (the
-# transaction, the audit head, the fsync: here about 2.8 ms of CPU against 0.9 ms per submission
-# in a batch of 16), and under load the event loop checks the next submission while the writer
-# commits: waiting a few milliseconds for it turns runs of single commits into batches. A lone
-# submission, with nothing being checked, is committed at once.
-COMMIT_DELAY_SECONDS = 0.005
+# How long a writer with submissions to commit waits, at most, for the ones announced in the same
+# process (GroupCommitter.expect: received or being checked at that moment). A commit has a fixed
+# cost (the transaction, the audit head, the fsync: here about 2.8 ms of CPU against 0.9 ms per
+# submission in a batch of 16), and under load the event loop checks the next submission while
+# the writer commits: waiting for it turns runs of single commits into batches. 15 ms gave more
+# submissions/s than 5 ms in three paired runs of bench/submissions.py (30 ms: no further gain).
+# A lone submission, with nothing announced, is committed at once; a slow upload in progress
+# delays the commits meanwhile by this much at most.
+COMMIT_DELAY_SECONDS = 0.015
 
 
 def _settle(future: asyncio.Future[None]) -> None:
