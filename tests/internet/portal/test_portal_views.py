@@ -3,11 +3,13 @@ receipt, history and replies; without JavaScript wherever the card is not involv
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import subprocess
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from fastapi.testclient import TestClient
@@ -262,3 +264,36 @@ def test_a_request_for_correction_is_shown_and_answered(
 def test_someone_elses_receipt_is_not_found(logged_in: TestClient, internet_sqlite: Storage) -> None:
     assert logged_in.get(f"{BASE}/applications/20260101-{TENANT}-AAAAAAAA/receipt.pdf").status_code == 404
     assert active_sessions(internet_sqlite, TENANT) == 1
+
+
+def test_the_portal_touches_the_database_in_worker_threads_only(
+    client: TestClient, internet_sqlite: Storage, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A database write may wait for the tenant's write turn (the submission writer holds it for
+    # a batch): on the event loop that wait would stall every request of the process.
+    on_loop: list[str] = []
+    original = Storage.unit_of_work
+
+    def guarded(self: Storage, ctx_: TenantContext, zone: Zone) -> Any:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            on_loop.append(ctx_.purpose.code)
+        return original(self, ctx_, zone)
+
+    monkeypatch.setattr(Storage, "unit_of_work", guarded)
+    log_in(client, pki)
+    data = sample_application(default_catalog().get(CLAIM))
+    data["payee"]["use_public_fund_account"] = False
+    answer = fill(client, data, files={"attachments.passbook_copy": ("通帳.pdf", PDF, "application/pdf")})
+    assert answer.status_code == 303, answer.text
+    done = sign_and_submit(client, pki)
+    assert done.status_code == 303, done.text
+    number = done.headers["location"].split("/")[-2]
+    page = client.get(f"{BASE}/applications/{number}")
+    assert page.status_code == 200
+    out = client.post(f"{BASE}/logout", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
+    assert out.status_code == 303
+    assert on_loop == []

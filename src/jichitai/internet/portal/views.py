@@ -27,11 +27,13 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from jichitai.internet.portal import drafts, formfields, receipts, sessions
@@ -48,9 +50,11 @@ from jichitai.internet.portal.pages import (
     storage_of,
     tenant_of,
 )
+from jichitai.internet.portal.sessions import ResidentSession
 from jichitai.internet.submissions import (
     ApplicationNotFound,
     AttachmentUpload,
+    Receipt,
     SubmissionInvalid,
     get_for_resident,
     list_for_resident,
@@ -214,6 +218,12 @@ async def login(request: Request, tenant_code: str) -> Response:
         target = str(body.get("next") or "")
     except (ValueError, KeyError, TypeError, binascii.Error):
         return _json_error(400, "ログインの情報が正しくありません。もう一度お試しください", "invalid_request")
+    return await run_in_threadpool(_log_in, request, tenant, challenge_id, signature, certificate, target)
+
+
+def _log_in(
+    request: Request, tenant: Tenant, challenge_id: str, signature: bytes, certificate: str, target: str
+) -> Response:
     try:
         result = sessions.log_in(
             storage_of(request),
@@ -237,9 +247,13 @@ async def login(request: Request, tenant_code: str) -> Response:
 @router.post("/m/{tenant_code}/logout")
 async def logout(request: Request, tenant_code: str) -> Response:
     tenant = tenant_of(request, tenant_code)
+    form = await request.form()
+    return await run_in_threadpool(_log_out, request, tenant, form)
+
+
+def _log_out(request: Request, tenant: Tenant, form: FormData) -> Response:
     session = session_of(request, tenant)
     if session is not None:
-        form = await request.form()
         check_csrf(session, form.get("csrf_token"))
         sessions.log_out(storage_of(request), tenant.code, request.cookies.get("jt_resident"))
     response = _redirect(f"{base_path(tenant)}/?logged_out=1")
@@ -308,21 +322,37 @@ def _sniff(data: bytes) -> str | None:
     return next((ctype for ctype, magic in _MAGIC if data.startswith(magic)), None)
 
 
-async def _uploads(
-    form: FormData, effective: EffectiveDefinition
+# an uploaded file as read on the event loop: field name, file name and content type as sent, content
+_Received = tuple[str, str, str, bytes]
+
+
+async def _read_files(form: FormData, limit: int = MAX_UPLOAD_BYTES) -> list[_Received]:
+    """The content of every file in ``form``, up to ``limit`` + 1 bytes each (one more tells that a
+    file is too large), read on the event loop before the rest of the request goes to a thread."""
+    found: list[_Received] = []
+    for name, item in form.multi_items():
+        if isinstance(item, UploadFile) and item.filename:
+            declared = item.content_type or "application/octet-stream"
+            found.append((name, item.filename, declared, await item.read(limit + 1)))
+    return found
+
+
+def _uploads(
+    received: list[_Received], effective: EffectiveDefinition
 ) -> tuple[list[AttachmentUpload], list[FieldError]]:
     """Files chosen on this post, typed by their content (not by what the browser claims)."""
     found: list[AttachmentUpload] = []
     errors: list[FieldError] = []
     for spec in effective.definition.attachments:
-        for item in form.getlist(f"attachments.{spec.kind}"):
-            if not isinstance(item, UploadFile) or not item.filename:
+        limit = min(spec.max_size_bytes, MAX_UPLOAD_BYTES)
+        for field_name, filename, _declared, data in received:
+            if field_name != f"attachments.{spec.kind}":
                 continue
-            data = await item.read(min(spec.max_size_bytes, MAX_UPLOAD_BYTES) + 1)
+            data = data[: limit + 1]
             pointer = f"/attachments/{spec.kind}"
-            name = item.filename.replace("\\", "/").rsplit("/", 1)[-1][:200] or "file"
+            name = filename.replace("\\", "/").rsplit("/", 1)[-1][:200] or "file"
             ctype = _sniff(data)
-            if len(data) > min(spec.max_size_bytes, MAX_UPLOAD_BYTES):
+            if len(data) > limit:
                 size = spec.max_size_bytes / (1024 * 1024)
                 errors.append(
                     FieldError(
@@ -353,11 +383,25 @@ def _path_of(text: str) -> formfields.Path:
 
 @router.post("/m/{tenant_code}/procedures/{procedure_id}/form")
 async def form_post(request: Request, tenant_code: str, procedure_id: str) -> Response:
+    # The database is touched in a worker thread only: a draft write may wait for the tenant's
+    # write turn, and the event loop must go on serving everyone else meanwhile.
     tenant = tenant_of(request, tenant_code)
-    session = require_session(request, tenant)
+    session = await run_in_threadpool(require_session, request, tenant)
+    form = await request.form()
+    received = await _read_files(form)
+    return await run_in_threadpool(_form_post, request, tenant, session, procedure_id, form, received)
+
+
+def _form_post(
+    request: Request,
+    tenant: Tenant,
+    session: ResidentSession,
+    procedure_id: str,
+    form: FormData,
+    received: list[_Received],
+) -> Response:
     effective = _offered(request, tenant, procedure_id)
     storage = storage_of(request)
-    form = await request.form()
     check_csrf(session, form.get("csrf_token"))
     schema = effective.definition.form
     data = formfields.parse_post(schema, form)
@@ -376,7 +420,7 @@ async def form_post(request: Request, tenant_code: str, procedure_id: str) -> Re
 
     resident = session.resident_key
     drafts.save_draft(storage, tenant.code, resident, procedure_id, effective.effective_id, data)
-    uploads, upload_errors = await _uploads(form, effective)
+    uploads, upload_errors = _uploads(received, effective)
     if uploads:
         drafts.add_files(storage, tenant.code, resident, procedure_id, uploads)
     if action.startswith("remove-file:"):
@@ -463,18 +507,66 @@ def review_page(request: Request, tenant_code: str, procedure_id: str) -> Respon
     return _render_review(request, tenant, procedure_id, ready)
 
 
+@dataclass(frozen=True)
+class _Signed:
+    """A submission from the review page, checked against the draft and ready to send."""
+
+    ready: tuple[drafts.Draft, EffectiveDefinition, dict[str, Any], bytes]
+    signature: bytes
+    certificate: str
+    attachments: list[AttachmentUpload]
+    idempotency_key: str
+
+
 @router.post("/m/{tenant_code}/procedures/{procedure_id}/submit")
 async def submit_application(request: Request, tenant_code: str, procedure_id: str) -> Response:
+    # the drafts and sessions are read and written in worker threads; the submission itself is
+    # checked on the loop and committed by the tenant's writer (submit_async)
     tenant = tenant_of(request, tenant_code)
-    session = require_session(request, tenant)
-    _offered(request, tenant, procedure_id)
+    session = await run_in_threadpool(require_session, request, tenant)
     form = await request.form()
+    signed = await run_in_threadpool(_signed_submission, request, tenant, session, procedure_id, form)
+    if isinstance(signed, Response):
+        return signed
+    draft, effective, data, signed_bytes = signed.ready
+    try:
+        receipt = await submit_async(
+            storage_of(request),
+            tenant.code,
+            procedure_id=procedure_id,
+            procedure_version=draft.procedure_version,
+            form=data,
+            signed_bytes=signed_bytes,
+            signature=signed.signature,
+            certificate_pem=signed.certificate,
+            certificate_use="signing" if effective.definition.requires_signature else "authentication",
+            attachments=signed.attachments,
+            idempotency_key=signed.idempotency_key,
+            resident_key=session.resident_key,
+        )
+    except SubmissionInvalid as exc:
+        return _render_form(request, tenant, effective, draft, data, list(exc.errors), status_code=422)
+    except JichitaiError as exc:
+        return _render_review(
+            request,
+            tenant,
+            procedure_id,
+            signed.ready,
+            status_code=400,
+            error=exc.message_ja or "申請を受け付けられませんでした。",
+        )
+    return await run_in_threadpool(_after_submission, request, tenant, session, procedure_id, signed, receipt)
+
+
+def _signed_submission(
+    request: Request, tenant: Tenant, session: ResidentSession, procedure_id: str, form: FormData
+) -> _Signed | Response:
+    _offered(request, tenant, procedure_id)
     check_csrf(session, form.get("csrf_token"))
-    storage = storage_of(request)
     ready = _checked_draft(request, tenant, session.resident_key, procedure_id)
     if ready is None:
         return _redirect(f"{base_path(tenant)}/procedures/{procedure_id}/form")
-    draft, effective, data, signed = ready
+    draft, _effective, _data, signed = ready
     if form.get("form_sha256") != hashlib.sha256(signed).hexdigest():
         return _render_review(
             request,
@@ -499,33 +591,26 @@ async def submit_application(request: Request, tenant_code: str, procedure_id: s
             error="電子署名ができませんでした。カードリーダーソフトが起動していること、"
             "ブラウザでJavaScriptが有効になっていることを確認してください。",
         )
-    use = "signing" if effective.definition.requires_signature else "authentication"
-    try:
-        receipt = await submit_async(
-            storage,
-            tenant.code,
-            procedure_id=procedure_id,
-            procedure_version=draft.procedure_version,
-            form=data,
-            signed_bytes=signed,
-            signature=signature,
-            certificate_pem=certificate,
-            certificate_use=use,
-            attachments=drafts.draft_attachments(storage, tenant.code, session.resident_key, procedure_id),
-            idempotency_key=str(form.get("idempotency_key") or f"portal-{draft.draft_id}"),
-            resident_key=session.resident_key,
-        )
-    except SubmissionInvalid as exc:
-        return _render_form(request, tenant, effective, draft, data, list(exc.errors), status_code=422)
-    except JichitaiError as exc:
-        return _render_review(
-            request,
-            tenant,
-            procedure_id,
-            ready,
-            status_code=400,
-            error=exc.message_ja or "申請を受け付けられませんでした。",
-        )
+    storage = storage_of(request)
+    return _Signed(
+        ready,
+        signature,
+        certificate,
+        drafts.draft_attachments(storage, tenant.code, session.resident_key, procedure_id),
+        str(form.get("idempotency_key") or f"portal-{draft.draft_id}"),
+    )
+
+
+def _after_submission(
+    request: Request,
+    tenant: Tenant,
+    session: ResidentSession,
+    procedure_id: str,
+    signed: _Signed,
+    receipt: Receipt,
+) -> Response:
+    _draft, effective, data, _bytes = signed.ready
+    storage = storage_of(request)
     receipts.store_summary(
         storage,
         tenant.code,
@@ -657,29 +742,39 @@ def application_page(request: Request, tenant_code: str, receipt_number: str, re
 @router.post("/m/{tenant_code}/applications/{receipt_number}/reply")
 async def reply(request: Request, tenant_code: str, receipt_number: str) -> Response:
     tenant = tenant_of(request, tenant_code)
-    session = require_session(request, tenant)
+    session = await run_in_threadpool(require_session, request, tenant)
     form = await request.form()
+    received = await _read_files(form)
+    return await run_in_threadpool(_reply, request, tenant, session, receipt_number[:40], form, received)
+
+
+def _reply(
+    request: Request,
+    tenant: Tenant,
+    session: ResidentSession,
+    receipt_number: str,
+    form: FormData,
+    received: list[_Received],
+) -> Response:
     check_csrf(session, form.get("csrf_token"))
     in_reply_to = str(form.get("in_reply_to") or "")[:64]
     text = str(form.get("message") or "")
-    files: list[AttachmentUpload] = []
-    for item in form.getlist("files"):
-        if isinstance(item, UploadFile) and item.filename:
-            data = await item.read(MAX_UPLOAD_BYTES + 1)
-            files.append(
-                AttachmentUpload(
-                    "reply",
-                    item.filename.rsplit("/", 1)[-1][:200],
-                    _sniff(data) or item.content_type or "application/octet-stream",
-                    data,
-                )
-            )
+    files = [
+        AttachmentUpload(
+            "reply",
+            filename.rsplit("/", 1)[-1][:200],
+            _sniff(data) or declared,
+            data,
+        )
+        for field_name, filename, declared, data in received
+        if field_name == "files"
+    ]
     try:
         reply_to_message(
             storage_of(request),
             tenant.code,
             session.resident_key,
-            receipt_number[:40],
+            receipt_number,
             in_reply_to=in_reply_to,
             message_ja=text,
             attachments=files,
@@ -688,13 +783,13 @@ async def reply(request: Request, tenant_code: str, receipt_number: str) -> Resp
         return _render_detail(
             request,
             tenant,
-            receipt_number[:40],
+            receipt_number,
             errors=list(exc.errors),
             reply_to=in_reply_to,
             message=text,
             status_code=422,
         )
-    return _redirect(f"{base_path(tenant)}/applications/{receipt_number[:40]}?replied=1#events")
+    return _redirect(f"{base_path(tenant)}/applications/{receipt_number}?replied=1#events")
 
 
 __all__ = ["router"]
