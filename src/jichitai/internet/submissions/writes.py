@@ -1,30 +1,20 @@
-"""Writing submissions: group commit (:class:`GroupCommitter`) and the queued write turn.
+"""Writing submissions: group commit (:class:`GroupCommitter`).
 
 A durable commit waits for the disk (an fsync), so the submissions that arrive together in one
 server process are stored in one transaction by :class:`GroupCommitter` and answered after it.
-
-Queueing writers of one tenant's internet-zone database on the embedded (SQLite) backend:
-
-SQLite admits one writer at a time and makes the others wait in its busy handler, which sleeps in
-growing steps (1, 2, 5, 10 … ms) instead of waking when the lock is free. Under load (two server
-processes, dozens of threads) that turned a 4 ms transaction into a queue of sleepers: about 50
-submissions/s with a p99 of 4 s. Writers of the submission store therefore queue on a blocking
-lock first, a thread lock inside the process and an ``flock`` across processes, which hands over
-at once. PostgreSQL needs none of this (row locks queue and wake properly).
+On the embedded (SQLite) backend the transaction, like every unit of work in this zone, first
+takes the tenant file's write turn (:mod:`jichitai.platform.storage.write_turn`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
-import os
 import threading
 import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Table, insert
@@ -39,69 +29,7 @@ from jichitai.platform.storage import Storage
 from jichitai.platform.tenants import TenantCode
 from jichitai.platform.zones import Zone
 
-_guard = threading.Lock()
-_locks: dict[Path, tuple[threading.Lock, int]] = {}
-
-
-def _lock_for(path: Path) -> tuple[threading.Lock, int]:
-    found = _locks.get(path)
-    if found is None:
-        with _guard:
-            found = _locks.get(path)
-            if found is None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-                found = (threading.Lock(), fd)
-                _locks[path] = found
-    return found
-
-
-class QueuedWriter:
-    """The tenant's write turn: :meth:`acquire` before the first write, :meth:`release` after the
-    commit (and on failure). Re-entrant release is harmless; a no-op on PostgreSQL."""
-
-    def __init__(self, lock: tuple[threading.Lock, int] | None) -> None:
-        self._lock = lock
-        self._held = False
-
-    def acquire(self) -> None:
-        if self._lock is None or self._held:
-            return
-        thread_lock, fd = self._lock
-        thread_lock.acquire()
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except BaseException:
-            thread_lock.release()
-            raise
-        self._held = True
-
-    def release(self) -> None:
-        if self._lock is None or not self._held:
-            return
-        thread_lock, fd = self._lock
-        self._held = False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            thread_lock.release()
-
-    def __enter__(self) -> QueuedWriter:
-        self.acquire()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.release()
-
-
-def queued_writer(storage: Storage, tenant: str) -> QueuedWriter:
-    """The write turn of the tenant's internet-zone database (SQLite only)."""
-    if storage.settings.backend != "sqlite":
-        return QueuedWriter(None)
-    return QueuedWriter(_lock_for(storage.settings.home / "locks" / f"internet-{tenant}.lock"))
-
-
-# -- group commit ------------------------------------------------------------------------------
+_guard = threading.Lock()  # the registry of committers
 
 
 @dataclass
@@ -311,24 +239,19 @@ class GroupCommitter:
     def _transaction(self, batch: list[PreparedSubmission]) -> set[str]:
         ctx = TenantContext(self.tenant, _WRITER, SUBMISSION_RECEIVE, reason=f"{len(batch)} submissions")
         dialect = self.storage.settings.backend
-        writer = queued_writer(self.storage, self.tenant)
-        try:
-            with self.storage.unit_of_work(ctx, Zone.INTERNET) as uow:
-                writer.acquire()  # after the unit of work's own reads, before its first write
-                connection = uow.session.connection()
-                inserted = set(
-                    connection.execute(
-                        _INSERT_APPLICATIONS[dialect], [item.application for item in batch]
-                    ).scalars()
-                )
-                ciphertexts = [item.ciphertext for item in batch if item.receipt_number in inserted]
-                if ciphertexts:
-                    connection.execute(_INSERT_CIPHERTEXTS, ciphertexts)
-                for item in batch:
-                    if item.receipt_number in inserted:
-                        uow.audit(item.audit)
-        finally:
-            writer.release()  # after the commit, or on any failure
+        with self.storage.unit_of_work(ctx, Zone.INTERNET) as uow:
+            connection = uow.session.connection()
+            inserted = set(
+                connection.execute(
+                    _INSERT_APPLICATIONS[dialect], [item.application for item in batch]
+                ).scalars()
+            )
+            ciphertexts = [item.ciphertext for item in batch if item.receipt_number in inserted]
+            if ciphertexts:
+                connection.execute(_INSERT_CIPHERTEXTS, ciphertexts)
+            for item in batch:
+                if item.receipt_number in inserted:
+                    uow.audit(item.audit)
         self.batches += 1
         return inserted
 
@@ -346,4 +269,4 @@ def group_committer(storage: Storage, tenant: TenantCode) -> GroupCommitter:
         return committer
 
 
-__all__ = ["GroupCommitter", "PreparedSubmission", "QueuedWriter", "group_committer", "queued_writer"]
+__all__ = ["GroupCommitter", "PreparedSubmission", "group_committer"]

@@ -29,6 +29,7 @@ from jichitai.platform.crypto.keystore import Keystore
 from jichitai.platform.errors import ConfigurationError, NotFound
 from jichitai.platform.storage import migrate
 from jichitai.platform.storage.components import migration_dirs
+from jichitai.platform.storage.write_turn import QUEUED_ZONES, WriteTurn, write_turn
 from jichitai.platform.tenants import Tenant
 from jichitai.platform.zones import ALL_ZONES, Zone
 
@@ -103,6 +104,10 @@ class Backend(ABC):
     def exists(self, zone: Zone, tenant: Tenant) -> bool:
         return True
 
+    def write_turn(self, zone: Zone, tenant: Tenant) -> WriteTurn | None:
+        """The turn a unit of work on the tenant's storage in ``zone`` takes first, if any."""
+        return None
+
 
 # -- SQLite ------------------------------------------------------------------------------------
 
@@ -143,6 +148,9 @@ class SQLiteBackend(Backend):
 
     def exists(self, zone: Zone, tenant: Tenant) -> bool:
         return self.path(zone, tenant).exists()
+
+    def write_turn(self, zone: Zone, tenant: Tenant) -> WriteTurn | None:
+        return write_turn(self.home, zone, tenant.code) if zone in QUEUED_ZONES else None
 
     def tenant_engine(self, zone: Zone, tenant: Tenant, keystore: Keystore) -> Engine:
         path = self.path(zone, tenant)

@@ -206,6 +206,10 @@ class Storage:
         if ctx.tenant != tenant.code:
             raise PermissionDenied(f"context is for tenant {ctx.tenant}, not {tenant.code}")
         engine = self.tenant_engine(zone, tenant)
+        # taken before the first statement, held until the commit or rollback (see write_turn)
+        turn = self.backend.write_turn(zone, tenant)
+        if turn is not None:
+            turn.acquire()
         session = Session(engine, expire_on_commit=False, autoflush=True)
         uow = UnitOfWork(self, ctx, zone, tenant, session)
         session.info["uow"] = uow
@@ -218,6 +222,8 @@ class Storage:
             raise
         finally:
             session.close()
+            if turn is not None:
+                turn.release()
 
     def close(self) -> None:
         self.forget_engines()
