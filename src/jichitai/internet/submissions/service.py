@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 import pydantic_core
 from sqlalchemy import select
@@ -239,6 +239,23 @@ def _answer_replay(row: Application, fingerprint: str, idempotency_key: str) -> 
     return Receipt(row.receipt_number, row.received_at, SubmissionStatus(row.status), replayed=True)
 
 
+class SubmissionRequest(TypedDict):
+    """What :func:`submit` and :func:`submit_async` take besides the storage and the tenant, as
+    keywords (passed on to the checks unchanged; :func:`submit` says what they mean)."""
+
+    procedure_id: str
+    procedure_version: str
+    form: dict[str, Any]
+    signed_bytes: bytes | None
+    signature: bytes
+    certificate_pem: str
+    certificate_use: CertificateUse | str
+    attachments: NotRequired[Sequence[AttachmentUpload]]
+    idempotency_key: str
+    resident_key: NotRequired[str | None]
+    now: NotRequired[datetime | None]
+
+
 @dataclass(frozen=True)
 class _Prepared:
     """A submission checked and sealed, with what answering it needs."""
@@ -389,22 +406,7 @@ def _prepare(
     return _Prepared(prepared, ctx, fingerprint, idempotency_key, now)
 
 
-def submit(
-    storage: Storage,
-    tenant_code: str,
-    *,
-    procedure_id: str,
-    procedure_version: str,
-    form: dict[str, Any],
-    signed_bytes: bytes | None,
-    signature: bytes,
-    certificate_pem: str,
-    certificate_use: CertificateUse | str,
-    attachments: Sequence[AttachmentUpload] = (),
-    idempotency_key: str,
-    resident_key: str | None = None,
-    now: datetime | None = None,
-) -> Receipt:
+def submit(storage: Storage, tenant_code: str, **request: Unpack[SubmissionRequest]) -> Receipt:
     """Check and store one submission; answer its 受付番号.
 
     ``signed_bytes`` is what the card signed; None stands for the canonical bytes of ``form`` (what
@@ -414,21 +416,7 @@ def submit(
     (per-field messages), a :class:`~jichitai.platform.pki.CertificateRejected` subclass,
     :class:`SignedBytesMismatch`, :class:`IdempotencyConflict` or :class:`ProcedureNotOffered`.
     """
-    prepared = _prepare(
-        storage,
-        tenant_code,
-        procedure_id=procedure_id,
-        procedure_version=procedure_version,
-        form=form,
-        signed_bytes=signed_bytes,
-        signature=signature,
-        certificate_pem=certificate_pem,
-        certificate_use=certificate_use,
-        attachments=attachments,
-        idempotency_key=idempotency_key,
-        resident_key=resident_key,
-        now=now,
-    )
+    prepared = _prepare(storage, tenant_code, **request)
     # Stored with the submissions that arrive at the same time, in one durable commit.
     if not group_committer(storage, prepared.tenant).store(prepared.item):
         # Another request with the same idempotency key was stored first (or, once in 2^40, the
@@ -437,22 +425,7 @@ def submit(
     return prepared.receipt()
 
 
-async def submit_async(
-    storage: Storage,
-    tenant_code: str,
-    *,
-    procedure_id: str,
-    procedure_version: str,
-    form: dict[str, Any],
-    signed_bytes: bytes | None,
-    signature: bytes,
-    certificate_pem: str,
-    certificate_use: CertificateUse | str,
-    attachments: Sequence[AttachmentUpload] = (),
-    idempotency_key: str,
-    resident_key: str | None = None,
-    now: datetime | None = None,
-) -> Receipt:
+async def submit_async(storage: Storage, tenant_code: str, **request: Unpack[SubmissionRequest]) -> Receipt:
     """:func:`submit` for a caller on an event loop (the API): the checks and the encryption run
     in the caller, the commit in the tenant's writer thread while the loop serves other requests."""
     if not submission_key_fresh(storage, tenant_code):
@@ -464,21 +437,7 @@ async def submit_async(
     else:
         committer.expect()  # the writer may wait the few ms this submission's checks take
     try:
-        prepared = _prepare(
-            storage,
-            tenant_code,
-            procedure_id=procedure_id,
-            procedure_version=procedure_version,
-            form=form,
-            signed_bytes=signed_bytes,
-            signature=signature,
-            certificate_pem=certificate_pem,
-            certificate_use=certificate_use,
-            attachments=attachments,
-            idempotency_key=idempotency_key,
-            resident_key=resident_key,
-            now=now,
-        )
+        prepared = _prepare(storage, tenant_code, **request)
     except BaseException:
         committer.unexpect()
         raise
@@ -536,6 +495,7 @@ def find_by_idempotency_key(storage: Storage, ctx: TenantContext, idempotency_ke
 __all__ = [
     "AttachmentUpload",
     "Receipt",
+    "SubmissionRequest",
     "announce_submission",
     "attachment_errors",
     "check_idempotency_key",
