@@ -101,3 +101,28 @@ def test_kanji_numerals_converted_only_where_they_count() -> None:
     assert normalize_address_text("十条仲原三丁目") == "十条仲原3丁目"
     assert normalize_address_text("二十三番地の十五") == "23番地の15"
     assert normalize_address_text("二丁目三番四号") == "2丁目3番4号"
+
+
+def test_no_prefecture_name_begins_another() -> None:
+    """parse_address finds the prefecture by looking up the address's first 3 or 4 characters,
+    which is only the same as trying each name in turn while no name is the start of another."""
+    from jichitai.platform.tenants import PREFECTURES
+
+    assert len(set(PREFECTURES)) == 47
+    for p in PREFECTURES:
+        assert [q for q in PREFECTURES if q != p and q.startswith(p)] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "prefecture", "city"),
+    [
+        ("北海道札幌市中央区北1条西2丁目", "北海道", "札幌市中央区"),
+        ("神奈川県横浜市中区本町1-2", "神奈川県", "横浜市中区"),
+        ("三重県四日市市諏訪町1-5", "三重県", "四日市市"),
+        ("四日市市諏訪町1-5", "", "四日市市"),
+        ("県道沿い1-2", "", ""),
+    ],
+)
+def test_prefecture_and_city_found_by_their_first_characters(text: str, prefecture: str, city: str) -> None:
+    address = parse_address(text)
+    assert (address.prefecture, address.city) == (prefecture, city)

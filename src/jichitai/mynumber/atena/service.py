@@ -98,16 +98,16 @@ def _view(p: AtenaPerson) -> AtenaView:
 # -- numbers --------------------------------------------------------------------------------------
 
 
+# Luhn: every second digit from the right is doubled (digits of the product summed); indexed by the
+# ASCII code of the digit, so a number's bytes go through ``sum(map(...))`` without a Python loop.
+_LUHN_DOUBLED = bytes(sum(divmod(2 * (c - 48), 10)) if 48 <= c < 58 else 0 for c in range(256))
+_LUHN_PLAIN = bytes(c - 48 if 48 <= c < 58 else 0 for c in range(256))
+
+
 def atena_check_digit(digits: str) -> int:
     """Luhn check digit of ``digits`` (ASCII digits)."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
+    raw = digits.encode()
+    total = sum(map(_LUHN_DOUBLED.__getitem__, raw[::-2])) + sum(map(_LUHN_PLAIN.__getitem__, raw[-2::-2]))
     return (10 - total % 10) % 10
 
 

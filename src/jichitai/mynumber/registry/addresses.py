@@ -60,6 +60,7 @@ _DASH_BETWEEN_DIGITS = re.compile(rf"(?<=\d)\s*[{_DASHES}]\s*(?=\d)")
 _KANJI_BEFORE_COUNTER = re.compile(rf"([{_KN}]+)(?=丁目|番地|番(?![町丁])|号(?!室)|地割)")
 _KANJI_AFTER_NUMBER = re.compile(rf"(\d(?:番地の|番地|番の|番|号の|の|-))([{_KN}]+)")
 _KANJI_JO = re.compile(rf"(?<=[東西南北])([{_KN}]+)(?=条)")
+_ANY_KANJI_NUMERAL = re.compile(rf"[{_KN}]")
 _SPACES = re.compile(r"[\s\u3000]+")
 _CITY = re.compile(r"^(?P<gun>[^\d]{1,5}?郡)?(?P<city>[^\d]+?[市区町村])")
 _WARD = re.compile(r"^[^\d]{1,5}?区")
@@ -93,12 +94,13 @@ def normalize_address_text(text: str) -> str:
     """Width, dashes and numerals normalized; spaces kept as one ASCII space (they may delimit 方書)."""
     out = safe_nfkc(text)
     out = _SPACES.sub(" ", out).strip()
-    out = _KANJI_JO.sub(lambda m: str(kanji_to_int(m.group(1))), out)
-    out = _KANJI_BEFORE_COUNTER.sub(lambda m: str(kanji_to_int(m.group(1))), out)
-    previous = None
-    while previous != out:  # 三番地の五 → 3番地の五 → 3番地の5 (each number becomes a digit in turn)
-        previous = out
-        out = _KANJI_AFTER_NUMBER.sub(lambda m: m.group(1) + str(kanji_to_int(m.group(2))), out)
+    if _ANY_KANJI_NUMERAL.search(out):  # each of the three needs one; most addresses have none
+        out = _KANJI_JO.sub(lambda m: str(kanji_to_int(m.group(1))), out)
+        out = _KANJI_BEFORE_COUNTER.sub(lambda m: str(kanji_to_int(m.group(1))), out)
+        previous = None
+        while previous != out:  # 三番地の五 → 3番地の五 → 3番地の5 (each number becomes a digit in turn)
+            previous = out
+            out = _KANJI_AFTER_NUMBER.sub(lambda m: m.group(1) + str(kanji_to_int(m.group(2))), out)
     return _DASH_BETWEEN_DIGITS.sub("-", out)
 
 
@@ -131,12 +133,30 @@ class Address:
 
 
 @lru_cache(maxsize=64)
-def _prefixes(known: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(sorted({*known, *_TRICKY_NAMES}, key=len, reverse=True))
+def _prefixes(known: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The names to try first, longest first, by their first character (only those can match)."""
+    by_first: dict[str, tuple[str, ...]] = {}
+    for name in sorted({*known, *_TRICKY_NAMES}, key=len, reverse=True):
+        if name:
+            by_first[name[0]] = (*by_first.get(name[0], ()), name)
+    return by_first
+
+
+# No prefecture's name begins another's (checked by the tests), so the one an address starts with is
+# found by looking its first 3 or 4 characters up.
+_PREFECTURE_SET = frozenset(PREFECTURES)
+_PREFECTURE_LENGTHS = tuple(sorted({len(p) for p in PREFECTURES}))
+
+
+def _prefecture(text: str) -> str:
+    for n in _PREFECTURE_LENGTHS:
+        if text[:n] in _PREFECTURE_SET:
+            return text[:n]
+    return ""
 
 
 def _split_city(rest: str, known: tuple[str, ...]) -> tuple[str, str]:
-    for name in _prefixes(known):
+    for name in _prefixes(known).get(rest[:1], ()):
         if rest.startswith(name):
             city, rest = name, rest[len(name) :]
             break
@@ -178,11 +198,9 @@ def parse_address(text: str, *, known_cities: Iterable[str] = ()) -> Address:
 @lru_cache(maxsize=1 << 16)  # the members of a household share one address
 def _parse_address(text: str, known_cities: tuple[str, ...]) -> Address:
     rest = normalize_address_text(text)
-    prefecture = ""
-    for pref in PREFECTURES:
-        if rest.startswith(pref):
-            prefecture, rest = pref, rest[len(pref) :].lstrip()
-            break
+    prefecture = _prefecture(rest)
+    if prefecture:
+        rest = rest[len(prefecture) :].lstrip()
     city, rest = _split_city(rest, known_cities)
     rest = rest.lstrip()
     chome: int | None = None

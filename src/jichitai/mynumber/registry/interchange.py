@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from jichitai.mynumber.registry.addresses import Address, normalize_address_text, parse_address
 from jichitai.mynumber.registry.names import (
     GaijiMap,
     check_katakana,
     check_name_characters,
-    name_key_width,
+    name_keys,
     normalize_kana,
     normalize_name,
 )
@@ -634,9 +634,9 @@ class HouseholdChecker:
             if row.is_head:
                 h.heads.append(row.line)
                 if h.head_name_key is None:
-                    h.head_name_key = name_key_width(row.name)
+                    h.head_name_key = name_keys(row.name).width  # cached: names repeat
             if row.head_name is not None:
-                h.stated_head_names.append((row.line, name_key_width(row.head_name)))
+                h.stated_head_names.append((row.line, name_keys(row.head_name).width))
         self.errors.extend(found)
         return found
 
@@ -696,27 +696,29 @@ def check_header(columns: Sequence[str]) -> list[RowError]:
 Record = dict[str, str]
 
 
-def iter_csv(stream: IO[str]) -> Iterator[tuple[int, Record | list[RowError]]]:
-    """``(line, record)`` for each data row of a CSV stream, or ``(line, errors)`` for a broken one.
+def csv_rows(stream: IO[str], header: list[str]) -> Iterator[tuple[int, list[str] | list[RowError]]]:
+    """What :func:`iter_csv` yields, with each record as its list of values in ``header``'s order.
 
-    The first yield is the header check: ``(1, errors)`` when the header is unusable, in which case
-    nothing else is read. ``line`` is the physical line where the row starts, as editors count.
+    ``header`` (a list given by the caller) receives the file's columns once the header is read and
+    found usable. An item is ``(line, values)``, or ``(line, errors)`` (a list of
+    :class:`RowError`) for a broken row or an unusable header.
     """
     reader = csv.reader(stream)
     try:
-        header = next(reader)
+        columns = next(reader)
     except StopIteration:
         yield 1, [RowError(1, None, "ファイルが空です（見出し行がありません）")]
         return
-    if header and header[0].startswith("\ufeff"):
-        header[0] = header[0][1:]
-    header = [h.strip() for h in header]
-    problems = check_header(header)
+    if columns and columns[0].startswith("\ufeff"):
+        columns[0] = columns[0][1:]
+    columns = [h.strip() for h in columns]
+    problems = check_header(columns)
     if problems:
         yield 1, problems
         return
+    header[:] = columns
     start = reader.line_num + 1
-    width = len(header)
+    width = len(columns)
     for row in reader:
         line = start
         start = reader.line_num + 1
@@ -732,7 +734,21 @@ def iter_csv(stream: IO[str]) -> Iterator[tuple[int, Record | list[RowError]]]:
                 ],
             )
             continue
-        yield line, dict(zip(header, row, strict=True))
+        yield line, row
+
+
+def iter_csv(stream: IO[str]) -> Iterator[tuple[int, Record | list[RowError]]]:
+    """``(line, record)`` for each data row of a CSV stream, or ``(line, errors)`` for a broken one.
+
+    The first yield is the header check: ``(1, errors)`` when the header is unusable, in which case
+    nothing else is read. ``line`` is the physical line where the row starts, as editors count.
+    """
+    header: list[str] = []
+    for line, row in csv_rows(stream, header):
+        if row and isinstance(row[0], str):
+            yield line, dict(zip(header, row, strict=True))
+        else:
+            yield line, cast(list[RowError], row)
 
 
 def iter_jsonl(stream: IO[str]) -> Iterator[tuple[int, Record | list[RowError]]]:

@@ -236,3 +236,20 @@ def test_imported_dates_and_times_are_stored_as_the_orm_stores_them(
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}", raw[0]), raw
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw[1]), raw
     assert raw[1] == person.birth_date.isoformat()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_value_holding_the_packing_separator_is_read_as_the_reference_reads_it(
+    mig_storage: Storage, tmp_path: Path, workers: int
+) -> None:
+    """CSV records travel to the parsing workers packed into one string joined by U+001F; a record
+    with that character inside a value goes as it is instead, so no column shifts: the name is read
+    as the reference reader reads it (U+001F is white space to Python, so one 全角空白)."""
+    good, odd, after = row(), row(氏名="山田\x1f太郎"), row()
+    path = write_rows(tmp_path / f"sep{workers}.csv", [good, odd, after])
+    summary = run_import(mig_storage, path, workers=workers)
+    assert (summary.rows_read, summary.rows_accepted, summary.rows_rejected) == (3, 3, 0)
+    with mig_storage.unit_of_work(ctx("registry.person.read"), Zone.MYNUMBER) as uow:
+        person = uow.session.scalars(select(Person).where(Person.juminhyo_code == odd["住民票コード"])).one()
+        assert (person.name, person.name_kana) == ("山田\u3000太郎", odd["氏名カナ"])
+        assert person.birth_date.isoformat() == odd["生年月日"]

@@ -8,9 +8,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from jichitai.mynumber.registry.migration.importer import ImportOptions, ImportProgress, import_file
-from jichitai.mynumber.registry.migration.indexes import deferred_constraints, deferred_indexes
+from jichitai.mynumber.registry.migration.indexes import (
+    _ddl,
+    build_deferred_indexes,
+    deferred_constraints,
+    deferred_indexes,
+)
 from jichitai.mynumber.registry.migration.models import PHASE_LOADING, ImportJob
 from jichitai.mynumber.registry.models import Person, PersonVersion
 from jichitai.mynumber.registry.service import RegistryService, SearchQuery
@@ -169,3 +175,63 @@ def test_duplicates_of_rows_committed_before_a_kill_are_refused(
     assert report[13][0][0] == "世帯番号" and "既に登録されています" in report[13][0][1]
     assert report[15] == [("住民票コード", "住民票コードが14行目と重複しています")]
     assert _constraint_names(fresh_storage) >= CONSTRAINTS
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_an_index_phase_killed_between_build_and_attach_is_finished(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """On PostgreSQL a deferred constraint is built as a unique index and then attached to its table:
+    a phase interrupted in between finds the index and attaches it; a duplicate the index would let
+    pass cannot exist, and a duplicate in the data fails the build."""
+    fresh_storage = make_storage(make_settings(tmp_path_factory.mktemp("attach") / "home", "postgresql"))
+    try:
+        add_demo_tenant(fresh_storage)
+        _kill_between_build_and_attach(fresh_storage, tmp_path)
+    finally:
+        close_storage(fresh_storage)
+
+
+def _kill_between_build_and_attach(fresh_storage: Storage, tmp_path: Path) -> None:
+    path = synthetic_file(tmp_path / "city.csv", 40, seed=5)
+    run_import(fresh_storage, path, workers=0, initial_load=True)
+    tenant = fresh_storage.catalog.get(TenantCode("131016"))
+    with _ddl(fresh_storage, tenant) as conn:  # as if killed after the build, before the attach
+        conn.exec_driver_sql("ALTER TABLE registry_persons DROP CONSTRAINT uq_registry_persons_juminhyo_code")
+        conn.exec_driver_sql(
+            "CREATE UNIQUE INDEX uq_registry_persons_juminhyo_code ON registry_persons (juminhyo_code)"
+        )
+    assert "uq_registry_persons_juminhyo_code" not in _constraint_names(fresh_storage)
+    build_deferred_indexes(fresh_storage, tenant)
+    assert _constraint_names(fresh_storage) >= CONSTRAINTS
+
+    # a duplicate let in while the constraint was down makes the build fail, not vanish
+    with _ddl(fresh_storage, tenant) as conn:
+        conn.exec_driver_sql("ALTER TABLE registry_persons DROP CONSTRAINT uq_registry_persons_juminhyo_code")
+        conn.exec_driver_sql(
+            "UPDATE registry_persons SET juminhyo_code = (SELECT min(juminhyo_code) FROM registry_persons)"
+            " WHERE id = (SELECT max(id) FROM registry_persons)"
+        )
+    with pytest.raises(IntegrityError):
+        build_deferred_indexes(fresh_storage, tenant)
+    assert "uq_registry_persons_juminhyo_code" not in _constraint_names(fresh_storage)
+
+
+def test_the_index_phase_is_reported_once_after_the_rows(fresh_storage: Storage, tmp_path: Path) -> None:
+    """The progress callback hears when an initial load stops reading rows and builds its indexes
+    (the bar would otherwise stand still for minutes at city scale); a normal import never does."""
+    phases: list[str] = []
+    path = synthetic_file(tmp_path / "city.csv", 30, seed=3)
+    import_file(
+        fresh_storage, ctx("registry.migration"), path,
+        ImportOptions(today=TODAY, batch_size=10, workers=0, initial_load=True),
+        progress=lambda p: phases.append(p.phase),
+    )  # fmt: skip
+    assert phases.count("indexing") == 1 and phases[-1] == "indexing" and phases[0] == "loading"
+    more: list[str] = []
+    import_file(
+        fresh_storage, ctx("registry.migration"), synthetic_file(tmp_path / "more.csv", 10, seed=4),
+        ImportOptions(today=TODAY, workers=0), progress=lambda p: more.append(p.phase),
+    )  # fmt: skip
+    assert more and set(more) == {"loading"}

@@ -38,6 +38,7 @@ from jichitai.mynumber.registry.migration.importer import (
     ImportSummary,
     import_file,
 )
+from jichitai.mynumber.registry.migration.models import PHASE_INDEXING
 from jichitai.mynumber.registry.purposes import MIGRATION, PERSON_READ
 from jichitai.platform.context import DATA_EXPORT, TenantContext, operator
 from jichitai.platform.errors import JichitaiError, ValidationError
@@ -92,6 +93,8 @@ class _ImportDisplay:
         self.progress.update(
             self.task, completed=p.bytes_done, rows=p.rows_read, ok=p.rows_accepted, bad=p.rows_rejected
         )
+        if p.phase == PHASE_INDEXING:
+            self.progress.update(self.task, description="building the search indexes")
 
     def close(self) -> None:
         if self.progress is not None:

@@ -64,7 +64,6 @@ from jichitai.mynumber.registry import purposes
 from jichitai.mynumber.registry.interchange import (
     ParseContext,
     RowError,
-    iter_csv,
     iter_jsonl,
     write_error_report,
 )
@@ -133,6 +132,9 @@ class ImportProgress:
     rows_read: int
     rows_accepted: int
     rows_rejected: int
+    # "loading" while rows are read; "indexing" once, when an initial load starts building the
+    # indexes it deferred (minutes at city scale, with no rows to count)
+    phase: str = PHASE_LOADING
 
 
 @dataclass(frozen=True)
@@ -210,8 +212,9 @@ def _require_migration(ctx: TenantContext) -> None:
 # -- the file, in chunks of whole households -------------------------------------------------------
 
 
-def _items(text: IO[str], fmt: Format) -> Iterator[Item]:
-    return iter_csv(text) if fmt == "csv" else iter_jsonl(text)
+def _items(text: IO[str], fmt: Format, header: list[str]) -> Iterator[Item]:
+    """The file's items; CSV records packed for the workers (``header`` gets the columns)."""
+    return parsing.packed_csv(text, header) if fmt == "csv" else iter_jsonl(text)
 
 
 def household_chunks(items: Iterable[Item], *, after_line: int, rows: int) -> Iterator[list[Item]]:
@@ -627,6 +630,12 @@ class Importer:
                 pool.terminate()
                 pool.join()
         if job.phase is not None:
+            if self.progress is not None:
+                self.progress(
+                    ImportProgress(
+                        total, total, job.rows_read, job.rows_accepted, job.rows_rejected, PHASE_INDEXING
+                    )
+                )
             self._build_indexes(job, tenant)
         if job.status == JOB_FAILED:
             return self._finish_report(job, started, already_done=False, resumed=0)
@@ -656,7 +665,8 @@ class Importer:
 
     def _stream(self, job: ImportJob, total: int, now: datetime, pool: Any, started: float) -> ImportJob:
         with self.path.open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
-            items = _items(text, self.fmt)
+            header: list[str] = []
+            items = _items(text, self.fmt, header)
             first = next(items, None)
             if first is not None and first[0] == 1 and isinstance(first[1], list):
                 return self._fail_header(job, first[1])
@@ -672,7 +682,7 @@ class Importer:
 
             report(job)
             batch = _Batch()
-            for result in self._parsed(chunks, pool):
+            for result in self._parsed(chunks, pool, header):
                 batch.add(result)
                 if batch.rows >= self.options.batch_size:
                     job = self._commit(job, batch, now)
@@ -695,17 +705,18 @@ class Importer:
             if rows >= self.options.batch_size:
                 rows, change_id = 0, uuid.uuid4().hex
 
-    def _parsed(self, chunks: Iterator[list[Item]], pool: Any) -> Iterator[ChunkResult]:
+    def _parsed(self, chunks: Iterator[list[Item]], pool: Any, header: list[str]) -> Iterator[ChunkResult]:
+        # ``header`` is filled once the file's first line is read, before the first chunk
         if pool is None:
             for chunk, change_id in self._with_changes(chunks):
-                yield parsing.parse_chunk(chunk, change_id)
+                yield parsing.parse_chunk(chunk, change_id, header)
             return
         pending: deque[Any] = deque()
         # Bounded read-ahead (memory stays flat) of about a batch, so that the workers keep parsing
         # while this process writes the previous batch.
         ahead = max(3 * self.options.workers, self.options.batch_size // self.options.chunk_rows + 2)
         for chunk, change_id in self._with_changes(chunks):
-            pending.append(pool.apply_async(parsing.parse_chunk, (chunk, change_id)))
+            pending.append(pool.apply_async(parsing.parse_chunk, (chunk, change_id, tuple(header))))
             if len(pending) >= ahead:
                 yield pending.popleft().get()
         while pending:

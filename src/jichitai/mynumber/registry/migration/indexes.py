@@ -26,10 +26,11 @@ interrupted load can repeat them. At the end PostgreSQL's tables are vacuumed as
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Constraint, Index, PrimaryKeyConstraint, Table, UniqueConstraint
-from sqlalchemy.schema import AddConstraint, CreateIndex, DropIndex
+from sqlalchemy.schema import CreateIndex, DropIndex
 
 from jichitai.mynumber.registry.models import Household, Person, PersonVersion
 from jichitai.platform.storage import Storage
@@ -105,31 +106,68 @@ def drop_deferred_indexes(storage: Storage, tenant: Tenant) -> None:
                 conn.exec_driver_sql(f'ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS "{c.name}"')
 
 
-def build_deferred_indexes(storage: Storage, tenant: Tenant) -> None:
-    """Create the deferred indexes (those missing) and refresh the planner's statistics."""
-    with _ddl(storage, tenant) as conn:
-        if defers_constraints(storage):
-            present = {
-                str(name)
-                for (name,) in conn.exec_driver_sql(
-                    "SELECT c.conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
-                    " WHERE n.nspname = current_schema()"
-                )
-            }
-            for c in deferred_constraints():
-                if str(c.name) not in present:
-                    conn.execute(AddConstraint(c))
-        for ix in deferred_indexes():
-            conn.execute(CreateIndex(ix, if_not_exists=True))
-        if not isinstance(storage.backend, PostgresBackend):
+def build_deferred_indexes(storage: Storage, tenant: Tenant, *, connections: int = 2) -> None:
+    """Create the deferred indexes (those missing) and refresh the planner's statistics.
+
+    On PostgreSQL the builds run over ``connections`` sessions at once: a build is a scan and a
+    sort, and one alone leaves cores idle between its parallel phases. The primary keys and unique
+    constraints are built as unique indexes first (several can be built on one table at once, which
+    ``ADD CONSTRAINT`` would not allow) and then attached with ``ADD CONSTRAINT ... USING INDEX``,
+    which only records them.
+    """
+    if not defers_constraints(storage):
+        with _ddl(storage, tenant) as conn:
+            for ix in deferred_indexes():
+                conn.execute(CreateIndex(ix, if_not_exists=True))
             for table in _CONSTRAINED:
                 conn.exec_driver_sql(f'ANALYZE "{table.name}"')
-    if isinstance(storage.backend, PostgresBackend):
-        vacuum_analyze(storage, tenant)
+        return
+    with _ddl(storage, tenant) as conn:
+        present = {
+            str(name)
+            for (name,) in conn.exec_driver_sql(
+                "SELECT c.conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
+                " WHERE n.nspname = current_schema()"
+            )
+        }
+        missing = [c for c in deferred_constraints() if str(c.name) not in present]
+        builds = [_unique_index_sql(c) for c in missing]
+        builds += [
+            str(CreateIndex(ix, if_not_exists=True).compile(dialect=conn.dialect))
+            for ix in deferred_indexes()
+        ]
+
+    def build(sql: str) -> None:
+        with _ddl(storage, tenant) as conn:
+            conn.exec_driver_sql(sql)
+
+    with ThreadPoolExecutor(max_workers=max(1, connections)) as pool:
+        for future in [pool.submit(build, sql) for sql in builds]:
+            future.result()  # the first failure (a duplicate the load let in) is raised here
+    with _ddl(storage, tenant) as conn:
+        for c in missing:
+            kind = "PRIMARY KEY" if isinstance(c, PrimaryKeyConstraint) else "UNIQUE"
+            conn.exec_driver_sql(
+                f'ALTER TABLE "{_q(c.table.name)}" ADD CONSTRAINT "{_q(str(c.name))}" {kind}'
+                f' USING INDEX "{_q(str(c.name))}"'
+            )
+    vacuum_analyze(storage, tenant)
 
 
-def vacuum_analyze(storage: Storage, tenant: Tenant) -> None:
-    """PostgreSQL: VACUUM (ANALYZE) the loaded tables, outside a transaction as VACUUM requires.
+def _q(name: str) -> str:
+    return name.replace('"', '""')
+
+
+def _unique_index_sql(c: Constraint) -> str:
+    """The unique index a deferred constraint is built as (it takes the constraint's name)."""
+    assert isinstance(c, PrimaryKeyConstraint | UniqueConstraint)
+    columns = ", ".join(f'"{_q(col.name)}"' for col in c.columns)
+    return f'CREATE UNIQUE INDEX IF NOT EXISTS "{_q(str(c.name))}" ON "{_q(c.table.name)}" ({columns})'
+
+
+def vacuum_analyze(storage: Storage, tenant: Tenant, *, connections: int = 2) -> None:
+    """PostgreSQL: VACUUM (ANALYZE) the loaded tables, outside a transaction as VACUUM requires,
+    over ``connections`` sessions at once.
 
     Besides the statistics, it sets the visibility map of the freshly written pages, without which
     an index-only scan (the name searches, see models.Person) still visits the table for each
@@ -138,7 +176,12 @@ def vacuum_analyze(storage: Storage, tenant: Tenant) -> None:
     backend = storage.backend
     assert isinstance(backend, PostgresBackend)
     engine = backend.admin_engine(tenant.server, backend.database(Zone.MYNUMBER))
-    schema = backend.schema(tenant).replace('"', '""')
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        for table in _CONSTRAINED:
-            conn.exec_driver_sql(f'VACUUM (ANALYZE) "{schema}"."{table.name}"')
+    schema = _q(backend.schema(tenant))
+
+    def vacuum(table: Table) -> None:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f'VACUUM (ANALYZE) "{schema}"."{_q(table.name)}"')
+
+    with ThreadPoolExecutor(max_workers=max(1, connections)) as pool:
+        for future in [pool.submit(vacuum, t) for t in _CONSTRAINED]:
+            future.result()

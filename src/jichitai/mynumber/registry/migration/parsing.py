@@ -19,7 +19,8 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from itertools import chain
+from typing import IO, Any, cast
 
 from jichitai.mynumber.atena.service import INDIVIDUAL_NUMBER_COLUMN
 from jichitai.mynumber.registry.interchange import (
@@ -28,6 +29,7 @@ from jichitai.mynumber.registry.interchange import (
     Record,
     ResidentRow,
     RowError,
+    csv_rows,
     parse_row,
 )
 from jichitai.mynumber.registry.migration.copyrows import PLACEHOLDER, Formatters, MemberKeys
@@ -49,7 +51,11 @@ PERSON_TABLE = "registry_persons"
 ATENA_TABLE = "atena_persons"
 HOUSEHOLD_COLUMN = "世帯番号"
 
-Item = tuple[int, Record | list[RowError]]
+# A record arrives as a dict (JSON Lines, or CSV read in this process) or packed (CSV read by the
+# importer for the workers, see :func:`packed_csv`): one string, 世帯番号 first, then the values in
+# the header's order, joined by PACK_SEP.
+Item = tuple[int, Record | list[RowError] | str]
+PACK_SEP = "\x1f"  # ASCII unit separator: a control character, which no valid value holds
 
 
 @dataclass(frozen=True)
@@ -114,16 +120,60 @@ def install(setup: ParseSetup) -> None:
 def household_key(item: Item) -> str | None:
     """The raw 世帯番号 of a record (None for a line that could not be read as a record)."""
     record = item[1]
+    if type(record) is str:
+        return record[: record.index(PACK_SEP)]
     if isinstance(record, list):
         return None
-    return record.get(HOUSEHOLD_COLUMN, "").strip()
+    return cast(Record, record).get(HOUSEHOLD_COLUMN, "").strip()
 
 
-def parse_chunk(items: Sequence[Item], change_id: str = "") -> ChunkResult:
-    """Parse a chunk of whole households (see the module docstring)."""
+def packed_csv(stream: IO[str], header: list[str]) -> Iterator[Item]:
+    """The items of :func:`~jichitai.mynumber.registry.interchange.iter_csv`, each record packed.
+
+    Pickling a record for a worker costs a string per column both ways (31 with the standard's
+    columns), and building the dict here another; a packed record is one string, unpacked by the
+    worker (:func:`parse_chunk`, given ``header``). A record with PACK_SEP inside a value (never
+    valid) stays a dict, so the parser reports it as it is.
+    """
+    rows = csv_rows(stream, header)
+    first = next(rows, None)
+    if first is None:
+        return
+    key_at = header.index(HOUSEHOLD_COLUMN) if header else 0
+    seps = len(header)
+    for line, row in chain((first,), rows):
+        if not row or not isinstance(row[0], str):
+            yield line, cast(list[RowError], row)
+            continue
+        values = row
+        packed = PACK_SEP.join((values[key_at].strip(), *values))
+        if packed.count(PACK_SEP) == seps:
+            yield line, packed
+        else:
+            yield line, dict(zip(header, values, strict=True))
+
+
+def _unpacked(items: Sequence[Item], header: Sequence[str]) -> Sequence[Item]:
+    if not any(type(record) is str for _, record in items):
+        return items
+    out: list[Item] = []
+    for line, record in items:
+        if type(record) is str:
+            values = record.split(PACK_SEP)
+            del values[0]
+            out.append((line, dict(zip(header, values, strict=True))))
+        else:
+            out.append((line, record))
+    return out
+
+
+def parse_chunk(items: Sequence[Item], change_id: str = "", header: Sequence[str] = ()) -> ChunkResult:
+    """Parse a chunk of whole households (see the module docstring); ``header`` unpacks packed
+    records (:func:`packed_csv`)."""
     setup = _setup
     if setup is None:
         raise RuntimeError("parsing.install() was not called")
+    items = _unpacked(items, header)
     result = ChunkResult(rows=len(items), last_line=items[-1][0] if items else 0, change_id=change_id)
     group: list[Item] = []
     key: str | None = None
@@ -181,6 +231,7 @@ def _household(group: list[Item], setup: ParseSetup, result: ChunkResult, ids: I
         if isinstance(record, list):
             errors[line] = record
             continue
+        assert isinstance(record, dict)  # unpacked by parse_chunk
         # the cached fast path for valid rows; the reference parser for the rest (and its reasons)
         parsed = fast.parse(record, line) or parse_row(record, line, setup.parse)
         if isinstance(parsed, list):
