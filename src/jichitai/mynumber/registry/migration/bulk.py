@@ -95,12 +95,20 @@ class BulkWriter:
                 processors.append((i, proc))
         sql = f'INSERT INTO "{table.name}" ({", ".join(columns)}) VALUES ({", ".join("?" * len(columns))})'
 
+        # A batch holds few distinct dates (birth dates repeat, every timestamp is the import's
+        # ``now``): each value is formatted once per batch and looked up after.
+        memos: list[tuple[int, Callable[[Any], Any], dict[Any, Any]]] = [(i, p, {}) for i, p in processors]
+
         def converted() -> Iterable[Sequence[Any]]:
             for row in rows:
                 values = list(row)
-                for i, proc in processors:
-                    if values[i] is not None:
-                        values[i] = proc(values[i])
+                for i, proc, memo in memos:
+                    v = values[i]
+                    if v is not None:
+                        out = memo.get(v)
+                        if out is None:
+                            out = memo[v] = proc(v)
+                        values[i] = out
                 yield values
 
         cur = driver.cursor()
