@@ -26,6 +26,7 @@ from typing import IO, Any, cast
 from jichitai.mynumber.registry.addresses import Address, normalize_address_text, parse_address
 from jichitai.mynumber.registry.names import (
     GaijiMap,
+    check_control_characters,
     check_katakana,
     check_name_characters,
     name_keys,
@@ -320,6 +321,10 @@ class _Row:
         if unmapped:
             codes = "、".join(f"U+{cp:04X}" for cp in dict.fromkeys(unmapped))
             self.error(column, f"外字 {codes} の対応が外字対応表にありません")
+            return None
+        problem = check_control_characters(value)
+        if problem is not None:
+            self.error(column, problem)
             return None
         value = normalize_name(gaiji.apply(value))
         problem = check_name_characters(value, allow_latin=allow_latin)

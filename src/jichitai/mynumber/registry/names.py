@@ -249,6 +249,16 @@ def _describe(ch: str) -> str:
     return f"「{ch}」(U+{ord(ch):04X})" if ch.isprintable() else f"U+{ord(ch):04X}"
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def check_control_characters(text: str) -> str | None:
+    """The reason a raw name with a control character (C0/C1: tab, line break, U+001F ...) is
+    refused, before normalization would quietly turn the white-space ones into a space."""
+    m = _CONTROL.search(text)
+    return None if m is None else f"制御文字 (U+{ord(m.group()):04X}) は使用できません"
+
+
 @lru_cache(maxsize=_CACHE)
 def check_name_characters(text: str, *, allow_latin: bool = True) -> str | None:
     """``None`` when every character may appear in a name, else the reason in Japanese.

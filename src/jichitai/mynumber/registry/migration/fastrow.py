@@ -43,6 +43,7 @@ from jichitai.mynumber.registry.interchange import (
 )
 from jichitai.mynumber.registry.names import (
     GaijiMap,
+    check_control_characters,
     check_katakana,
     check_name_characters,
     normalize_kana,
@@ -92,7 +93,7 @@ class FastRowParser:
 
         def name(allow_latin: bool) -> Callable[[str], Any]:
             def compute(value: str) -> Any:
-                if gaiji.unmapped(value):
+                if gaiji.unmapped(value) or check_control_characters(value) is not None:
                     return _BAD
                 out = normalize_name(gaiji.apply(value))
                 return _BAD if check_name_characters(out, allow_latin=allow_latin) is not None else out
