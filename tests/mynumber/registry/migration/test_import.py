@@ -10,16 +10,17 @@ import pytest
 from sqlalchemy import func, select, text
 
 from jichitai.mynumber.atena.models import AtenaPerson
-from jichitai.mynumber.registry.migration.importer import import_file
+from jichitai.mynumber.registry.migration.importer import ImportOptions, import_file
 from jichitai.mynumber.registry.migration.models import ImportJob
 from jichitai.mynumber.registry.models import Change, Person, PersonVersion
 from jichitai.mynumber.registry.service import MoveIn, NewPerson, RegistryService, SearchQuery
 from jichitai.platform.errors import PermissionDenied, ValidationError
 from jichitai.platform.storage import Storage
 from jichitai.platform.zones import Zone
-from tests.conftest import ctx
+from tests.conftest import add_demo_tenant, close_storage, ctx, make_settings, make_storage
 from tests.mynumber.registry.migration.support import (
     ADDRESS,
+    TODAY,
     household,
     my_number,
     read_report,
@@ -253,3 +254,27 @@ def test_a_value_holding_the_packing_separator_is_refused_and_shifts_nothing(
     with mig_storage.unit_of_work(ctx("registry.person.read"), Zone.MYNUMBER) as uow:
         codes = set(uow.session.scalars(select(Person.juminhyo_code)))
     assert {good["住民票コード"], after["住民票コード"]} <= codes and odd["住民票コード"] not in codes
+
+
+def test_the_larger_sqlite_page_cache_of_a_batch_is_given_back(tmp_path: Path) -> None:
+    """A batch on SQLite raises its connection's page cache (random keys of the unique indexes);
+    the connection goes back to the pool with the cache it had."""
+    storage = make_storage(make_settings(tmp_path / "home", "sqlite"))
+    try:
+        add_demo_tenant(storage)
+
+        def cache_size() -> int:
+            with storage.unit_of_work(ctx("registry.person.read"), Zone.MYNUMBER) as uow:
+                return int(uow.session.execute(text("PRAGMA cache_size")).scalar_one())
+
+        before = cache_size()
+        seen: list[int] = []
+        path = write_rows(tmp_path / "two.csv", [row(), row(), row()])
+        summary = import_file(
+            storage, ctx("registry.migration"), path, ImportOptions(today=TODAY, batch_size=1),
+            progress=lambda p: seen.append(cache_size()),
+        )  # fmt: skip
+        assert summary.rows_accepted == 3 and summary.batches == 3
+        assert before != -262144 and set(seen) == {before} and cache_size() == before
+    finally:
+        close_storage(storage)

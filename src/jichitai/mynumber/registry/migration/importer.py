@@ -49,6 +49,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -731,7 +732,7 @@ class Importer:
             rejected_households += r.rejected_households
         first_line = min([h.first_line for h in households] + list(rejected) or [job.last_line + 1])
         last_line = max(r.last_line for r in batch.results)
-        with self._uow() as uow:
+        with self._uow() as uow, _batch_page_cache(uow.session):
             if uow.session.get_bind().dialect.name == "postgresql":
                 # The tables grow by a batch at a time: a plan cached when they were small (a
                 # sequential scan) would be reused when they hold millions of rows.
@@ -840,6 +841,26 @@ class Importer:
             batches=job.batches, resumed_from_line=resumed, already_done=already_done,
             errors_path=self.errors_path, seconds=time.perf_counter() - started,
         )  # fmt: skip
+
+
+_SQLITE_BATCH_CACHE = -262144  # PRAGMA cache_size: a negative size is in KiB, so 256 MiB
+
+
+@contextmanager
+def _batch_page_cache(session: Session) -> Iterator[None]:
+    """SQLite: a larger page cache for one batch, then the connection's own again (it goes back to
+    the pool), also when the batch fails. The unique indexes stay during a load on SQLite and their
+    keys are random, so with the default 2 MB cache most insertions read their pages again."""
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    raw: Any = session.connection().connection.driver_connection
+    before = int(raw.execute("PRAGMA cache_size").fetchone()[0])
+    raw.execute(f"PRAGMA cache_size = {_SQLITE_BATCH_CACHE}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA cache_size = {before}")
 
 
 def _formatters() -> Formatters:
