@@ -145,12 +145,11 @@ def packed_csv(stream: IO[str], header: list[str]) -> Iterator[Item]:
         if not row or not isinstance(row[0], str):
             yield line, cast(list[RowError], row)
             continue
-        values = row
-        packed = PACK_SEP.join((values[key_at].strip(), *values))
+        packed = PACK_SEP.join((row[key_at].strip(), *row))
         if packed.count(PACK_SEP) == seps:
             yield line, packed
         else:
-            yield line, dict(zip(header, values, strict=True))
+            yield line, dict(zip(header, row, strict=True))
 
 
 def _unpacked(items: Sequence[Item], header: Sequence[str]) -> Sequence[Item]:
