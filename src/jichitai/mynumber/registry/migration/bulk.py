@@ -10,6 +10,7 @@ rows: the importer records one audit entry per batch itself.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Date, DateTime, Integer, LargeBinary, Table
@@ -105,9 +106,11 @@ class BulkWriter:
                 for i, proc, memo in memos:
                     v = values[i]
                     if v is not None:
-                        out = memo.get(v)
+                        # equal aware timestamps of other zones differ in the stored text
+                        key = (v, v.tzinfo) if type(v) is datetime else v
+                        out = memo.get(key)
                         if out is None:
-                            out = memo[v] = proc(v)
+                            out = memo[key] = proc(v)
                         values[i] = out
                 yield values
 
