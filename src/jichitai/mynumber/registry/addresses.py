@@ -133,7 +133,7 @@ class Address:
 
 
 @lru_cache(maxsize=64)
-def _prefixes(known: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+def _prefixes_by_first(known: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     """The names to try first, longest first, by their first character (only those can match)."""
     by_first: dict[str, tuple[str, ...]] = {}
     for name in sorted({*known, *_TRICKY_NAMES}, key=len, reverse=True):
@@ -156,7 +156,7 @@ def _prefecture(text: str) -> str:
 
 
 def _split_city(rest: str, known: tuple[str, ...]) -> tuple[str, str]:
-    for name in _prefixes(known).get(rest[:1], ()):
+    for name in _prefixes_by_first(known).get(rest[:1], ()):
         if rest.startswith(name):
             city, rest = name, rest[len(name) :]
             break

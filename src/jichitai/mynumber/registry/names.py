@@ -256,7 +256,11 @@ def check_control_characters(text: str) -> str | None:
     """The reason a raw name with a control character (C0/C1: tab, line break, U+001F ...) is
     refused, before normalization would quietly turn the white-space ones into a space."""
     m = _CONTROL.search(text)
-    return None if m is None else f"制御文字 (U+{ord(m.group()):04X}) は使用できません"
+    return None if m is None else _control_reason(ord(m.group()))
+
+
+def _control_reason(cp: int) -> str:
+    return f"制御文字 (U+{cp:04X}) は使用できません"
 
 
 @lru_cache(maxsize=_CACHE)
@@ -290,7 +294,7 @@ def check_name_characters(text: str, *, allow_latin: bool = True) -> str | None:
             continue
         category = unicodedata.category(ch)
         if category in ("Cc", "Cf", "Zl", "Zp") or (ch.isspace() and ch not in " \u3000"):
-            return f"制御文字 (U+{cp:04X}) は使用できません"
+            return _control_reason(cp)
         if _is_pua(cp):
             return f"外字 (U+{cp:04X}) が変換されていません。外字対応表に登録してください"
         if category == "Cn":

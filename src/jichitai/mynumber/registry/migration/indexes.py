@@ -71,7 +71,7 @@ def _ddl(storage: Storage, tenant: Tenant) -> Iterator[Connection]:
     if isinstance(backend, PostgresBackend):
         engine = backend.admin_engine(tenant.server, backend.database(Zone.MYNUMBER))
         with engine.begin() as conn:
-            schema = backend.schema(tenant).replace('"', '""')
+            schema = _q(backend.schema(tenant))
             conn.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
             # index builds sort: give them memory (this transaction only)
             conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
@@ -102,7 +102,7 @@ def drop_deferred_indexes(storage: Storage, tenant: Tenant) -> None:
             conn.execute(DropIndex(ix, if_exists=True))
         if defers_constraints(storage):
             for c in deferred_constraints():
-                table = c.table.name.replace('"', '""')
+                table = _q(c.table.name)
                 conn.exec_driver_sql(f'ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS "{c.name}"')
 
 
