@@ -18,7 +18,9 @@ What it does, all on loopback, for each backend (both by default: SQLite, then P
 3. serves the real internet-zone app (``jichitai.apps.create_app``) and a bare app: the SAME app
    factory, middleware, routes and body limit, plus one route beside the real one
    (``POST /api/v1/tenants/{tenant}/bare-submissions``) that receives the same request and
-   answers without doing anything; each with uvicorn (uvloop, httptools, 2 workers);
+   answers without doing anything; each as ``jichitai serve --workers 2`` serves
+   (:mod:`jichitai.platform.web.serving`: 2 uvicorn worker processes with uvloop and httptools,
+   each with its own ``SO_REUSEPORT`` socket, so the kernel spreads the connections evenly);
 4. drives both with ``wrk`` (Debian's package, one thread: it shares the 2 cores; a Lua script
    gives every request its own ``Idempotency-Key`` header, so each one is a real new submission:
    verified, encrypted and stored durably, i.e. answered after a commit that reached the disk,
@@ -298,15 +300,14 @@ def free_port() -> int:
 
 
 class Server:
-    """uvicorn with uvloop and httptools, 2 workers, on loopback; stopped on exit."""
+    """The app in 2 worker processes (jichitai.platform.web.serving) on loopback; stopped on exit."""
 
     def __init__(self, factory: str, env: dict[str, str], workers: int = 2) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", f"bench.submissions:{factory}", "--factory",
+                sys.executable, "-m", "jichitai.platform.web.serving", f"bench.submissions:{factory}",
                 "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
-                "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
             ],
             cwd=ROOT,
             env=env,
@@ -538,7 +539,7 @@ def main() -> int:
     parser.add_argument(
         "--driver", choices=["wrk", "httpx"], default="wrk" if shutil.which("wrk") else "httpx"
     )
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of each server")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of each server")
     parser.add_argument(
         "--tenants",
         type=int,

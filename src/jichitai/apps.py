@@ -12,6 +12,7 @@ import sys
 
 from fastapi import FastAPI
 
+from jichitai.platform.config import Settings
 from jichitai.platform.plugins import optional_module
 from jichitai.platform.storage.engine import Storage
 from jichitai.platform.zones import Zone
@@ -48,6 +49,14 @@ def tune_server_process(zone: Zone) -> None:
         sys.setswitchinterval(interval)
     gc.collect()
     gc.freeze()
+
+
+def zone_server_app(zone: Zone, settings: Settings) -> FastAPI:
+    """The app of one worker process of ``jichitai serve --workers N``: its own storage, and the
+    process tuned as a server's (:func:`tune_server_process`)."""
+    app = create_app(zone, Storage(settings))
+    tune_server_process(zone)
+    return app
 
 
 def create_app(zone: Zone, storage: Storage) -> FastAPI:

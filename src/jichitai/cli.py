@@ -9,6 +9,7 @@ import getpass
 import os
 import sys
 import traceback
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -341,7 +342,7 @@ def purge_submissions(
     report = retention.purge_acknowledged(storage(), tenant, None if days is None else timedelta(days=days))
     console.print(
         f"purged {report.applications} submissions and {report.replies} replies "
-        f"acknowledged before {report.cutoff:%Y-%m-%d}"
+        f"acknowledged before {report.cutoff:%Y-%m-%d}; removed {report.segment_files} segment files"
     )
 
 
@@ -484,22 +485,34 @@ def serve(
     zone: Annotated[Zone, typer.Argument(help="internet (portal), lgwan, linkage or mynumber")],
     port: Annotated[int | None, typer.Option(help="port (default from settings)")] = None,
     host: Annotated[str | None, typer.Option(help="bind address (default from settings, loopback)")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, help="worker processes sharing the port evenly (SO_REUSEPORT; one per core)"
+        ),
+    ] = 1,
 ) -> None:
     """Run one zone's server."""
     import uvicorn
 
-    from jichitai.apps import create_app, tune_server_process
+    from jichitai.apps import create_app, tune_server_process, zone_server_app
+    from jichitai.platform.web.serving import ServerOptions
+    from jichitai.platform.web.serving import serve as serve_workers
 
     st = storage()
     s = st.settings
-    application = create_app(zone, st)
-    tune_server_process(zone)
-    stop_background = _start_background(zone, st)
+    bind, listen = host or s.bind_host, port or s.ports[zone.value]
+    stop_background = _start_background(zone, st)  # the zone's loops run once, in this process
     try:
-        uvicorn.run(
-            application, host=host or s.bind_host, port=port or s.ports[zone.value], log_level="warning",
-            proxy_headers=False,
-        )  # fmt: skip
+        if workers > 1:
+            options = ServerOptions(bind, listen)
+            status = serve_workers(partial(zone_server_app, zone, s), options, workers=workers)
+            if status:
+                raise typer.Exit(status)
+            return
+        application = create_app(zone, st)
+        tune_server_process(zone)
+        uvicorn.run(application, host=bind, port=listen, log_level="warning", proxy_headers=False)
     finally:
         stop_background()
 

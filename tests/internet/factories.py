@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from jichitai.contracts.submission import CertificateUse
 from jichitai.internet.submissions import AttachmentUpload
+from jichitai.platform.storage import UnitOfWork
 from jichitai.procedures import canonical_form_bytes, default_catalog, sample_application, sample_attachments
 from tests.internet.conftest import Pki, pem
 
@@ -91,3 +92,15 @@ def as_json_body(kwargs: dict[str, Any]) -> dict[str, Any]:
         ],
         "idempotency_key": kwargs["idempotency_key"],
     }
+
+
+def replace_stored_jwe(uow: UnitOfWork, receipt_number: str, token: str) -> None:
+    """What someone with write access to the internet zone's database can do: make the
+    application's JWE read as ``token`` (a row of its own, which readers take before a segment)."""
+    from jichitai.internet.models import ApplicationCiphertext
+    from jichitai.internet.submissions import ciphertexts
+    from jichitai.internet.submissions.encryption import split_compact
+
+    ciphertexts.delete(uow, [receipt_number])
+    head, raw = split_compact(token)
+    uow.session.add(ApplicationCiphertext(receipt_number=receipt_number, head=head, ciphertext=raw))

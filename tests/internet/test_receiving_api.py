@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from jichitai.internet.submissions.writes import group_committer
 from jichitai.platform.audit.models import AuditEntry
 from jichitai.platform.context import KEY_MANAGEMENT, TenantContext, operator
 from jichitai.platform.identity.roles import Permission
-from jichitai.platform.storage import Storage
+from jichitai.platform.storage import Storage, segments
 from jichitai.platform.tenants import TenantCode
 from jichitai.platform.zones import Zone
 from tests.conftest import add_demo_tenant
@@ -141,6 +142,11 @@ def test_pull_acknowledge_status_and_reply(internet: Storage, pki: Pki) -> None:
         internet, CHIYODA, timedelta(days=30), now=datetime.now(UTC) + timedelta(days=31)
     )
     assert (report.applications, report.replies) == (1, 1)
+    if internet.settings.backend == "sqlite":  # the ciphertext's segment file goes too, once old
+        blobs = Path(internet.settings.home, "zones", "internet", f"{CHIYODA}.blobs")
+        assert report.segment_files == 0 and len(segments.segments(blobs)) == 1  # young: kept
+        later = purge_acknowledged(internet, CHIYODA, timedelta(days=30), segment_grace_seconds=0)
+        assert later.segment_files == 1 and segments.segments(blobs) == []
     gone = json_of(client.get(f"{APPS.format(tenant=CHIYODA)}/{receipt}", headers=bearer(token)))
     assert gone["jwe"] is None and gone["purged"] is True and gone["acknowledged_at"] == first_ack
     assert (

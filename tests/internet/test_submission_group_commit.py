@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from jichitai.internet.models import Application, ApplicationCiphertext
-from jichitai.internet.submissions import submit, submit_async
+from jichitai.internet.models import Application
+from jichitai.internet.submissions import ciphertexts, submit, submit_async
 from jichitai.internet.submissions.writes import GroupCommitter, PreparedSubmission, group_committer
 from jichitai.platform.audit.entry import AuditParty, PendingEntry
 from jichitai.platform.audit.models import AuditEntry
@@ -80,7 +81,7 @@ def prepared(
 def stored(storage: Storage) -> tuple[set[str], set[str], list[AuditEntry]]:
     with storage.unit_of_work(admin(), Zone.INTERNET) as uow:
         apps = set(uow.session.scalars(select(Application.receipt_number)))
-        blobs = set(uow.session.scalars(select(ApplicationCiphertext.receipt_number)))
+        blobs = ciphertexts.stored(uow)
         entries = list(
             uow.session.scalars(select(AuditEntry).where(AuditEntry.object_type == Application.__tablename__))
         )
@@ -193,7 +194,9 @@ def test_submissions_on_an_event_loop_are_stored_by_the_writer_and_each_is_answe
     async def main() -> list[Any]:
         return await asyncio.gather(*(submit_async(internet, CHIYODA, **k) for k in kwargs))
 
-    receipts = asyncio.run(main())
+    # a loop of its own in a thread of its own: a browser test's loop may be running in this one
+    with ThreadPoolExecutor(1) as pool:
+        receipts = pool.submit(asyncio.run, main()).result()
     assert receipts[-1].receipt_number == receipts[0].receipt_number
     assert receipts[-1].replayed != receipts[0].replayed  # one stored it, the other was told so
     numbers = {r.receipt_number for r in receipts}

@@ -19,9 +19,10 @@ from jichitai.internet.submissions import (
     ProcedureNotOffered,
     SignedBytesMismatch,
     SubmissionInvalid,
+    ciphertexts,
     submit,
 )
-from jichitai.internet.submissions.encryption import join_compact
+from jichitai.internet.submissions.encryption import split_compact
 from jichitai.internet.submissions.procedures import tenant_procedures
 from jichitai.platform.audit.models import AuditEntry
 from jichitai.platform.context import KEY_MANAGEMENT, TenantContext, operator
@@ -48,7 +49,7 @@ def admin() -> TenantContext:
 def counts(storage: Storage) -> tuple[int, int]:
     with storage.unit_of_work(admin(), Zone.INTERNET) as uow:
         apps = uow.session.scalar(select(func.count()).select_from(Application)) or 0
-        blobs = uow.session.scalar(select(func.count()).select_from(ApplicationCiphertext)) or 0
+        blobs = len(ciphertexts.stored(uow))
     return apps, blobs
 
 
@@ -60,9 +61,9 @@ def decrypt(storage: Storage, token: str) -> tuple[dict[str, Any], SubmissionPay
 
 def stored_token(storage: Storage, receipt_number: str) -> str:
     with storage.unit_of_work(admin(), Zone.INTERNET) as uow:
-        blob = uow.session.get(ApplicationCiphertext, receipt_number)
-        assert blob is not None
-        return join_compact(blob.head, blob.ciphertext)
+        token = ciphertexts.token(uow, receipt_number)
+        assert token is not None
+        return token
 
 
 def test_a_signed_claim_is_stored_encrypted_and_only_lgwan_reads_it(internet: Storage, pki: Pki) -> None:
@@ -117,11 +118,16 @@ def test_the_internet_zone_cannot_decrypt(internet: Storage, pki: Pki) -> None:
     with internet.unit_of_work(admin(), Zone.INTERNET) as uow, pytest.raises((KeystoreError, JweError)):
         uow.keyring.decrypt_submission(token)
 
-    # the form's text is nowhere in the internet zone's stored bytes (SQLite file and its WAL)
+    # the form's text is nowhere in the internet zone's stored bytes (SQLite file, its WAL and the
+    # segment file that holds the ciphertext)
     if internet.settings.backend == "sqlite":
-        files = list(Path(internet.settings.home, "zones", "internet").glob(f"{CHIYODA}.sqlite3*"))
-        assert files
-        for path in files:
+        zone_dir = Path(internet.settings.home, "zones", "internet")
+        files = list(zone_dir.glob(f"{CHIYODA}.sqlite3*"))
+        segment_files = list((zone_dir / f"{CHIYODA}.blobs").glob("*.seg"))
+        assert files and len(segment_files) == 1
+        raw_ciphertext = split_compact(token)[1]
+        assert raw_ciphertext in segment_files[0].read_bytes()
+        for path in files + segment_files:
             raw = path.read_bytes()
             assert marker.encode("utf-8") not in raw
             assert json.dumps(marker).encode() not in raw

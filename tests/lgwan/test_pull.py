@@ -18,6 +18,7 @@ from jichitai.platform.storage import Storage
 from jichitai.platform.zones import Zone
 from tests.internet.api_support import CHIYODA
 from tests.internet.conftest import Pki
+from tests.internet.factories import replace_stored_jwe
 from tests.lgwan.conftest import Portal
 
 
@@ -59,16 +60,18 @@ def test_pull_stores_verifies_and_acknowledges(portal: Portal, pki: Pki) -> None
 
 
 def _flip_ciphertext(portal: Portal, receipt: str) -> None:
-    from jichitai.internet.models import ApplicationCiphertext
     from jichitai.internet.purposes import SUBMISSION_PULL
+    from jichitai.internet.submissions import ciphertexts
+    from jichitai.internet.submissions.encryption import join_compact, split_compact
 
     ctx = TenantContext.of(CHIYODA, system("attacker"), SUBMISSION_PULL.code)
     with portal.storage.unit_of_work(ctx, Zone.INTERNET) as uow:
-        row = uow.session.get(ApplicationCiphertext, receipt)
-        assert row is not None
-        data = bytearray(row.ciphertext)
+        token = ciphertexts.token(uow, receipt)
+        assert token is not None
+        head, raw = split_compact(token)
+        data = bytearray(raw)
         data[len(data) // 2] ^= 0x01
-        row.ciphertext = bytes(data)
+        replace_stored_jwe(uow, receipt, join_compact(head, bytes(data)))
 
 
 def test_tampered_ciphertext_is_kept_as_failed_with_the_reason(portal: Portal, pki: Pki) -> None:
@@ -253,20 +256,14 @@ def _rewrite_payload(portal: Portal, receipt: str, change: Callable[[dict[str, A
     What a forger holding the tenant's public submission key could place at the portal past its
     own checks: only application management's checks stand between it and the staff.
     """
-    from jichitai.internet.models import ApplicationCiphertext
     from jichitai.internet.purposes import SUBMISSION_PULL
-    from jichitai.internet.submissions.encryption import (
-        SUBMISSION_TYPE,
-        join_compact,
-        seal_for_tenant,
-        submission_key,
-    )
+    from jichitai.internet.submissions import ciphertexts
+    from jichitai.internet.submissions.encryption import SUBMISSION_TYPE, seal_for_tenant, submission_key
 
     ctx = TenantContext.of(CHIYODA, system("attacker"), SUBMISSION_PULL.code)
     with portal.storage.unit_of_work(ctx, Zone.INTERNET) as uow:
-        row = uow.session.get(ApplicationCiphertext, receipt)
-        assert row is not None
-        token = join_compact(row.head, row.ciphertext)
+        token = ciphertexts.token(uow, receipt)
+        assert token is not None
     with portal.storage.unit_of_work(
         TenantContext.of(CHIYODA, system("test"), APPLICATION_PULL.code), Zone.LGWAN
     ) as uow:
@@ -276,9 +273,7 @@ def _rewrite_payload(portal: Portal, receipt: str, change: Callable[[dict[str, A
     changed = json.dumps(payload, ensure_ascii=False).encode()
     sealed = seal_for_tenant(changed, submission_key(portal.storage, CHIYODA), SUBMISSION_TYPE, receipt)
     with portal.storage.unit_of_work(ctx, Zone.INTERNET) as uow:
-        row = uow.session.get(ApplicationCiphertext, receipt)
-        assert row is not None
-        row.head, row.ciphertext = sealed.head, sealed.ciphertext
+        replace_stored_jwe(uow, receipt, sealed.token)
     return changed
 
 

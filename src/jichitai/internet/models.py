@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jichitai.platform.storage.base import Base, utcnow
@@ -79,6 +79,26 @@ class ApplicationCiphertext(Base):
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class ApplicationCiphertextSegment(Base):
+    """The JWE of an application whose ciphertext segment lies in the tenant's segment files (on
+    the embedded backend, see :mod:`jichitai.platform.storage.segments`): ``head`` as in
+    :class:`ApplicationCiphertext`, and where the raw ciphertext is. Deleted by retention, after
+    which the segment file goes once nothing else points into it.
+    """
+
+    __tablename__ = "internet_ciphertext_segments"
+
+    receipt_number: Mapped[str] = mapped_column(
+        String(40),
+        ForeignKey("internet_applications.receipt_number", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    head: Mapped[str] = mapped_column(Text)
+    segment: Mapped[str] = mapped_column(String(64))  # file name in the tenant's blob directory
+    position: Mapped[int] = mapped_column(BigInteger)  # the record's offset in the file
+    length: Mapped[int] = mapped_column(Integer)  # bytes of the raw ciphertext
+
+
 class StatusEventRow(Base):
     """A status event (処理状況) signed by the tenant, stored for the resident to see."""
 
@@ -138,5 +158,12 @@ class StatusSigningKey(Base):
 
 INTERNET_TABLES: tuple[Table, ...] = tuple(
     cls.__table__  # type: ignore[misc]
-    for cls in (Application, ApplicationCiphertext, StatusEventRow, ResidentReply, StatusSigningKey)
+    for cls in (
+        Application,
+        ApplicationCiphertext,
+        ApplicationCiphertextSegment,
+        StatusEventRow,
+        ResidentReply,
+        StatusSigningKey,
+    )
 )

@@ -4,7 +4,9 @@ Once the LGWAN zone has fetched and acknowledged an application, the internet zo
 routing metadata and the status history (the resident still sees them). After the retention
 period :func:`purge_acknowledged` deletes the JWE of those applications and of the residents'
 replies to them, marks each application purged (an audited update), and records one summary
-entry. Never-acknowledged applications are never purged: nothing leaves before it was delivered.
+entry; on the embedded backend it then removes the segment files that held only purged
+ciphertexts (:mod:`jichitai.internet.submissions.ciphertexts`). Never-acknowledged applications
+are never purged: nothing leaves before it was delivered.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
-from jichitai.internet.models import Application, ApplicationCiphertext, ResidentReply
+from jichitai.internet.models import Application, ResidentReply
 from jichitai.internet.purposes import RETENTION_PURGE
+from jichitai.internet.submissions import ciphertexts
 from jichitai.platform.context import TenantContext, operator
 from jichitai.platform.errors import ValidationError
-from jichitai.platform.storage import Storage
+from jichitai.platform.storage import Storage, segments
 from jichitai.platform.tenants import TenantCode
 from jichitai.platform.zones import Zone
 
@@ -32,6 +35,7 @@ class PurgeReport:
     cutoff: datetime
     applications: int  # applications whose ciphertext was deleted
     replies: int  # replies whose ciphertext was deleted
+    segment_files: int = 0  # segment files removed (embedded backend)
 
 
 def retention_period(storage: Storage) -> timedelta:
@@ -47,8 +51,12 @@ def purge_acknowledged(
     *,
     now: datetime | None = None,
     actor_name: str = "retention",
+    segment_grace_seconds: float = segments.COLLECT_GRACE_SECONDS,
 ) -> PurgeReport:
-    """Delete the ciphertext of applications acknowledged more than ``older_than`` ago."""
+    """Delete the ciphertext of applications acknowledged more than ``older_than`` ago.
+
+    Segment files are removed once no row points into them and they were last written more than
+    ``segment_grace_seconds`` ago (a writer may be filling a younger one)."""
     period = retention_period(storage) if older_than is None else older_than
     if period < timedelta(0):
         raise ValidationError("the retention period cannot be negative")
@@ -68,9 +76,7 @@ def purge_acknowledged(
             if not rows:
                 break
             numbers = [r.receipt_number for r in rows]
-            uow.session.execute(
-                delete(ApplicationCiphertext).where(ApplicationCiphertext.receipt_number.in_(numbers))
-            )
+            ciphertexts.delete(uow, numbers)
             result = uow.session.execute(
                 update(ResidentReply)
                 .where(ResidentReply.receipt_number.in_(numbers), ResidentReply.jwe.is_not(None))
@@ -88,7 +94,11 @@ def purge_acknowledged(
                 applications=len(rows),
                 cutoff=cutoff.isoformat(),
             )
-    return PurgeReport(tenant, cutoff, purged, replies)
+    with storage.unit_of_work(ctx, Zone.INTERNET) as uow:
+        removed = ciphertexts.collect_segments(uow, grace_seconds=segment_grace_seconds)
+        if removed:
+            uow.record("segments_removed", "internet_ciphertext_segments", "", files=removed)
+    return PurgeReport(tenant, cutoff, purged, replies, len(removed))
 
 
 __all__ = ["DEFAULT_RETENTION", "PurgeReport", "purge_acknowledged", "retention_period"]

@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError
 
 from jichitai.contracts.status import StatusEvent
 from jichitai.contracts.submission import SubmissionEnvelope, SubmissionStatus
-from jichitai.internet.models import Application, ApplicationCiphertext, ResidentReply, StatusEventRow
-from jichitai.internet.submissions.encryption import join_compact
+from jichitai.internet.models import Application, ResidentReply, StatusEventRow
+from jichitai.internet.submissions import ciphertexts
 from jichitai.internet.submissions.errors import ApplicationNotFound, EventConflict, EventRejected
 from jichitai.internet.submissions.status_events import require_valid_signature
 from jichitai.platform.context import TenantContext
@@ -145,15 +145,15 @@ def get_application(
     """Routing metadata and the JWE ciphertext (None once purged); the fetch is audited."""
     with storage.unit_of_work(ctx, Zone.INTERNET) as uow:
         row = application_row(uow, receipt_number)
-        return _fetched(uow, ctx.tenant, row, uow.session.get(ApplicationCiphertext, receipt_number))
+        return _fetched(uow, ctx.tenant, row, ciphertexts.token(uow, receipt_number))
 
 
 def _fetched(
-    uow: UnitOfWork, tenant: str, row: Application, blob: ApplicationCiphertext | None
+    uow: UnitOfWork, tenant: str, row: Application, token: str | None
 ) -> tuple[ApplicationInfo, str | None]:
     """One application as fetched, the fetch audited under its resident."""
     uow.record("ciphertext_fetched", "internet_applications", row.receipt_number, person=row.audit_person())
-    return info_of(tenant, row), join_compact(blob.head, blob.ciphertext) if blob is not None else None
+    return info_of(tenant, row), token
 
 
 def acknowledge(
@@ -344,12 +344,7 @@ def fetch_applications(
             r.receipt_number: r
             for r in uow.session.scalars(select(Application).where(Application.receipt_number.in_(wanted)))
         }
-        blobs = {
-            b.receipt_number: b
-            for b in uow.session.scalars(
-                select(ApplicationCiphertext).where(ApplicationCiphertext.receipt_number.in_(list(rows)))
-            )
-        }
+        blobs = ciphertexts.tokens(uow, list(rows))
         found: list[tuple[ApplicationInfo, str | None]] = []
         for receipt in wanted:
             row = rows.get(receipt)

@@ -3,7 +3,9 @@
 A durable commit waits for the disk (an fsync), so the submissions that arrive together in one
 server process are stored in one transaction by :class:`GroupCommitter` and answered after it.
 On the embedded (SQLite) backend the transaction, like every unit of work in this zone, first
-takes the tenant file's write turn (:mod:`jichitai.platform.storage.write_turn`).
+takes the tenant file's write turn (:mod:`jichitai.platform.storage.write_turn`), and the batch's
+ciphertexts are written to the tenant's segment files before it
+(:mod:`jichitai.internet.submissions.ciphertexts`).
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from sqlalchemy import Table, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from jichitai.internet.models import Application, ApplicationCiphertext
+from jichitai.internet.models import Application, ApplicationCiphertext, ApplicationCiphertextSegment
 from jichitai.internet.purposes import SUBMISSION_RECEIVE
+from jichitai.internet.submissions.ciphertexts import blob_dir, segment_row
 from jichitai.platform.audit.entry import PendingEntry
 from jichitai.platform.context import Actor, ActorKind, TenantContext
 from jichitai.platform.storage import Storage
+from jichitai.platform.storage.segments import Location, SegmentWriter
 from jichitai.platform.tenants import TenantCode
 from jichitai.platform.zones import Zone
 
@@ -38,8 +42,10 @@ class PreparedSubmission:
 
     receipt_number: str
     application: dict[str, Any]  # the routing row (internet_applications)
-    ciphertext: dict[str, Any]  # the JWE (internet_application_ciphertexts)
+    ciphertext: dict[str, Any]  # the JWE as an internet_application_ciphertexts row
     audit: PendingEntry  # names the resident as actor (AuditParty)
+    # where the writer put the ciphertext in the tenant's segment files, when it keeps them
+    location: Location | None = None
     # the outcome, set by the batch that wrote it before it sets ``wake`` and calls ``on_done``
     done: bool = False
     stored: bool = False  # False: a row with the same idempotency key (or receipt number) exists
@@ -63,6 +69,7 @@ class PreparedSubmission:
 _WRITER = Actor(id="internet.submission-writer", kind=ActorKind.SYSTEM, role="group_commit")
 _APPLICATIONS = cast(Table, Application.__table__)
 _CIPHERTEXTS = cast(Table, ApplicationCiphertext.__table__)
+_SEGMENT_ROWS = cast(Table, ApplicationCiphertextSegment.__table__)
 # ON CONFLICT DO NOTHING (any unique constraint) with RETURNING: a repeated idempotency key skips
 # its row instead of failing the batch, and the answer says which rows went in.
 _INSERT_APPLICATIONS = {
@@ -70,6 +77,7 @@ _INSERT_APPLICATIONS = {
     "postgresql": pg_insert(_APPLICATIONS).on_conflict_do_nothing().returning(_APPLICATIONS.c.receipt_number),
 }
 _INSERT_CIPHERTEXTS = insert(_CIPHERTEXTS)
+_INSERT_SEGMENT_ROWS = insert(_SEGMENT_ROWS)
 
 
 # How long a writer with submissions to commit waits, at most, for the ones announced in the same
@@ -129,6 +137,7 @@ class GroupCommitter:
         self._cond = threading.Condition(threading.Lock())
         self._queue: list[PreparedSubmission] = []
         self._writer: threading.Thread | None = None
+        self._segments: SegmentWriter | None = None
         self.batches = 0  # batches written (observability, tests)
 
     def store(self, item: PreparedSubmission, *, expected: bool = False) -> bool:
@@ -192,6 +201,7 @@ class GroupCommitter:
                     self._cond.wait(self.idle_seconds)
                     if not self._queue:
                         self._writer = None
+                        self.close()  # a later batch starts a new segment
                         return
                 if self._expected and len(self._queue) < self.max_batch:
                     deadline = time.monotonic() + self.commit_delay
@@ -213,6 +223,13 @@ class GroupCommitter:
     def write_batch(self, batch: list[PreparedSubmission]) -> None:
         """Write ``batch`` now and set each one's outcome (the leader's work; tests call it directly)."""
         try:
+            self._place(batch)
+        except Exception as exc:  # nothing is committed: every submission gets the error
+            for item in batch:
+                item.error = exc
+                item.finish()
+            return
+        try:
             stored = self._transaction(batch)
         except Exception as exc:
             if len(batch) == 1:
@@ -228,6 +245,29 @@ class GroupCommitter:
                 item.stored = item.receipt_number in stored
         for item in batch:
             item.finish()
+
+    def close(self) -> None:
+        """Close the segment this committer writes (the next batch opens a new one)."""
+        if self._segments is not None:
+            self._segments.close()
+
+    def _place(self, batch: list[PreparedSubmission]) -> None:
+        """On a backend with segment files: the batch's ciphertexts to disk, durably, in one write,
+        before the transaction that records where they are (a repeated submission's copy is left
+        unreferenced and goes with its segment)."""
+        todo = [item for item in batch if item.location is None]
+        if not todo:
+            return
+        if self._segments is None:
+            directory = blob_dir(self.storage, self.tenant)
+            if directory is None:
+                return
+            self._segments = SegmentWriter(directory)
+        locations = self._segments.append(
+            [(item.receipt_number, item.ciphertext["ciphertext"]) for item in todo]
+        )
+        for item, location in zip(todo, locations, strict=True):
+            item.location = location
 
     @property
     def storage(self) -> Storage:
@@ -246,9 +286,17 @@ class GroupCommitter:
                     _INSERT_APPLICATIONS[dialect], [item.application for item in batch]
                 ).scalars()
             )
-            ciphertexts = [item.ciphertext for item in batch if item.receipt_number in inserted]
-            if ciphertexts:
-                connection.execute(_INSERT_CIPHERTEXTS, ciphertexts)
+            fresh = [item for item in batch if item.receipt_number in inserted]
+            inline = [item.ciphertext for item in fresh if item.location is None]
+            if inline:
+                connection.execute(_INSERT_CIPHERTEXTS, inline)
+            placed = [
+                segment_row(item.receipt_number, item.ciphertext["head"], item.location)
+                for item in fresh
+                if item.location is not None
+            ]
+            if placed:
+                connection.execute(_INSERT_SEGMENT_ROWS, placed)
             for item in batch:
                 if item.receipt_number in inserted:
                     uow.audit(item.audit)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
 import sqlite3
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -108,11 +109,17 @@ class Backend(ABC):
         """The turn a unit of work on the tenant's storage in ``zone`` takes first, if any."""
         return None
 
+    def blob_dir(self, zone: Zone, tenant: Tenant | str) -> Path | None:
+        """Where the tenant's large blobs in ``zone`` are kept as segment files beside the database
+        (:mod:`jichitai.platform.storage.segments`), or None: the database keeps them itself."""
+        return None
+
 
 # -- SQLite ------------------------------------------------------------------------------------
 
 
 _PAGE_SIZE = {Zone.INTERNET: 65536}
+_SEGMENT_ZONES = frozenset({Zone.INTERNET})
 
 
 class SQLiteBackend(Backend):
@@ -152,6 +159,12 @@ class SQLiteBackend(Backend):
     def write_turn(self, zone: Zone, tenant: Tenant) -> WriteTurn | None:
         return write_turn(self.home, zone, tenant.code) if zone in QUEUED_ZONES else None
 
+    def blob_dir(self, zone: Zone, tenant: Tenant | str) -> Path | None:
+        # Only where blobs are large and many: submissions' ciphertexts (see segments.py)
+        if zone not in _SEGMENT_ZONES:
+            return None
+        return self.path(zone, tenant).with_suffix(".blobs")
+
     def tenant_engine(self, zone: Zone, tenant: Tenant, keystore: Keystore) -> Engine:
         path = self.path(zone, tenant)
         if not path.exists():
@@ -187,6 +200,9 @@ class SQLiteBackend(Backend):
         path = self.path(zone, tenant)
         for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             p.unlink(missing_ok=True)
+        blobs = self.blob_dir(zone, tenant)
+        if blobs is not None:
+            shutil.rmtree(blobs, ignore_errors=True)
 
     def migrate(self, zone: Zone, tenant: Tenant) -> None:
         engine = sqlite_engine(self.path(zone, tenant), tenant_guard=False, immediate=False)
