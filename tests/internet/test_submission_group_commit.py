@@ -330,13 +330,3 @@ def test_sqlite_commits_wait_for_the_disk(internet_sqlite: Storage) -> None:
     with internet_sqlite.unit_of_work(admin(), Zone.INTERNET) as uow:
         level = uow.session.connection().exec_driver_sql("PRAGMA synchronous").scalar()
     assert level == 2
-
-
-def test_the_internet_zone_database_has_large_pages(internet_sqlite: Storage) -> None:
-    # chosen when the tenant's file is created: a 280 KB ciphertext then fills a few pages, not 70
-    with internet_sqlite.unit_of_work(admin(), Zone.INTERNET) as uow:
-        internet_page = uow.session.connection().exec_driver_sql("PRAGMA page_size").scalar()
-    with internet_sqlite.unit_of_work(admin(), Zone.LGWAN) as uow:
-        lgwan_page = uow.session.connection().exec_driver_sql("PRAGMA page_size").scalar()
-    assert internet_page == 65536
-    assert lgwan_page == 4096

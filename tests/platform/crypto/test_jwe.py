@@ -51,6 +51,24 @@ def test_jwcrypto_decrypts_ours() -> None:
     assert json.loads(theirs.objects["protected"])["kid"] == "131016-1"
 
 
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [PAYLOAD[:10], b"", PAYLOAD[10:]],
+        [bytes(range(256)) * 1200, b'"', b"x" * 70_001, b'"}'],  # several hundred KB, odd sizes
+        [b"{", b"}"],
+    ],
+)
+def test_plaintext_in_pieces_encrypts_as_the_pieces_joined(pieces: list[bytes]) -> None:
+    parts = jwe.encrypt_parts(pieces, KEY.public_key(), "131016-1")
+    assert len(parts.ciphertext) == sum(len(p) for p in pieces)
+    _, plaintext = jwe.decrypt(parts.compact(), unwrap)
+    assert plaintext == b"".join(pieces)
+    theirs = jwcrypto_jwe.JWE()
+    theirs.deserialize(parts.compact(), key=_jwcrypto_key())
+    assert theirs.payload == b"".join(pieces)
+
+
 def test_we_decrypt_jwcrypto() -> None:
     public = jwcrypto_jwk.JWK.from_json(json.dumps(jwe.rsa_public_jwk(KEY.public_key(), "131016-1")))
     header = {"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": "131016-1"}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,7 +128,7 @@ class SealedSubmission:
     ciphertext, and the length of the whole compact token."""
 
     head: str
-    ciphertext: bytes
+    ciphertext: bytes | bytearray
     token_size: int
 
     @property
@@ -135,14 +136,17 @@ class SealedSubmission:
         return join_compact(self.head, self.ciphertext)
 
 
-def seal_for_tenant(plaintext: bytes, key: SubmissionKey, kind: str, receipt_number: str) -> SealedSubmission:
+def seal_for_tenant(
+    plaintext: bytes | Sequence[bytes], key: SubmissionKey, kind: str, receipt_number: str
+) -> SealedSubmission:
     """The same JWE as :func:`encrypt_for_tenant` (RSA-OAEP-256 + A256GCM, the receipt number in
     the protected header), in the stored form directly.
 
     A 200 KB attachment makes a ciphertext of about 280 KB; encoding it to base64url for the
     compact token only to decode it again for the store cost more CPU than the encryption, so
     the ciphertext segment is never encoded here. ``join_compact(head, ciphertext)`` gives the
-    token :func:`jichitai.platform.crypto.jwe.decrypt` reads.
+    token :func:`jichitai.platform.crypto.jwe.decrypt` reads. ``plaintext`` may come in pieces
+    (:func:`jichitai.platform.crypto.jwe.encrypt_parts`).
     """
     parts = jwe.encrypt_parts(
         plaintext, key.public_key, key.kid, {TYPE_HEADER: kind, "receipt_number": receipt_number}
@@ -162,7 +166,7 @@ def split_compact(token: str) -> tuple[str, bytes]:
     return ".".join((protected, encrypted_key, iv, "", tag)), jwe.b64url_decode(ciphertext, "ciphertext")
 
 
-def join_compact(head: str, ciphertext: bytes) -> str:
+def join_compact(head: str, ciphertext: bytes | bytearray) -> str:
     """The JWE compact serialization back from :func:`split_compact`'s parts."""
     protected, encrypted_key, iv, empty, tag = head.split(".")
     if empty:

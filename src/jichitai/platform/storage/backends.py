@@ -118,7 +118,6 @@ class Backend(ABC):
 # -- SQLite ------------------------------------------------------------------------------------
 
 
-_PAGE_SIZE = {Zone.INTERNET: 65536}
 _SEGMENT_ZONES = frozenset({Zone.INTERNET})
 
 
@@ -181,20 +180,10 @@ class SQLiteBackend(Backend):
             raise ConfigurationError(
                 f"{path} already exists", hint="remove the stale file or pick another code"
             )
+        # SQLite's default page size everywhere. Internet-zone files made before submissions'
+        # ciphertexts moved to segment files have 64 KiB pages, chosen then to keep a 280 KB row
+        # to 5 pages; with small rows only, 4 KiB pages write 16 times less WAL per changed page.
         path.touch(mode=0o600)
-        # The page size is fixed when the first page is written (WAL mode writes it), so it is
-        # chosen here, once. The internet zone keeps mostly submissions' ciphertexts of a few
-        # hundred KB: in 64 KiB pages such a row is 5 pages instead of 70, and a durable commit
-        # of it writes and syncs a fraction of the WAL frames (measured: 0.77 → 0.32 ms per
-        # 280 KB row). Zones of many small rows keep SQLite's default.
-        page_size = _PAGE_SIZE.get(zone)
-        if page_size is not None:
-            conn = sqlite3.connect(path)
-            try:
-                conn.execute(f"PRAGMA page_size={page_size:d}")
-                conn.execute("PRAGMA journal_mode=WAL")
-            finally:
-                conn.close()
 
     def deprovision(self, zone: Zone, tenant: Tenant) -> None:
         path = self.path(zone, tenant)
