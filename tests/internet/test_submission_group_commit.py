@@ -306,6 +306,13 @@ def test_answered_submissions_survive_a_killed_server(
         apps, blobs, _ = stored(reopened)
         assert set(answered) <= apps and set(answered) <= blobs
         assert chain_ok(reopened)
+        # and each answered ciphertext reads back whole (on SQLite from its segment file)
+        with reopened.unit_of_work(admin(), Zone.INTERNET) as uow:
+            tokens = ciphertexts.tokens(uow, answered)
+        with reopened.unit_of_work(admin(), Zone.LGWAN) as uow:
+            for receipt in answered:
+                header, _ = uow.keyring.decrypt_submission(tokens[receipt])
+                assert header["receipt_number"] == receipt
     finally:
         reopened.close()
 
