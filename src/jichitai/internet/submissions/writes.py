@@ -163,7 +163,8 @@ class GroupCommitter:
         """The announced submission will not come (its checks refused it)."""
         with self._cond:
             self._expected -= 1
-            self._cond.notify()
+            if self._wakes_writer():
+                self._cond.notify()
 
     async def store_async(self, item: PreparedSubmission, *, expected: bool = False) -> bool:
         """:meth:`store` for a caller on an event loop: waits without blocking the loop."""
@@ -190,15 +191,23 @@ class GroupCommitter:
                     target=self._run, name=f"group-commit-{self.tenant}", daemon=True
                 )
                 self._writer.start()
-            else:
+            elif len(self._queue) == 1 or self._wakes_writer():
                 self._cond.notify()
+
+    def _wakes_writer(self) -> bool:
+        """Whether a writer waiting for announced submissions should stop waiting (under the
+        lock): none is announced any more, or the batch is full. Any other arrival would only
+        wake it to wait again (a thread switch and a hand-over of the interpreter lock)."""
+        return not self._expected or len(self._queue) >= self.max_batch
 
     def _run(self) -> None:
         """The writer: batches until the queue stays empty for ``idle_seconds``."""
         while True:
             with self._cond:
                 if not self._queue:
-                    self._cond.wait(self.idle_seconds)
+                    idle_until = time.monotonic() + self.idle_seconds
+                    while not self._queue and (left := idle_until - time.monotonic()) > 0:
+                        self._cond.wait(left)
                     if not self._queue:
                         self._writer = None
                         self.close()  # a later batch starts a new segment
