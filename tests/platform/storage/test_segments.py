@@ -79,6 +79,24 @@ def test_a_writer_moves_to_a_new_segment_when_full_old_or_removed(tmp_path: Path
         assert segments.read(tmp_path, loc, key)
 
 
+def test_a_large_batch_goes_in_bounded_chunks_and_a_segment_filled_on_the_way_is_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real_sync = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real_sync(fd))[1])
+    writer = SegmentWriter(tmp_path, max_chunk=3 * ALIGN, max_bytes=8 * ALIGN)
+    records = [(f"R{i}", blob(ALIGN, i)) for i in range(6)] + [("BIG", blob(5 * ALIGN, 9))]
+    locations = writer.append(records)
+    writer.close()
+    assert len({loc.offset // ALIGN for loc in locations if loc.segment == locations[0].segment}) > 1
+    used = {loc.segment for loc in locations}
+    assert len(used) == 3  # segments filled up on the way
+    assert len(synced) == len(used)  # each one synced once: those left behind and the last
+    for (key, data), loc in zip(records, locations, strict=True):
+        assert segments.read(tmp_path, loc, key) == data
+
+
 def test_without_o_direct_the_writer_writes_through_the_page_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -46,6 +46,7 @@ SUFFIX = ".seg"
 ALIGN = 4096  # O_DIRECT wants offsets, lengths and memory aligned to the logical block size
 MAX_SEGMENT_BYTES = 256 * 1024 * 1024
 MAX_SEGMENT_SECONDS = 600.0
+MAX_CHUNK_BYTES = 16 * 1024 * 1024  # bounds the write buffer (an API body may be 64 MB)
 # :func:`collect` leaves unreferenced segments younger than this: a writer may have put a chunk
 # there whose rows are not committed yet. Far longer than a writer keeps a segment.
 COLLECT_GRACE_SECONDS = 3600.0
@@ -90,11 +91,13 @@ class SegmentWriter:
         *,
         max_bytes: int = MAX_SEGMENT_BYTES,
         max_seconds: float = MAX_SEGMENT_SECONDS,
+        max_chunk: int = MAX_CHUNK_BYTES,
         direct: bool | None = None,
     ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
         self.max_seconds = max_seconds
+        self.max_chunk = max_chunk
         self._direct_wanted = direct is not False
         self._direct_required = direct is True
         self._lock = threading.Lock()
@@ -103,6 +106,7 @@ class SegmentWriter:
         self._size = 0
         self._opened = 0.0
         self._direct = False
+        self._dirty = False  # written since the last fdatasync
         self._buffer: mmap.mmap | None = None  # reused: fresh pages are costly on some machines
 
     @property
@@ -116,10 +120,13 @@ class SegmentWriter:
         return self._direct
 
     def append(self, records: Sequence[tuple[str, bytes | memoryview]]) -> list[Location]:
-        """Write ``records`` (key, data) as one chunk and make it durable; their locations, in order.
+        """Write ``records`` (key, data) and make them durable; their locations, in order.
 
-        On an error nothing written is referenced, the segment is closed (the next call starts
-        a new one) and the error is raised.
+        Records go as one chunk, or several of at most ``max_chunk`` bytes (a record larger than
+        that goes alone), so the buffer they are copied into stays bounded. One ``fdatasync`` at
+        the end (and one for a segment left when it fills up on the way). On an error nothing
+        written is referenced, the segment is closed (the next call starts a new one) and the
+        error is raised.
         """
         if not records:
             return []
@@ -127,18 +134,31 @@ class SegmentWriter:
         for key in keys:
             if len(key) > 0xFFFF:
                 raise ValueError("a segment key is at most 65535 bytes")
-        size = sum(_record_size(k, d) for k, (_, d) in zip(keys, records, strict=True))
+        sizes = [_record_size(k, d) for k, (_, d) in zip(keys, records, strict=True)]
+        groups: list[list[int]] = [[]]
+        total = 0
+        for i, size in enumerate(sizes):
+            if groups[-1] and total + size > self.max_chunk:
+                groups.append([])
+                total = 0
+            groups[-1].append(i)
+            total += size
+        locations: list[Location] = []
         with self._lock:
             try:
-                self._roll(size)
-                assert self._fd is not None
-                chunk, locations = self._fill(keys, records, size)
-                self._write(chunk)
-                os.fdatasync(self._fd)
+                for group in groups:
+                    size = sum(sizes[i] for i in group)
+                    self._roll(size)
+                    chunk, placed = self._fill([keys[i] for i in group], [records[i] for i in group], size)
+                    with chunk:  # released at once: a larger next chunk replaces the buffer
+                        self._write(chunk)
+                        self._size += len(chunk)
+                    self._dirty = True
+                    locations += placed
+                self._sync()
             except BaseException:
                 self._close()
                 raise
-            self._size += len(chunk)
             return locations
 
     def close(self) -> None:
@@ -158,9 +178,15 @@ class SegmentWriter:
             or time.monotonic() - self._opened >= self.max_seconds
             or os.fstat(self._fd).st_nlink == 0  # collected meanwhile: never write where none reads
         ):
+            self._sync()  # what this call already put there must be durable too
             self._close()
         if self._fd is None:
             self._open()
+
+    def _sync(self) -> None:
+        if self._fd is not None and self._dirty:
+            os.fdatasync(self._fd)
+            self._dirty = False
 
     def _open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -227,7 +253,7 @@ class SegmentWriter:
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
-        self._fd, self._name, self._size, self._direct = None, "", 0, False
+        self._fd, self._name, self._size, self._direct, self._dirty = None, "", 0, False, False
 
 
 def _fsync_directory(directory: Path) -> None:
