@@ -25,7 +25,7 @@ from sqlalchemy import delete, select
 
 from jichitai.internet.portal.models import PortalLoginChallenge, PortalSession
 from jichitai.internet.portal.purposes import PORTAL_LOGIN
-from jichitai.internet.submissions.verification import trust_material
+from jichitai.internet.submissions.verification import configured_trust_material
 from jichitai.platform.context import Actor, ActorKind, TenantContext
 from jichitai.platform.errors import PermissionDenied, ValidationError
 from jichitai.platform.pki import CertificateKind, VerifiedCertificate, verify_signature
@@ -130,7 +130,7 @@ def log_in(
     challenge = _consume_challenge(storage, tenant, challenge_id, now)
     if not certificate_pem or len(certificate_pem) > 16_000:
         raise ValidationError("no certificate", message_ja="電子証明書を読み取れませんでした")
-    material = trust_material(storage.settings.trust_anchor_paths(), storage.settings.crl_paths())
+    material = configured_trust_material(storage.settings)
     verified = verify_signature(
         certificate_pem,
         challenge,

@@ -43,7 +43,7 @@ from jichitai.internet.submissions.errors import (
     SubmissionInvalid,
 )
 from jichitai.internet.submissions.procedures import definition_for_submission
-from jichitai.internet.submissions.verification import trust_material, verify_signed_data
+from jichitai.internet.submissions.verification import configured_trust_material, verify_signed_data
 from jichitai.internet.submissions.writes import GroupCommitter, PreparedSubmission, group_committer
 from jichitai.platform.audit.entry import AuditParty, PendingEntry
 from jichitai.platform.context import Actor, ActorKind, TenantContext
@@ -334,7 +334,7 @@ def _prepare(
         signed_bytes = canonical
     elif signed_bytes != canonical:
         raise SignedBytesMismatch()
-    material = trust_material(storage.settings.trust_anchor_paths(), storage.settings.crl_paths())
+    material = configured_trust_material(storage.settings)
     verified = verify_signed_data(material, certificate_pem, signed_bytes, signature, purpose, now)
 
     receipt_number = new_receipt_number(tenant, now)

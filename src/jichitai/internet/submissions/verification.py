@@ -29,6 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from jichitai.platform.config import Settings
 from jichitai.platform.pki import CrlStore, TrustStore, VerifiedCertificate, verify_certificate
 from jichitai.platform.pki.errors import BadSignature
 from jichitai.platform.pki.rules import CertificateKind
@@ -145,10 +146,27 @@ def trust_material(anchor_paths: Sequence[Path], crl_paths: Sequence[Path]) -> T
         return current
 
 
+_configured: dict[int, tuple[Settings, tuple[Path, ...], tuple[Path, ...]]] = {}
+
+
+def configured_trust_material(settings: Settings) -> TrustMaterial:
+    """:func:`trust_material` for the anchors and CRLs ``settings`` configures, their paths worked
+    out once per settings object (building them on every submission was a few per cent of its
+    checks)."""
+    hit = _configured.get(id(settings))
+    if hit is None or hit[0] is not settings:
+        if len(_configured) > 64:  # tests make many settings; a server has one
+            _configured.clear()
+        hit = (settings, tuple(settings.trust_anchor_paths()), tuple(settings.crl_paths()))
+        _configured[id(settings)] = hit
+    return trust_material(hit[1], hit[2])
+
+
 def forget_trust_material() -> None:
     """Drop every loaded trust store and cached verification (tests, or after a configuration change)."""
     with _materials_lock:
         _materials.clear()
+        _configured.clear()
 
 
 def verify_signed_data(
@@ -168,4 +186,10 @@ def verify_signed_data(
     return verified
 
 
-__all__ = ["TrustMaterial", "forget_trust_material", "trust_material", "verify_signed_data"]
+__all__ = [
+    "TrustMaterial",
+    "configured_trust_material",
+    "forget_trust_material",
+    "trust_material",
+    "verify_signed_data",
+]
