@@ -560,7 +560,7 @@ def main() -> int:
     print("backend      bare req/s  submissions/s  ratio  p50 ms  p99 ms  CPU ms/req bare / real")
     for s in summaries:
         print(
-            f"{s.backend:11} {s.bare:11.1f} {s.real:14.1f} {s.ratio:6.2f} {s.real_p50_ms:7.1f} "
+            f"{s.backend:11} {s.bare:11.1f} {s.real:14.1f} {s.ratio:6.3f} {s.real_p50_ms:7.1f} "
             f"{s.real_p99_ms:7.1f}  {s.bare_cpu_ms:9.2f} / {s.real_cpu_ms:.2f}"
         )
     print("goals: ratio ≥ 0.3 and ≥ 500 submissions/s")
