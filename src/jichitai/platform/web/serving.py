@@ -67,9 +67,10 @@ def _worker(factory: Callable[[], Any], options: ServerOptions) -> None:
     """One worker process: its own socket on the shared port, the app, uvicorn."""
     import uvicorn
 
+    app = factory()  # first: connections the kernel gives this socket would wait for it
     sock = reuse_port_socket(options.host, options.port)
     config = uvicorn.Config(
-        factory(),
+        app,
         log_level=options.log_level,
         access_log=options.access_log,
         proxy_headers=options.proxy_headers,
