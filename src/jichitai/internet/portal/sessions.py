@@ -130,7 +130,7 @@ def log_in(
     challenge = _consume_challenge(storage, tenant, challenge_id, now)
     if not certificate_pem or len(certificate_pem) > 16_000:
         raise ValidationError("no certificate", message_ja="電子証明書を読み取れませんでした")
-    material = configured_trust_material(storage.settings)
+    material = configured_trust_material(storage)
     verified = verify_signature(
         certificate_pem,
         challenge,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from pathlib import Path
 
 from jichitai.internet.submissions.errors import ProcedureNotOffered
@@ -29,23 +30,18 @@ _procedures: dict[Path, TenantProcedures] = {}
 _effective: dict[tuple[str, str, int, str], EffectiveDefinition] = {}
 _resolved: dict[tuple[Path, str, str], EffectiveDefinition] = {}
 _latest: dict[tuple[Path, str, str], tuple[tuple[int, int, int] | None, TenantOverride | None]] = {}
-# the settings file that each (directory, tenant, procedure) reads, as a path string
-_override_files: dict[tuple[Path, str, str], str] = {}
-
-
-_dirs: dict[int, tuple[Storage, Path]] = {}
+# the settings file each (directory, tenant) reads, as a path string
+_override_files: dict[tuple[Path, str], str] = {}
+_dirs: weakref.WeakKeyDictionary[Storage, Path] = weakref.WeakKeyDictionary()
 
 
 def overrides_dir(storage: Storage) -> Path:
     """Where the tenants' procedure settings are kept until they move into the tenant database
     (worked out once per storage: every submission asks)."""
-    hit = _dirs.get(id(storage))
-    if hit is None or hit[0] is not storage:
-        if len(_dirs) > 64:  # tests make many storages; a server has one
-            _dirs.clear()
-        hit = (storage, storage.settings.home / "procedures" / "overrides")
-        _dirs[id(storage)] = hit
-    return hit[1]
+    directory = _dirs.get(storage)
+    if directory is None:
+        directory = _dirs[storage] = storage.settings.home / "procedures" / "overrides"
+    return directory
 
 
 def tenant_procedures(storage: Storage) -> TenantProcedures:
@@ -69,15 +65,16 @@ def _latest_override(procedures: TenantProcedures, tenant: str, procedure_id: st
     store = procedures.store
     if not isinstance(store, JsonFileOverrideStore):
         return store.latest(tenant, procedure_id)
-    key = (store.directory, tenant, procedure_id)
-    path = _override_files.get(key)
+    path = _override_files.get((store.directory, tenant))
     if path is None:
-        path = _override_files[key] = str(store.directory / f"{TenantCode(tenant)}.overrides.json")
+        path = str(store.directory / f"{TenantCode(tenant)}.overrides.json")
+        _override_files[(store.directory, tenant)] = path
     try:
         st = os.stat(path)
         stamp: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
     except FileNotFoundError:
         stamp = None
+    key = (store.directory, tenant, procedure_id)
     hit = _latest.get(key)
     if hit is not None and hit[0] == stamp:  # also "still no file"
         return hit[1]

@@ -334,7 +334,7 @@ def _prepare(
         signed_bytes = canonical
     elif signed_bytes != canonical:
         raise SignedBytesMismatch()
-    material = configured_trust_material(storage.settings)
+    material = configured_trust_material(storage)
     verified = verify_signed_data(material, certificate_pem, signed_bytes, signature, purpose, now)
 
     receipt_number = new_receipt_number(tenant, now)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,10 +30,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from jichitai.platform.config import Settings
 from jichitai.platform.pki import CrlStore, TrustStore, VerifiedCertificate, verify_certificate
 from jichitai.platform.pki.errors import BadSignature
 from jichitai.platform.pki.rules import CertificateKind
+from jichitai.platform.storage import Storage
 
 CACHE_SIZE = 2048
 _PKCS1 = padding.PKCS1v15()
@@ -146,20 +147,19 @@ def trust_material(anchor_paths: Sequence[Path], crl_paths: Sequence[Path]) -> T
         return current
 
 
-_configured: dict[int, tuple[Settings, tuple[Path, ...], tuple[Path, ...]]] = {}
+_configured: weakref.WeakKeyDictionary[Storage, tuple[tuple[Path, ...], tuple[Path, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def configured_trust_material(settings: Settings) -> TrustMaterial:
-    """:func:`trust_material` for the anchors and CRLs ``settings`` configures, their paths worked
-    out once per settings object (building them on every submission was a few per cent of its
-    checks)."""
-    hit = _configured.get(id(settings))
-    if hit is None or hit[0] is not settings:
-        if len(_configured) > 64:  # tests make many settings; a server has one
-            _configured.clear()
-        hit = (settings, tuple(settings.trust_anchor_paths()), tuple(settings.crl_paths()))
-        _configured[id(settings)] = hit
-    return trust_material(hit[1], hit[2])
+def configured_trust_material(storage: Storage) -> TrustMaterial:
+    """:func:`trust_material` for the anchors and CRLs the storage's settings configure, their
+    paths worked out once per storage instead of on every submission."""
+    paths = _configured.get(storage)
+    if paths is None:
+        settings = storage.settings
+        paths = _configured[storage] = (tuple(settings.trust_anchor_paths()), tuple(settings.crl_paths()))
+    return trust_material(*paths)
 
 
 def forget_trust_material() -> None:
