@@ -502,16 +502,20 @@ def serve(
     st = storage()
     s = st.settings
     bind, listen = host or s.bind_host, port or s.ports[zone.value]
-    stop_background = _start_background(zone, st)  # the zone's loops run once, in this process
+    if workers > 1:
+        stop_background = _start_background(zone, st)  # the zone's loops run once, in this process
+        try:
+            app_of_worker = partial(zone_server_app, zone, s)
+            status = serve_workers(app_of_worker, ServerOptions(bind, listen), workers=workers)
+        finally:
+            stop_background()
+        if status:
+            raise typer.Exit(status)
+        return
+    application = create_app(zone, st)
+    tune_server_process(zone)
+    stop_background = _start_background(zone, st)
     try:
-        if workers > 1:
-            options = ServerOptions(bind, listen)
-            status = serve_workers(partial(zone_server_app, zone, s), options, workers=workers)
-            if status:
-                raise typer.Exit(status)
-            return
-        application = create_app(zone, st)
-        tune_server_process(zone)
         uvicorn.run(application, host=bind, port=listen, log_level="warning", proxy_headers=False)
     finally:
         stop_background()
