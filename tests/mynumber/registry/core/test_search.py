@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from typing import Any
 
@@ -174,25 +175,37 @@ def test_a_name_search_ranges_over_the_name_index(
     for i, (given, given_kana) in enumerate((("一郎", "イチロウ"), ("二郎", "ジロウ"), ("三郎", "サブロウ"))):
         _single(svc, f"{surname}　{given}", f"{reading}　{given_kana}", date(1970 + i, 1, 1))
     postgres = reg_storage.settings.backend == "postgresql"
-    if postgres:
-        vacuum_analyze(reg_storage, reg_storage.tenant("131016"))
     query = reading if kana else surname
     shape = search_module._Shape(True, kana, False, False, False, False, False)
     page_stmt, _count = search_module._statements(shape)
     _kana, keys = search_module._name_params(query)
     params = {**keys, "today": date(2026, 1, 1), "cap": 500, "offset": 0, "limit": 20}
-    with reg_storage.unit_of_work(read_ctx(), Zone.MYNUMBER) as uow:
-        conn = uow.session.connection()
-        compiled = page_stmt.compile(dialect=conn.dialect)
-        values = compiled.construct_params(params)
-        bound: Any = tuple(values[k] for k in compiled.positiontup or ()) if not postgres else values
-        if postgres:
-            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-            conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
-            explain = "EXPLAIN (ANALYZE, COSTS OFF) "
-        else:
-            explain = "EXPLAIN QUERY PLAN "
-        plan = "\n".join(str(row[-1]) for row in conn.exec_driver_sql(explain + str(compiled), bound))
+
+    def take_plan() -> str:
+        with reg_storage.unit_of_work(read_ctx(), Zone.MYNUMBER) as uow:
+            conn = uow.session.connection()
+            compiled = page_stmt.compile(dialect=conn.dialect)
+            values = compiled.construct_params(params)
+            bound: Any = tuple(values[k] for k in compiled.positiontup or ()) if not postgres else values
+            if postgres:
+                conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+                explain = "EXPLAIN (ANALYZE, COSTS OFF) "
+            else:
+                explain = "EXPLAIN QUERY PLAN "
+            return "\n".join(str(row[-1]) for row in conn.exec_driver_sql(explain + str(compiled), bound))
+
+    if not postgres:
+        plan = take_plan()
+    # VACUUM marks the pages all-visible only once no open transaction may still need their old
+    # versions; a test running beside this one can hold that back for a moment, so VACUUM is
+    # repeated for a few seconds before the plan is judged.
+    for _ in range(20 if postgres else 0):
+        vacuum_analyze(reg_storage, reg_storage.tenant("131016"))
+        plan = take_plan()
+        if "Heap Fetches: 0" in plan:
+            break
+        time.sleep(0.25)
     index = "ix_registry_persons_kana_folded_birth" if kana else "ix_registry_persons_name_folded_birth"
     if postgres:
         assert f"Index Only Scan using {index}" in plan, plan
