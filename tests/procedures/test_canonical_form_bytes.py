@@ -67,3 +67,18 @@ def test_round_trip_is_stable(value: object) -> None:
     except ValidationError:
         return  # keys colliding after NFC
     assert canonical_form_bytes(json.loads(first)) == first
+
+
+def test_values_that_are_not_exactly_parser_types_give_the_same_bytes() -> None:
+    from collections import OrderedDict
+    from enum import IntEnum, StrEnum
+
+    class Count(IntEnum):
+        TWO = 2
+
+    class Kind(StrEnum):
+        CHILD = "子"
+
+    general = OrderedDict([("n", Count.TWO), ("k", Kind.CHILD), ("l", ("a", True))])
+    assert canonical_form_bytes(general) == canonical_form_bytes({"n": 2, "k": "子", "l": ["a", True]})
+    assert canonical_form_bytes({"b": True, "z": False, "n": None}) == b'{"b":true,"n":null,"z":false}'
