@@ -29,7 +29,6 @@ from jichitai.internet.submissions.ciphertexts import blob_dir, segment_row
 from jichitai.platform.audit.entry import PendingEntry
 from jichitai.platform.context import Actor, ActorKind, TenantContext
 from jichitai.platform.storage import Storage
-from jichitai.platform.storage.multirow import insert_rows
 from jichitai.platform.storage.segments import Location, SegmentWriter
 from jichitai.platform.tenants import TenantCode
 from jichitai.platform.zones import Zone
@@ -78,6 +77,7 @@ _INSERT_APPLICATIONS = {
     "postgresql": pg_insert(_APPLICATIONS).on_conflict_do_nothing().returning(_APPLICATIONS.c.receipt_number),
 }
 _INSERT_CIPHERTEXTS = insert(_CIPHERTEXTS)
+_INSERT_SEGMENT_ROWS = insert(_SEGMENT_ROWS)
 
 
 # How long a writer with submissions to commit waits, at most, for the ones announced in the same
@@ -304,8 +304,8 @@ class GroupCommitter:
                 for item in fresh
                 if item.location is not None
             ]
-            if placed:  # only on SQLite (segment files): one statement for the batch
-                insert_rows(connection, _SEGMENT_ROWS.name, placed)
+            if placed:
+                connection.execute(_INSERT_SEGMENT_ROWS, placed)
             for item in batch:
                 if item.receipt_number in inserted:
                     uow.audit(item.audit)

@@ -22,7 +22,6 @@ from jichitai.platform.audit.models import HEAD_ID, AuditCheckpoint, AuditEntry,
 from jichitai.platform.audit.signing import CheckpointVerifier, Signer
 from jichitai.platform.audit.verify import Break, BreakKind, VerifyReport, format_report, verify
 from jichitai.platform.errors import ConfigurationError, ValidationError
-from jichitai.platform.storage.multirow import insert_rows
 
 __all__ = [
     "AuditFilter",
@@ -58,6 +57,7 @@ _SELECT_HEAD = (
     select(AuditHead.last_seq, AuditHead.last_hash).where(AuditHead.id == HEAD_ID).with_for_update()
 )
 _HEAD_TABLE = cast(Table, AuditHead.__table__)
+_INSERT_ENTRIES = insert(cast(Table, AuditEntry.__table__))
 _UPDATE_HEAD = (
     update(_HEAD_TABLE)
     .where(_HEAD_TABLE.c.id == HEAD_ID)
@@ -162,7 +162,7 @@ def append(
         session.connection().exec_driver_sql(_pg_append_sql(columns), (*params, new_last, prev, HEAD_ID))
     else:
         connection = session.connection()
-        insert_rows(connection, AuditEntry.__tablename__, rows)
+        connection.execute(_INSERT_ENTRIES, rows)
         connection.execute(_UPDATE_HEAD, {"new_seq": new_last, "new_hash": prev})
     if signer is not None and checkpoint_every > 0:
         first_multiple = (last_seq // checkpoint_every + 1) * checkpoint_every
