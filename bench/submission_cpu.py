@@ -6,9 +6,8 @@ Usage::
                                              [--backend sqlite|postgresql]
 
 ``bench/submissions.py`` measures what the issue asks (submissions/s over HTTP next to a bare
-endpoint). On this kind of machine its figures move by ±8 % from one server start to the next, so
-a change worth a few per cent cannot be seen there. This script measures the part of the work
-that is the app's own, with much less noise, to tell such changes apart:
+endpoint), with a load generator on the same 2 cores. This script measures only the part of the
+work that is the app's own, without HTTP and without the load generator:
 
 1. the same installation and the same signed request as ``bench/submissions.py`` (its
    ``set_up``), and the same app (its ``bare_app``: the real internet-zone app, tuned as a server
@@ -19,6 +18,10 @@ that is the app's own, with much less noise, to tell such changes apart:
 3. rounds of ``--requests`` alternate between the bare route and the real one; for each it
    reports the process's CPU per request (all threads: the loop and the writer) and the event
    loop thread's own, as medians over the rounds.
+
+On this kind of machine (a VM on a shared host) the rounds of one run agree within a few per
+cent, but separate runs of the same code differ by up to ±10 %: compare two versions of the code
+by alternating several runs of each, or switch a runtime setting between rounds of one run.
 
 Not measured here: uvicorn's HTTP parsing, the kernel's sockets, the load generator: about
 0.2 ms a request, the same for both routes. The difference of the two routes' CPU per request is
