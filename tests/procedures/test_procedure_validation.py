@@ -314,3 +314,18 @@ def test_attachment_conditions_answer_as_the_jsonschema_package_does() -> None:
     assert not fast_path(patterned)
     assert attachment_required(patterned, {"tel": "１３"}) is False
     assert attachment_required(patterned, {"tel": "03"}) is True
+
+
+def test_each_field_schema_keeps_its_own_normaliser() -> None:
+    from jichitai.procedures.validation import normalize_application
+
+    def form(field: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "properties": {"k": field, "n": {"type": "integer"}}}
+
+    katakana, plain = form({"type": "string", "format": "katakana"}), form({"type": "string"})
+    code = form({"type": "string", "pattern": "^[0-9A-Z]{4}$"})
+    for _ in range(2):  # the second time through the compiled normalisers
+        assert normalize_application({"k": "ﾔﾏﾀﾞ", "n": "１,２００"}, katakana) == {"k": "ヤマダ", "n": 1200}
+        assert normalize_application({"k": " ﾔﾏﾀﾞ ", "n": 3}, plain) == {"k": "ﾔﾏﾀﾞ", "n": 3}
+        assert normalize_application({"k": "０ａ１ｂ"}, code) == {"k": "0A1B"}
+        assert normalize_application({"k": "　 ", "n": None}, plain) == {}

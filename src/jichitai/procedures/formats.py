@@ -113,33 +113,67 @@ def normalize_string(value: str, schema: Mapping[str, Any]) -> str:
     differences of width, separators and era notation, and a value it cannot read is left as typed
     so the message names the resident's own input.
     """
-    text = unicodedata.normalize("NFC", value).strip()
+    return string_normalizer(schema)(value)
+
+
+def _stripped_nfc(value: str) -> str:
+    return unicodedata.normalize("NFC", value).strip()
+
+
+def string_normalizer(schema: Mapping[str, Any]) -> Callable[[str], str]:
+    """:func:`normalize_string` for one field schema, its keywords read once (a form's fields are
+    normalised on every submission; most are free text, which needs NFC and trimming only)."""
     fmt = schema.get("format")
     if fmt == "date":
-        parsed = parse_date_input(text, accept_wareki=bool(schema.get("x-accept-wareki")))
-        return parsed.isoformat() if parsed else text
+        wareki = bool(schema.get("x-accept-wareki"))
+
+        def a_date(value: str) -> str:
+            text = _stripped_nfc(value)
+            parsed = parse_date_input(text, accept_wareki=wareki)
+            return parsed.isoformat() if parsed else text
+
+        return a_date
     if fmt == "postal-code":
-        return ids.normalize_postal_code(text)
+        return lambda value: ids.normalize_postal_code(_stripped_nfc(value))
     if fmt == "phone-jp":
-        return ids.normalize_phone_jp(text)
+        return lambda value: ids.normalize_phone_jp(_stripped_nfc(value))
     if fmt == "individual-number":
-        number = ids.normalize_individual_number(text)
-        return number if ids.individual_number_has_twelve_digits(number) else text
+
+        def an_individual_number(value: str) -> str:
+            text = _stripped_nfc(value)
+            number = ids.normalize_individual_number(text)
+            return number if ids.individual_number_has_twelve_digits(number) else text
+
+        return an_individual_number
     if fmt == "katakana":
-        return ids.normalize_katakana(text)
+        return lambda value: ids.normalize_katakana(_stripped_nfc(value))
     if fmt == "account-holder-kana":
-        holder = ids.normalize_account_holder_kana(text)
-        return holder if ids.is_valid_account_holder_kana(holder) else text
+
+        def an_account_holder(value: str) -> str:
+            text = _stripped_nfc(value)
+            holder = ids.normalize_account_holder_kana(text)
+            return holder if ids.is_valid_account_holder_kana(holder) else text
+
+        return an_account_holder
     pattern = schema.get("pattern")
-    if isinstance(pattern, str) and not re.search(pattern, text):
-        # Full-width digits and letters in code fields (金融機関コード, 車台番号) are a width
-        # difference, not an error.
-        widened = unicodedata.normalize("NFKC", text)
-        if re.search(pattern, widened):
-            return widened
-        if re.search(pattern, widened.upper()):
-            return widened.upper()
-    return text
+    if isinstance(pattern, str):
+        compiled = re.compile(pattern)
+
+        def patterned(value: str) -> str:
+            text = _stripped_nfc(value)
+            if compiled.search(text):
+                return text
+            # Full-width digits and letters in code fields (金融機関コード, 車台番号) are a width
+            # difference, not an error.
+            widened = unicodedata.normalize("NFKC", text)
+            if compiled.search(widened):
+                return widened
+            if compiled.search(widened.upper()):
+                return widened.upper()
+            return text
+
+        return patterned
+    return _stripped_nfc
 
 
 _INTEGER_TEXT: Final = re.compile(r"^-?\d{1,3}(,\d{3})*$|^-?\d+$")
