@@ -23,7 +23,12 @@ from sqlalchemy.exc import IntegrityError
 
 from jichitai.internet.models import Application
 from jichitai.internet.submissions import ciphertexts, submit, submit_async
-from jichitai.internet.submissions.writes import GroupCommitter, PreparedSubmission, group_committer
+from jichitai.internet.submissions.writes import (
+    GroupCommitter,
+    PreparedSubmission,
+    finish_all,
+    group_committer,
+)
 from jichitai.platform.audit.entry import AuditParty, PendingEntry
 from jichitai.platform.audit.models import AuditEntry
 from jichitai.platform.audit_ops import verify_tenant
@@ -207,6 +212,41 @@ def test_submissions_on_an_event_loop_are_stored_by_the_writer_and_each_is_answe
     assert numbers <= apps and numbers <= blobs
     assert sorted(e.object_id for e in entries if e.object_id in numbers) == sorted(numbers)
     assert chain_ok(internet)
+
+
+def test_a_batch_wakes_each_waiting_loop_once_and_each_waiting_thread() -> None:
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        wakes: list[object] = []
+        original = loop.call_soon_threadsafe
+
+        def counting(callback: Any, *args: Any) -> Any:
+            wakes.append(callback)
+            return original(callback, *args)
+
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+        try:
+            on_loop = [prepared(i) for i in range(5)]
+            futures = [loop.create_future() for _ in on_loop]
+            for item, future in zip(on_loop, futures, strict=True):
+                item.waiter = (loop, future)
+            in_thread = prepared(9)
+            in_thread.wake = threading.Event()
+            finish_all([*on_loop, in_thread])
+            assert len(wakes) == 1  # one wake-up of the loop for its five submissions
+            loop.run_until_complete(asyncio.gather(*futures))
+            assert in_thread.wake.is_set()
+            assert all(item.done for item in [*on_loop, in_thread])
+        finally:
+            loop.close()
+        late = prepared(10)
+        late.waiter = (loop, futures[0])
+        finish_all([late])  # a closed loop (a server shutting down) has nobody to tell
+        assert late.done
+
+    # a loop of its own in a thread of its own: a browser test's loop may be running in this one
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(run).result()
 
 
 def _store_in_thread(

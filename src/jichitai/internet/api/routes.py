@@ -223,14 +223,11 @@ def build_router() -> APIRouter:
             )
         signature = _b64(body.signature_b64, "電子署名")
         signed = _b64(body.signed_data_b64, "署名対象データ") if body.signed_data_b64 is not None else None
-        uploads = [
-            AttachmentUpload(a.kind, a.filename, a.content_type, _b64(a.data_b64, "添付書類"), a.data_b64)
-            for a in body.attachments
-        ]
         resolver: ResidentKeyResolver | None = getattr(request.app.state, "resident_key_resolver", None)
         resident_key = resolver(request) if resolver is not None else None
         # checked and sealed on the event loop (CPU work either way); the durable commit runs in
-        # the tenant's writer thread while the loop serves other requests
+        # the tenant's writer thread while the loop serves other requests. The decoded files are
+        # held by the call's arguments only, which submit_async lets go once they are sealed.
         receipt = await submit_async(
             _storage(request),
             tenant,
@@ -241,7 +238,10 @@ def build_router() -> APIRouter:
             signature=signature,
             certificate_pem=body.certificate_pem,
             certificate_use=body.certificate_use,
-            attachments=uploads,
+            attachments=[
+                AttachmentUpload(a.kind, a.filename, a.content_type, _b64(a.data_b64, "添付書類"), a.data_b64)
+                for a in body.attachments
+            ],
             idempotency_key=key,
             resident_key=resident_key,
         )

@@ -449,6 +449,11 @@ async def submit_async(storage: Storage, tenant_code: str, **request: Unpack[Sub
     except BaseException:
         committer.unexpect()
         raise
+    # The decoded files (a few hundred KB a submission) are not needed once sealed: let them go
+    # now rather than after the commit. With many submissions waiting for their commits, memory
+    # that is let go and used again while still in the processor's cache is a measurable part of
+    # a submission's CPU.
+    del request
     if not await committer.store_async(prepared.item, expected=True):
         return await asyncio.to_thread(_after_duplicate, storage, prepared)
     return prepared.receipt()

@@ -15,8 +15,7 @@ import contextlib
 import threading
 import time
 import weakref
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, insert
@@ -46,24 +45,40 @@ class PreparedSubmission:
     audit: PendingEntry  # names the resident as actor (AuditParty)
     # where the writer put the ciphertext in the tenant's segment files, when it keeps them
     location: Location | None = None
-    # the outcome, set by the batch that wrote it before it sets ``wake`` and calls ``on_done``
+    # the outcome, set by the batch that wrote it before it tells the waiter (:func:`finish_all`)
     done: bool = False
     stored: bool = False  # False: a row with the same idempotency key (or receipt number) exists
     error: BaseException | None = None
-    wake: threading.Event = field(default_factory=threading.Event)
-    on_done: Callable[[], None] | None = None  # called in the writer's thread once ``done``
+    # who waits: a thread (GroupCommitter.store) or a future on an event loop (store_async)
+    wake: threading.Event | None = None
+    waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
 
     def finish(self) -> None:
         """Mark the outcome as set and tell whoever waits for it."""
-        self.done = True
-        self.wake.set()
-        if self.on_done is not None:
-            self.on_done()
+        finish_all([self])
 
     def outcome(self) -> bool:
         if self.error is not None:
             raise self.error
         return self.stored
+
+
+def finish_all(items: list[PreparedSubmission]) -> None:
+    """Mark the outcomes of ``items`` as set and tell who waits: each waiting thread, and each
+    event loop once for all of its submissions (a wake-up of the loop per submission cost it
+    more than settling the futures)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for item in items:
+        item.done = True
+        if item.wake is not None:
+            item.wake.set()
+        if item.waiter is not None:
+            loop, future = item.waiter
+            by_loop.setdefault(loop, []).append(future)
+    for loop, futures in by_loop.items():
+        # a closed loop (the server shutting down) has nobody waiting
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle_all, futures)
 
 
 _WRITER = Actor(id="internet.submission-writer", kind=ActorKind.SYSTEM, role="group_commit")
@@ -91,9 +106,10 @@ _INSERT_SEGMENT_ROWS = insert(_SEGMENT_ROWS)
 COMMIT_DELAY_SECONDS = 0.015
 
 
-def _settle(future: asyncio.Future[None]) -> None:
-    if not future.done():  # a request whose client went away was cancelled meanwhile
-        future.set_result(None)
+def _settle_all(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():  # a request whose client went away was cancelled meanwhile
+            future.set_result(None)
 
 
 class GroupCommitter:
@@ -144,6 +160,7 @@ class GroupCommitter:
         """Store ``item`` durably; True when stored, False when its idempotency key (or receipt
         number) was already there. Raises what writing it raised. ``expected``: the submission
         was announced with :meth:`expect`."""
+        item.wake = threading.Event()
         self._enqueue(item, expected)
         item.wake.wait()
         return item.outcome()
@@ -170,13 +187,7 @@ class GroupCommitter:
         """:meth:`store` for a caller on an event loop: waits without blocking the loop."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-
-        def done() -> None:
-            # a closed loop (the server shutting down) has nobody waiting
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle, future)
-
-        item.on_done = done
+        item.waiter = (loop, future)
         self._enqueue(item, expected)
         await future
         return item.outcome()
@@ -224,10 +235,10 @@ class GroupCommitter:
             try:
                 self.write_batch(batch)
             except BaseException as exc:  # write_batch keeps errors per item: this is unexpected
-                for item in batch:
-                    if not item.done:
-                        item.error = RuntimeError(f"the batch was interrupted: {exc!r}")
-                        item.finish()
+                unfinished = [item for item in batch if not item.done]
+                for item in unfinished:
+                    item.error = RuntimeError(f"the batch was interrupted: {exc!r}")
+                finish_all(unfinished)
 
     def write_batch(self, batch: list[PreparedSubmission]) -> None:
         """Write ``batch`` now and set each one's outcome (the leader's work; tests call it directly)."""
@@ -236,7 +247,7 @@ class GroupCommitter:
         except Exception as exc:  # nothing is committed: every submission gets the error
             for item in batch:
                 item.error = exc
-                item.finish()
+            finish_all(batch)
             return
         try:
             stored = self._transaction(batch)
@@ -252,8 +263,7 @@ class GroupCommitter:
         else:
             for item in batch:
                 item.stored = item.receipt_number in stored
-        for item in batch:
-            item.finish()
+        finish_all(batch)
 
     def close(self) -> None:
         """Close the segment this committer writes (the next batch opens a new one)."""
