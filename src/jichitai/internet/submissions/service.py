@@ -436,6 +436,38 @@ def submit(storage: Storage, tenant_code: str, **request: Unpack[SubmissionReque
 async def submit_async(storage: Storage, tenant_code: str, **request: Unpack[SubmissionRequest]) -> Receipt:
     """:func:`submit` for a caller on an event loop (the API): the checks and the encryption run
     in the caller, the commit in the tenant's writer thread while the loop serves other requests."""
+    pending = await begin_submission(storage, tenant_code, **request)
+    del request  # the files are sealed: not held while the commit is awaited (begin_submission)
+    return await pending.receipt()
+
+
+class PendingSubmission:
+    """A submission checked, sealed and queued for its durable commit (:func:`begin_submission`);
+    :meth:`receipt` waits for the commit and answers."""
+
+    def __init__(self, storage: Storage, prepared: _Prepared, committed: asyncio.Future[None]) -> None:
+        self._storage = storage
+        self._prepared = prepared
+        self._committed = committed
+
+    async def receipt(self) -> Receipt:
+        """The 受付番号 once the submission is stored durably (or the earlier one, for a replay)."""
+        await self._committed
+        if not self._prepared.item.outcome():
+            # Another request with the same idempotency key was stored first (or, once in 2^40,
+            # the same receipt number was drawn): answer as for a replay, or refuse.
+            return await asyncio.to_thread(_after_duplicate, self._storage, self._prepared)
+        return self._prepared.receipt()
+
+
+async def begin_submission(
+    storage: Storage, tenant_code: str, **request: Unpack[SubmissionRequest]
+) -> PendingSubmission:
+    """The checks and the encryption of :func:`submit_async`, and the submission queued for the
+    tenant's writer; raises what the checks raise. Nothing of the request is held by what it
+    returns: the decoded files (a few hundred KB a submission) can go before the commit is
+    awaited. With many submissions waiting for their commits, memory that is let go and used
+    again while still in the processor's cache is a measurable part of a submission's CPU."""
     if not submission_key_fresh(storage, tenant_code):
         # a read in its own transaction, which may wait for the tenant's writer: not on the loop
         await asyncio.to_thread(submission_key, storage, TenantCode(tenant_code))
@@ -449,14 +481,7 @@ async def submit_async(storage: Storage, tenant_code: str, **request: Unpack[Sub
     except BaseException:
         committer.unexpect()
         raise
-    # The decoded files (a few hundred KB a submission) are not needed once sealed: let them go
-    # now rather than after the commit. With many submissions waiting for their commits, memory
-    # that is let go and used again while still in the processor's cache is a measurable part of
-    # a submission's CPU.
-    del request
-    if not await committer.store_async(prepared.item, expected=True):
-        return await asyncio.to_thread(_after_duplicate, storage, prepared)
-    return prepared.receipt()
+    return PendingSubmission(storage, prepared, committer.enqueue_async(prepared.item, expected=True))
 
 
 _announced: ContextVar[GroupCommitter | None] = ContextVar("announced_submission", default=None)
@@ -467,7 +492,8 @@ def announce_submission(storage: Storage, tenant_code: str) -> Iterator[None]:
     """Around a server's handling of one submission request, from its arrival: announces the
     submission to the tenant's writer (:meth:`GroupCommitter.expect`) before its body is even
     parsed, so a commit about to start waits a moment for it and takes it along
-    (:func:`submit_async` takes the announcement over; a request refused before that withdraws it).
+    (:func:`begin_submission` takes the announcement over; a request refused before that withdraws
+    it).
     """
     try:
         tenant = TenantCode(tenant_code)
@@ -507,10 +533,12 @@ def find_by_idempotency_key(storage: Storage, ctx: TenantContext, idempotency_ke
 
 __all__ = [
     "AttachmentUpload",
+    "PendingSubmission",
     "Receipt",
     "SubmissionRequest",
     "announce_submission",
     "attachment_errors",
+    "begin_submission",
     "check_idempotency_key",
     "find_by_idempotency_key",
     "new_receipt_number",

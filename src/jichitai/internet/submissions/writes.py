@@ -185,12 +185,17 @@ class GroupCommitter:
 
     async def store_async(self, item: PreparedSubmission, *, expected: bool = False) -> bool:
         """:meth:`store` for a caller on an event loop: waits without blocking the loop."""
+        await self.enqueue_async(item, expected=expected)
+        return item.outcome()
+
+    def enqueue_async(self, item: PreparedSubmission, *, expected: bool = False) -> asyncio.Future[None]:
+        """Queue ``item`` from an event loop; the future is done once ``item``'s outcome is set
+        (then :meth:`PreparedSubmission.outcome` answers as :meth:`store_async` would)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         item.waiter = (loop, future)
         self._enqueue(item, expected)
-        await future
-        return item.outcome()
+        return future
 
     def _enqueue(self, item: PreparedSubmission, expected: bool = False) -> None:
         with self._cond:
