@@ -100,10 +100,14 @@ _INSERT_SEGMENT_ROWS = insert(_SEGMENT_ROWS)
 # cost (the transaction, the audit head, the fsync: here about 2.8 ms of CPU against 0.9 ms per
 # submission in a batch of 16), and under load the event loop checks the next submission while
 # the writer commits: waiting for it turns runs of single commits into batches. 15 ms gave more
-# submissions/s than 5 ms in three paired runs of bench/submissions.py (30 ms: no further gain).
-# A lone submission, with nothing announced, is committed at once; a slow upload in progress
-# delays the commits meanwhile by this much at most.
-COMMIT_DELAY_SECONDS = 0.015
+# submissions/s than 5 ms in three paired runs of bench/submissions.py; 30 ms then looked no
+# better over HTTP, whose figures move by several per cent between runs, but in-process (the
+# delay switched between rounds of one process, 32 submissions in flight, 6 rounds each) it cost
+# 3 % less CPU per submission than 15 ms (1.121 against 1.158 ms; 8 ms: 1.202 against 1.218).
+# A lone submission, with nothing announced, is committed at once; under load an answer waits
+# this much longer at most, and a slow upload in progress delays the commits meanwhile by this
+# much at most.
+COMMIT_DELAY_SECONDS = 0.03
 
 
 def _settle_all(futures: list[asyncio.Future[None]]) -> None:
