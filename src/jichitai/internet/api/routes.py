@@ -115,10 +115,9 @@ def _receipt_out(receipt: Receipt) -> JSONResponse:
 
 class _ReceiptResponse(Response):
     """The answer to a submission, sent once its commit is durable: the commit is awaited when the
-    response is sent, after FastAPI's endpoint has returned. The request's body and its parsed
-    JSON (a few hundred KB each) are then let go while the commit is awaited, not after it; with
-    many submissions waiting for their commits, memory let go and used again while still in the
-    processor's cache is a measurable part of a submission's CPU. An error of the commit is
+    response is sent, after FastAPI's endpoint has returned, so the request's body and its parsed
+    JSON (a few hundred KB each) are let go before it rather than after it (why that matters:
+    :func:`~jichitai.internet.submissions.service.begin_submission`). An error of the commit is
     raised before anything is sent, so the app's error handlers answer it as before."""
 
     def __init__(self, pending: PendingSubmission) -> None:

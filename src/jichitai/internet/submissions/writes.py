@@ -49,13 +49,9 @@ class PreparedSubmission:
     done: bool = False
     stored: bool = False  # False: a row with the same idempotency key (or receipt number) exists
     error: BaseException | None = None
-    # who waits: a thread (GroupCommitter.store) or a future on an event loop (store_async)
+    # who waits: a thread (GroupCommitter.store) or a future on an event loop (enqueue_async)
     wake: threading.Event | None = None
     waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
-
-    def finish(self) -> None:
-        """Mark the outcome as set and tell whoever waits for it."""
-        finish_all([self])
 
     def outcome(self) -> bool:
         if self.error is not None:
@@ -129,7 +125,7 @@ class GroupCommitter:
     without one.
 
     Callers wait in their own thread (:meth:`store`) or, on the server's event loop, without
-    a thread of their own (:meth:`store_async`): then a request needs no worker thread at all, and
+    a thread of their own (:meth:`enqueue_async`): then a request needs no worker thread at all, and
     the process's threads no longer queue for the interpreter lock around every submission.
     Each submission keeps its own audit entry naming its resident.
 
@@ -187,14 +183,10 @@ class GroupCommitter:
             if self._wakes_writer():
                 self._cond.notify()
 
-    async def store_async(self, item: PreparedSubmission, *, expected: bool = False) -> bool:
-        """:meth:`store` for a caller on an event loop: waits without blocking the loop."""
-        await self.enqueue_async(item, expected=expected)
-        return item.outcome()
-
     def enqueue_async(self, item: PreparedSubmission, *, expected: bool = False) -> asyncio.Future[None]:
-        """Queue ``item`` from an event loop; the future is done once ``item``'s outcome is set
-        (then :meth:`PreparedSubmission.outcome` answers as :meth:`store_async` would)."""
+        """:meth:`store` for a caller on an event loop, which awaits the future it gives without
+        blocking the loop: the future is done once ``item``'s outcome is set
+        (:meth:`PreparedSubmission.outcome` then answers as :meth:`store` would have)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         item.waiter = (loop, future)
