@@ -23,9 +23,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from psycopg import pq
-from psycopg.adapt import Transformer
+from psycopg import postgres, pq
+from psycopg.adapt import AdaptersMap, Transformer
 from psycopg.postgres import types as pg_types
+from psycopg.types.string import BytesBinaryDumper
 from sqlalchemy import Table
 
 from jichitai.mynumber.atena.service import ATENA_NUMBER_LENGTH
@@ -37,6 +38,11 @@ try:
     from psycopg._copy_base import format_row_binary
 except ImportError:  # pragma: no cover - psycopg 3.1
     from psycopg.copy import format_row_binary  # type: ignore[attr-defined,no-redef]
+
+# By type OID, psycopg's own map gives bytea the DB-API ``Binary`` dumper, written in Python; the
+# bytes dumper it registers for ``bytes`` values is the C one and writes the same bytes.
+_ADAPTERS = AdaptersMap(postgres.adapters)
+_ADAPTERS.register_dumper(bytes, BytesBinaryDumper)
 
 FIRST_VALUE = 2 + 4  # a row: int16 field count, then each field as int32 length + bytes
 PLACEHOLDER = b"0" * ATENA_NUMBER_LENGTH
@@ -60,7 +66,7 @@ class RowFormatter:
     """Encodes value lists for one table's ``COPY`` (the columns' PostgreSQL types, in order)."""
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
-        self.tx = Transformer()
+        self.tx = Transformer(_ADAPTERS)
         oids = [pg_types[pg_type(table.c[c])].oid for c in columns]
         self.tx.set_dumper_types(oids, pq.Format.BINARY)
 

@@ -19,7 +19,7 @@ invalid rows of the interchange tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -30,6 +30,7 @@ from jichitai.mynumber.registry.interchange import (
     _RESIDENCE_CARD,
     _SEX,
     CHANGE_REASONS,
+    COLUMN_NAMES,
     MAX_AGE_YEARS,
     REMOVAL_REASONS,
     RESIDENCE_STATUSES,
@@ -142,12 +143,24 @@ class FastRowParser:
 
     def parse(self, record: Mapping[str, Any], line: int) -> ResidentRow | None:
         """The row ``parse_row`` would return, or ``None`` (then ask ``parse_row``)."""
+        return self.parse_values([record.get(c, "") for c in COLUMN_NAMES], line)
+
+    def parse_values(self, values: Sequence[Any], line: int) -> ResidentRow | None:
+        """:meth:`parse` of the record whose values are ``values``, in ``COLUMN_NAMES`` order
+        (a column the file does not have is an empty string)."""
         try:
-            return self._parse(record.get, line)
+            return self._parse(values, line)
         except AttributeError:  # a value that is not text (no .strip): the reference path decides
             return None
 
-    def _parse(self, g: Callable[[str, str], Any], line: int) -> ResidentRow | None:
+    def _parse(self, values: Sequence[Any], line: int) -> ResidentRow | None:
+        (
+            raw_code, raw_number, raw_atena, raw_household, raw_relationship, raw_head, raw_name,
+            raw_kana, raw_alias, raw_alias_kana, raw_birth, raw_sex, raw_kind, raw_became, raw_address,
+            raw_note, raw_since, raw_previous, raw_before, raw_honseki, raw_hittosha, raw_nationality,
+            raw_status, raw_stay, raw_card, raw_change, raw_change_date, raw_notified, raw_removal,
+            raw_removed_on, raw_moved_out,
+        ) = values  # fmt: skip
         today = self.today
         ctx = self.ctx
         v: Any
@@ -163,19 +176,19 @@ class FastRowParser:
             self._other_address,
         )
 
-        code = g("住民票コード", "").strip()
+        code = raw_code.strip()
         if not (len(code) == 11 and code.isdigit() and code.isascii()):
             return None
-        my_number: str | None = g("個人番号", "").strip() or None
+        my_number: str | None = raw_number.strip() or None
         if my_number is not None and not is_valid_my_number(my_number):
             return None
-        atena: str | None = g("統合宛名番号", "").strip() or None
+        atena: str | None = raw_atena.strip() or None
         if atena is not None and not (len(atena) <= 15 and atena.isdigit() and atena.isascii()):
             return None
-        household = g("世帯番号", "").strip()
+        household = raw_household.strip()
         if not (household and len(household) <= 15 and household.isdigit() and household.isascii()):
             return None
-        relationship = g("続柄", "").strip()
+        relationship = raw_relationship.strip()
         ok = self._relationships.get(relationship)
         if ok is None:
             ok = self._relationships[relationship] = bool(relationship) and is_valid_relationship(
@@ -183,79 +196,79 @@ class FastRowParser:
             )
         if not ok:
             return None
-        kind = _KIND.get(g("住民種別", "").strip())
+        kind = _KIND.get(raw_kind.strip())
         if kind is None:
             return None
         foreign = kind is FOREIGN
 
-        raw = g("世帯主氏名", "").strip()
+        raw = raw_head.strip()
         head_name = None
         if raw:
             head_name = _name_latin.data.get(raw) or _name_latin.miss(raw)
             if head_name is _BAD:
                 return None
         names = _name_latin if foreign else _name_plain
-        raw = g("氏名", "").strip()
+        raw = raw_name.strip()
         if not raw:
             return None
         name = names.data.get(raw) or names.miss(raw)
         if name is _BAD:
             return None
-        raw = g("氏名カナ", "").strip()
+        raw = raw_kana.strip()
         if not raw:
             return None
         name_kana = _kana.data.get(raw) or _kana.miss(raw)
         if name_kana is _BAD:
             return None
         alias = alias_kana = None
-        raw = g("通称", "").strip()
+        raw = raw_alias.strip()
         if raw:
             alias = _name_latin.data.get(raw) or _name_latin.miss(raw)
             if alias is _BAD:
                 return None
-        raw = g("通称カナ", "").strip()
+        raw = raw_alias_kana.strip()
         if raw:
             alias_kana = _kana.data.get(raw) or _kana.miss(raw)
             if alias_kana is _BAD:
                 return None
         if not foreign and (alias or alias_kana):
             return None
-        sex = _SEX.get(g("性別", "").strip())
+        sex = _SEX.get(raw_sex.strip())
         if sex is None:
             return None
-        raw = g("生年月日", "").strip()
+        raw = raw_birth.strip()
         if not raw:
             return None
         birth = _birth.data.get(raw) or _birth.miss(raw)
         if birth is _BAD:
             return None
-        raw = g("住民となった年月日", "").strip()
+        raw = raw_became.strip()
         if not raw:
             return None
         became = _date.data.get(raw) or _date.miss(raw)
         if became is _BAD:
             return None
-        raw = g("住所", "").strip()
+        raw = raw_address.strip()
         if not raw:
             return None
         address: Address = _address.data.get(raw) or _address.miss(raw)
         if address is _BAD or not address.prefecture or not address.city:
             return None
-        raw = g("方書", "").strip()
+        raw = raw_note.strip()
         address_note = None
         if raw:
             address_note = _note.data.get(raw) or _note.miss(raw)
             if address_note is _BAD:
                 return None
-        raw = g("住所を定めた年月日", "").strip()
+        raw = raw_since.strip()
         if not raw:
             return None
         since = _date.data.get(raw) or _date.miss(raw)
         if since is _BAD:
             return None
         others: list[str | None] = []
-        for column in ("前住所", "転入前住所", "転出先住所", "本籍"):
-            raw = g(column, "").strip()
+        for raw in (raw_previous, raw_before, raw_moved_out, raw_honseki):
+            raw = raw.strip()
             if raw:
                 v = _other_address.data.get(raw) or _other_address.miss(raw)
                 if v is _BAD:
@@ -265,28 +278,28 @@ class FastRowParser:
                 others.append(None)
         previous, before_move_in, moved_out_to, honseki = others
         has_honseki = honseki is not None
-        raw_hittosha = g("筆頭者", "").strip()
+        raw_hittosha = raw_hittosha.strip()
         hittosha = None
         if raw_hittosha:
             hittosha = _name_plain.data.get(raw_hittosha) or _name_plain.miss(raw_hittosha)
             if hittosha is _BAD:
                 return None
-        nationality: str | None = g("国籍", "").strip() or None
+        nationality: str | None = raw_nationality.strip() or None
         if (
             nationality is not None
             and (_nationality.data.get(nationality) or _nationality.miss(nationality)) is _BAD
         ):
             return None
-        status: str | None = g("在留資格", "").strip() or None
+        status: str | None = raw_status.strip() or None
         if status is not None and status not in RESIDENCE_STATUSES:
             return None
-        raw_stay = g("在留期間満了日", "").strip()
+        raw_stay = raw_stay.strip()
         stay_until = None
         if raw_stay:
             stay_until = _date.data.get(raw_stay) or _date.miss(raw_stay)
             if stay_until is _BAD:
                 return None
-        card: str | None = g("在留カード等番号", "").strip() or None
+        card: str | None = raw_card.strip() or None
         if card is not None and not _RESIDENCE_CARD.match(card):
             return None
         if kind is JAPANESE:
@@ -300,10 +313,10 @@ class FastRowParser:
             if status not in STATUSES_WITHOUT_PERIOD and not raw_stay:
                 return None
 
-        change_reason: str | None = g("異動事由", "").strip() or None
+        change_reason: str | None = raw_change.strip() or None
         if change_reason is not None and change_reason not in CHANGE_REASONS:
             return None
-        raw = g("異動日", "").strip()
+        raw = raw_change_date.strip()
         change_date = None
         if raw:
             change_date = _date.data.get(raw) or _date.miss(raw)
@@ -311,16 +324,16 @@ class FastRowParser:
                 return None
         elif change_reason is not None:
             return None
-        raw = g("届出日", "").strip()
+        raw = raw_notified.strip()
         notified = None
         if raw:
             notified = _date.data.get(raw) or _date.miss(raw)
             if notified is _BAD:
                 return None
-        removal_reason: str | None = g("消除事由", "").strip() or None
+        removal_reason: str | None = raw_removal.strip() or None
         if removal_reason is not None and removal_reason not in REMOVAL_REASONS:
             return None
-        raw = g("消除日", "").strip()
+        raw = raw_removed_on.strip()
         removed_on = None
         if raw:
             removed_on = _date.data.get(raw) or _date.miss(raw)

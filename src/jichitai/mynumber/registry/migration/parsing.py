@@ -19,11 +19,13 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from itertools import chain
 from typing import IO, Any, cast
 
 from jichitai.mynumber.atena.service import INDIVIDUAL_NUMBER_COLUMN
 from jichitai.mynumber.registry.interchange import (
+    COLUMN_NAMES,
     HouseholdChecker,
     ParseContext,
     Record,
@@ -40,6 +42,7 @@ from jichitai.mynumber.registry.migration.rows import (
     VERSION_ATENA,
     VERSION_CHANGE,
     MemberValues,
+    address_values,
     household_values,
     member_values,
     person_facts,
@@ -50,11 +53,13 @@ from jichitai.platform.crypto.fields import BlindIndexer, FieldCipher
 PERSON_TABLE = "registry_persons"
 ATENA_TABLE = "atena_persons"
 HOUSEHOLD_COLUMN = "世帯番号"
+_HOUSEHOLD_AT = COLUMN_NAMES.index(HOUSEHOLD_COLUMN)
 
 # A record arrives as a dict (JSON Lines, or CSV read in this process) or packed (CSV read by the
 # importer for the workers, see :func:`packed_csv`): one string, 世帯番号 first, then the values in
-# the header's order, joined by PACK_SEP.
-Item = tuple[int, Record | list[RowError] | str]
+# the header's order, joined by PACK_SEP. A worker unpacks it into a tuple of the values in
+# ``COLUMN_NAMES`` order (:func:`_unpacked`).
+Item = tuple[int, Record | list[RowError] | str | tuple[str, ...]]
 PACK_SEP = "\x1f"  # ASCII unit separator: a control character, which no valid value holds
 
 
@@ -122,6 +127,8 @@ def household_key(item: Item) -> str | None:
     record = item[1]
     if type(record) is str:
         return record[: record.index(PACK_SEP)]
+    if type(record) is tuple:
+        return record[_HOUSEHOLD_AT].strip()
     if isinstance(record, list):
         return None
     return cast(Record, record).get(HOUSEHOLD_COLUMN, "").strip()
@@ -153,17 +160,32 @@ def packed_csv(stream: IO[str], header: list[str]) -> Iterator[Item]:
 
 
 def _unpacked(items: Sequence[Item], header: Sequence[str]) -> Sequence[Item]:
+    """Packed records as their values in ``COLUMN_NAMES`` order (a tuple; a column missing from
+    the file is an empty string), which the fast parser reads by position."""
     if not any(type(record) is str for _, record in items):
         return items
+    order = _column_order(tuple(header))
     out: list[Item] = []
     for line, record in items:
         if type(record) is str:
             values = record.split(PACK_SEP)
-            del values[0]
-            out.append((line, dict(zip(header, values, strict=True))))
+            if order is None:  # the file's columns are the standard's, in its order
+                out.append((line, tuple(values[1:])))
+            else:
+                values.append("")
+                out.append((line, tuple([values[i] for i in order])))
         else:
             out.append((line, record))
     return out
+
+
+@lru_cache(maxsize=8)
+def _column_order(header: tuple[str, ...]) -> tuple[int, ...] | None:
+    """Where each of ``COLUMN_NAMES`` is in a packed record of ``header`` (after the key; a missing
+    column points past the values, where an empty string is appended); None when in place."""
+    if header == COLUMN_NAMES:
+        return None
+    return tuple(header.index(c) + 1 if c in header else len(header) + 1 for c in COLUMN_NAMES)
 
 
 def parse_chunk(items: Sequence[Item], change_id: str = "", header: Sequence[str] = ()) -> ChunkResult:
@@ -230,9 +252,14 @@ def _household(group: list[Item], setup: ParseSetup, result: ChunkResult, ids: I
         if isinstance(record, list):
             errors[line] = record
             continue
-        assert isinstance(record, dict)  # unpacked by parse_chunk
         # the cached fast path for valid rows; the reference parser for the rest (and its reasons)
-        parsed = fast.parse(record, line) or parse_row(record, line, setup.parse)
+        if type(record) is tuple:  # unpacked by parse_chunk
+            parsed = fast.parse_values(record, line) or parse_row(
+                dict(zip(COLUMN_NAMES, record, strict=True)), line, setup.parse
+            )
+        else:
+            assert isinstance(record, dict)
+            parsed = fast.parse(record, line) or parse_row(record, line, setup.parse)
         if isinstance(parsed, list):
             errors[line] = parsed
         else:
@@ -286,8 +313,12 @@ def _values(rows: list[ResidentRow], setup: ParseSetup, ids: Iterator[str]) -> H
     household_id = new_id()
     members = []
     cipher, indexer = setup.cipher, setup.indexer
+    addresses: dict[int, tuple[Any, ...]] = {}  # a household's members share one parsed address
     for row in rows:
-        facts = person_facts(row, today=today)
+        address = addresses.get(id(row.address))
+        if address is None:
+            address = addresses[id(row.address)] = address_values(row.address)
+        facts = person_facts(row, today=today, address=address)
         person_id, atena_id = new_id(), new_id()
         bidx = person_enc = atena_enc = None
         if row.my_number is not None:

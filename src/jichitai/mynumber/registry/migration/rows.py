@@ -28,12 +28,12 @@ from datetime import date, datetime
 from typing import Any
 
 from jichitai.mynumber.atena.models import KIND_NON_RESIDENT, KIND_RESIDENT
+from jichitai.mynumber.registry.addresses import Address
 from jichitai.mynumber.registry.interchange import CHANGE_REASONS, ResidentRow
 from jichitai.mynumber.registry.models import FACT_FIELDS, STATUS_REMOVED, STATUS_RESIDENT
 from jichitai.mynumber.registry.names import name_keys
 from jichitai.mynumber.registry.service.state import address_facts
 
-Facts = dict[str, Any]
 MIGRATION_CHANGE = "移行"
 _CONFIRMABLE = frozenset({"転出"})
 _EXPORTED_CHANGE = {"転出確定": "転出"}
@@ -91,8 +91,48 @@ VERSION_CHANGE = VERSION_COLUMNS.index("change_id")
 ATENA_ATENA = ATENA_COLUMNS.index("atena_number")
 
 
-def person_facts(row: ResidentRow, *, today: date) -> Facts:
-    """The current facts of the person in the registry's terms (``FACT_FIELDS``)."""
+# The facts in ``FACT_FIELDS`` order, as :func:`person_facts` lays them out; checked at import
+# so that a change to the model's columns cannot silently shift the values of a bulk-written row.
+_FACT_ORDER = (
+    "household_id", "relationship", "name", "name_kana", "alias", "alias_kana", "birth_date", "sex",
+    "kind", "became_resident_on", "address_text", "address_prefecture", "address_city", "address_town",
+    "address_chome", "address_block", "address_building", "address_note", "address_since",
+    "previous_address", "address_before_move_in", "honseki", "hittosha", "nationality",
+    "residence_status", "stay_expires_on", "residence_card_number", "status", "removal_reason",
+    "removed_on", "moved_out_to", "move_out_confirmed", "last_change", "last_change_on",
+    "last_notified_on",
+)  # fmt: skip
+if _FACT_ORDER != FACT_FIELDS:  # pragma: no cover - a model change must update person_facts
+    raise RuntimeError("registry FACT_FIELDS changed: update rows.person_facts and _FACT_ORDER")
+
+F_HOUSEHOLD = FACT_FIELDS.index("household_id")
+F_ADDRESS_TEXT = FACT_FIELDS.index("address_text")
+F_ADDRESS_SINCE = FACT_FIELDS.index("address_since")
+F_STATUS = FACT_FIELDS.index("status")
+F_REMOVED_ON = FACT_FIELDS.index("removed_on")
+F_MOVED_OUT_TO = FACT_FIELDS.index("moved_out_to")
+# what a removed person's earlier, resident version has instead (see version_spans)
+_RESIDENT_BEFORE_REMOVAL = {
+    FACT_FIELDS.index(name): value
+    for name, value in (
+        ("status", STATUS_RESIDENT), ("removal_reason", None), ("removed_on", None), ("moved_out_to", None),
+        ("move_out_confirmed", None), ("last_change", MIGRATION_CHANGE), ("last_notified_on", None),
+    )
+}  # fmt: skip
+_LAST_CHANGE_ON = FACT_FIELDS.index("last_change_on")
+
+
+def address_values(address: Address) -> tuple[Any, ...]:
+    """The address facts of ``address`` (``address_text`` … ``address_building``, in
+    ``FACT_FIELDS`` order), as ``service.state.address_facts`` gives them."""
+    facts = address_facts(address, None)
+    return tuple(facts[name] for name in _FACT_ORDER[F_ADDRESS_TEXT : F_ADDRESS_TEXT + 7])
+
+
+def person_facts(row: ResidentRow, *, today: date, address: Sequence[Any] | None = None) -> list[Any]:
+    """The current facts of the person in the registry's terms, in ``FACT_FIELDS`` order
+    (``household_id`` still empty); ``address`` is :func:`address_values` of ``row.address`` when
+    the caller has it at hand (an import meets the same address object for a whole household)."""
     removed = row.removed_on is not None
     change = row.change_reason or (row.removal_reason if removed else None)
     change_on = row.change_date or (row.removed_on if removed else None)
@@ -101,56 +141,30 @@ def person_facts(row: ResidentRow, *, today: date) -> Facts:
         confirmed = row.removed_on is not None and row.removed_on <= today
     elif removed and row.removal_reason == "国外転出":
         confirmed = True
-    return {
-        "household_id": "",
-        "relationship": row.relationship,
-        "name": row.name,
-        "name_kana": row.name_kana,
-        "alias": row.alias,
-        "alias_kana": row.alias_kana,
-        "birth_date": row.birth_date,
-        "sex": row.sex.value,
-        "kind": row.kind.value,
-        "became_resident_on": row.became_resident_on,
-        **address_facts(row.address, row.address_note),
-        "address_since": row.address_since,
-        "previous_address": row.previous_address,
-        "address_before_move_in": row.address_before_move_in,
-        "honseki": row.honseki,
-        "hittosha": row.hittosha,
-        "nationality": row.nationality,
-        "residence_status": row.residence_status,
-        "stay_expires_on": row.stay_expires_on,
-        "residence_card_number": row.residence_card_number,
-        "status": STATUS_REMOVED if removed else STATUS_RESIDENT,
-        "removal_reason": row.removal_reason,
-        "removed_on": row.removed_on,
-        "moved_out_to": row.moved_out_to,
-        "move_out_confirmed": confirmed,
-        "last_change": change or MIGRATION_CHANGE,
-        "last_change_on": change_on or today,
-        "last_notified_on": row.notified_on,
-    }
+    return [
+        "", row.relationship, row.name, row.name_kana, row.alias, row.alias_kana, row.birth_date,
+        row.sex.value, row.kind.value, row.became_resident_on,
+        *(address if address is not None else address_values(row.address)),
+        row.address_note or None, row.address_since, row.previous_address, row.address_before_move_in,
+        row.honseki, row.hittosha, row.nationality, row.residence_status, row.stay_expires_on,
+        row.residence_card_number, STATUS_REMOVED if removed else STATUS_RESIDENT, row.removal_reason,
+        row.removed_on, row.moved_out_to, confirmed, change or MIGRATION_CHANGE, change_on or today,
+        row.notified_on,
+    ]  # fmt: skip
 
 
-def version_spans(facts: Facts) -> list[tuple[Facts, date, date | None]]:
+def version_spans(facts: Sequence[Any]) -> list[tuple[Sequence[Any], date, date | None]]:
     """The versions (facts, valid_from, valid_to) the migrated facts stand for."""
-    start: date = facts["address_since"]
-    removed_on: date | None = facts["removed_on"]
-    if facts["status"] != STATUS_REMOVED or removed_on is None:
+    start: date = facts[F_ADDRESS_SINCE]
+    removed_on: date | None = facts[F_REMOVED_ON]
+    if facts[F_STATUS] != STATUS_REMOVED or removed_on is None:
         return [(facts, start, None)]
     if removed_on <= start:
         return [(facts, removed_on, None)]
-    resident = facts | {
-        "status": STATUS_RESIDENT,
-        "removal_reason": None,
-        "removed_on": None,
-        "moved_out_to": None,
-        "move_out_confirmed": None,
-        "last_change": MIGRATION_CHANGE,
-        "last_change_on": start,
-        "last_notified_on": None,
-    }
+    resident = list(facts)
+    for at, value in _RESIDENT_BEFORE_REMOVAL.items():
+        resident[at] = value
+    resident[_LAST_CHANGE_ON] = start
     return [(resident, start, removed_on), (facts, removed_on, None)]
 
 
@@ -169,7 +183,7 @@ class MemberValues:
 
 def member_values(
     row: ResidentRow,
-    facts: Facts,
+    facts: list[Any],
     *,
     person_id: str,
     atena_id: str,
@@ -180,46 +194,26 @@ def member_values(
     version_ids: Sequence[str],
     now: datetime,
 ) -> MemberValues:
-    """The value lists of one person (ids and 個人番号 ciphertexts made by the caller)."""
-    facts["household_id"] = household_id
-    keys = name_keys(facts["name"])
-    kana = name_keys(facts["name_kana"])
-    extra = {
-        "id": person_id,
-        "juminhyo_code": row.juminhyo_code,
-        "individual_number_enc": person_enc,
-        "individual_number_bidx": bidx,
-        "name_key_exact": keys.exact,
-        "name_key_width": keys.width,
-        "name_key_folded": keys.folded,
-        "kana_key_width": kana.width,
-        "kana_key_folded": kana.folded,
-        "address_key": facts["address_text"],
-        "version_no": 1,
-        "updated_at": now,
-    }
-    tail = PERSON_COLUMNS[len(FACT_FIELDS) + 1 :]
-    person = [None, *[facts[c] for c in FACT_FIELDS], *[extra[c] for c in tail]]
-    versions = []
-    for (vfacts, valid_from, valid_to), version_id in zip(version_spans(facts), version_ids, strict=False):
-        values = [vfacts[c] for c in FACT_FIELDS]
-        versions.append([None, None, *values, version_id, person_id, valid_from, valid_to, now, None])
-    removed = facts["status"] != STATUS_RESIDENT
-    address = (facts["moved_out_to"] or facts["address_text"]) if removed else facts["address_text"]
-    atena = [
-        None,
-        atena_id,
-        KIND_NON_RESIDENT if removed else KIND_RESIDENT,
-        atena_enc,
-        bidx,
-        facts["name"],
-        facts["name_kana"],
-        facts["birth_date"],
-        facts["sex"],
-        address,
-        now,
-        now,
+    """The value lists of one person (ids and 個人番号 ciphertexts made by the caller), in the
+    order of ``PERSON_COLUMNS``, ``VERSION_COLUMNS`` and ``ATENA_COLUMNS``."""
+    facts[F_HOUSEHOLD] = household_id
+    keys = name_keys(row.name)
+    kana = name_keys(row.name_kana)
+    address_text = facts[F_ADDRESS_TEXT]
+    person = [
+        None, *facts, person_id, row.juminhyo_code, person_enc, bidx, keys.exact, keys.width, keys.folded,
+        kana.width, kana.folded, address_text, 1, now,
+    ]  # fmt: skip
+    versions = [
+        [None, None, *values, version_id, person_id, valid_from, valid_to, now, None]
+        for (values, valid_from, valid_to), version_id in zip(version_spans(facts), version_ids, strict=False)
     ]
+    removed = facts[F_STATUS] != STATUS_RESIDENT
+    atena = [
+        None, atena_id, KIND_NON_RESIDENT if removed else KIND_RESIDENT, atena_enc, bidx, row.name,
+        row.name_kana, row.birth_date, row.sex.value,
+        (facts[F_MOVED_OUT_TO] or address_text) if removed else address_text, now, now,
+    ]  # fmt: skip
     return MemberValues(row.line, row.juminhyo_code, bidx, row.atena_number, person, versions, atena)
 
 
