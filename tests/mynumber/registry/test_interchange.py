@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from datetime import date
@@ -18,6 +19,7 @@ from jichitai.mynumber.registry.interchange import (
     ResidentRow,
     RowError,
     Sex,
+    csv_rows,
     is_valid_my_number,
     is_valid_relationship,
     iter_csv,
@@ -30,6 +32,7 @@ from jichitai.mynumber.registry.interchange import (
     write_error_report,
     write_jsonl,
 )
+from jichitai.mynumber.registry.migration.parsing import PACK_SEP, packed_csv
 from jichitai.mynumber.registry.names import GaijiMap
 
 TODAY = date(2025, 4, 1)
@@ -364,6 +367,59 @@ def test_iter_csv_reports_line_numbers_of_physical_lines() -> None:
     assert [line for line, _ in items] == [2, 3, 5, 6]
     assert isinstance(items[3][1], list)
     assert "項目数" in items[3][1][0].reason_ja
+
+
+def _reference_csv_rows(text: str) -> list[tuple[int, list[str] | str]]:
+    """What the CSV parser alone gives: the records with the physical line each starts on (a
+    wrong number of values as "width"), blank lines skipped."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader)
+    out: list[tuple[int, list[str] | str]] = []
+    start = reader.line_num + 1
+    for row in reader:
+        line, start = start, reader.line_num + 1
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        out.append((line, row if len(row) == len(header) else "width"))
+    return out
+
+
+def test_csv_rows_split_plain_lines_as_the_csv_parser_does() -> None:
+    """Lines without quotes are split without the CSV parser; every kind of line gives what the
+    parser gives, with the same line numbers, and a packed record holds the same values."""
+    width = len(COLUMN_NAMES)
+    plain = ",".join(f"v{i}" for i in range(width))
+    lines = [
+        ",".join(COLUMN_NAMES) + "\r\n",
+        plain + "\n",
+        plain.replace("v3", " 世帯 ") + "\r\n",
+        "\n",
+        "   \n",
+        ",".join([""] * width) + "\n",
+        "a,b,c\n",
+        plain.replace("v5", '"quoted, with a comma"') + "\n",
+        plain.replace("v6", '"two\nlines ""and"" quotes"') + "\n",
+        plain.replace("v7", '"\r\n"') + "\r\n",
+        plain + ",extra\n",
+        '"a,b",c\n',
+        plain.replace("v8", "nul\x00char"),  # the last line, without a line break
+    ]
+    text = "".join(lines)
+    header: list[str] = []
+    got = [
+        (line, row if isinstance(row[0], str) else "width")
+        for line, row in csv_rows(io.StringIO(text, newline=""), header)
+    ]
+    assert got == _reference_csv_rows(text)
+    assert [line for line, _ in got] == [2, 3, 6, 7, 8, 9, 11, 13, 14, 15]
+    assert header == list(COLUMN_NAMES)
+    packed = list(packed_csv(io.StringIO(text, newline=""), []))
+    assert [line for line, _ in packed] == [line for line, _ in got]
+    for (_, row), (_, record) in zip(got, packed, strict=True):
+        if isinstance(row, list):
+            assert isinstance(record, str)
+            key, *values = record.split(PACK_SEP)
+            assert (key, values) == (row[3].strip(), row)
 
 
 def test_iter_csv_header_problems() -> None:

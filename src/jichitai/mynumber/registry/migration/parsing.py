@@ -31,7 +31,7 @@ from jichitai.mynumber.registry.interchange import (
     Record,
     ResidentRow,
     RowError,
-    csv_rows,
+    csv_records,
     parse_row,
 )
 from jichitai.mynumber.registry.migration.copyrows import PLACEHOLDER, Formatters, MemberKeys
@@ -142,13 +142,21 @@ def packed_csv(stream: IO[str], header: list[str]) -> Iterator[Item]:
     worker (:func:`parse_chunk`, given ``header``). A record with PACK_SEP inside a value (never
     valid) stays a dict, so the parser reports it as it is.
     """
-    rows = csv_rows(stream, header)
-    first = next(rows, None)
+    records = csv_records(stream, header)
+    first = next(records, None)
     if first is None:
         return
     key_at = header.index(HOUSEHOLD_COLUMN) if header else 0
     seps = len(header)
-    for line, row in chain((first,), rows):
+    for line, record in chain((first,), records):
+        if type(record) is str:  # one line's values, separated by commas
+            if PACK_SEP not in record:
+                key = record.split(",", key_at + 1)[key_at].strip()
+                yield line, key + PACK_SEP + record.replace(",", PACK_SEP)
+            else:
+                yield line, dict(zip(header, record.split(","), strict=True))
+            continue
+        row = cast(list[str] | list[RowError], record)
         if not row or not isinstance(row[0], str):
             yield line, cast(list[RowError], row)
             continue
