@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
 from sqlalchemy import or_, select
 
@@ -104,11 +105,14 @@ _LUHN_DOUBLED = bytes(sum(divmod(2 * (c - 48), 10)) if 48 <= c < 58 else 0 for c
 _LUHN_PLAIN = bytes(c - 48 if 48 <= c < 58 else 0 for c in range(256))
 
 
+def _luhn_sum(raw: bytes) -> int:
+    """The Luhn sum of ASCII digits whose rightmost is doubled (so that a check digit follows)."""
+    return sum(map(_LUHN_DOUBLED.__getitem__, raw[::-2])) + sum(map(_LUHN_PLAIN.__getitem__, raw[-2::-2]))
+
+
 def atena_check_digit(digits: str) -> int:
     """Luhn check digit of ``digits`` (ASCII digits)."""
-    raw = digits.encode()
-    total = sum(map(_LUHN_DOUBLED.__getitem__, raw[::-2])) + sum(map(_LUHN_PLAIN.__getitem__, raw[-2::-2]))
-    return (10 - total % 10) % 10
+    return (10 - _luhn_sum(digits.encode()) % 10) % 10
 
 
 def format_atena_number(sequence: int) -> str:
@@ -116,6 +120,35 @@ def format_atena_number(sequence: int) -> str:
     if len(body) != ATENA_NUMBER_LENGTH - 1:
         raise ValueError("atena number sequence exhausted")
     return body + str(atena_check_digit(body))
+
+
+_TAIL = 10_000  # numbers drawn in a run share their first ten digits for this many values
+
+
+@lru_cache(maxsize=1)
+def _tail_sums() -> tuple[int, ...]:
+    """The Luhn sum of the last four of the fourteen digits, for each of their 10,000 values (the
+    rightmost is doubled, as :func:`atena_check_digit` counts)."""
+    return tuple(_luhn_sum(f"{n:04d}".encode()) for n in range(_TAIL))
+
+
+def format_atena_numbers(first: int, count: int) -> list[str]:
+    """``[format_atena_number(n) for n in range(first, first + count)]``, for a bulk import: the
+    Luhn sum of the first ten digits is taken once per 10,000 numbers, the rest is a table."""
+    tails = _tail_sums()
+    out: list[str] = []
+    n, end = first, first + count
+    while n < end:
+        head, tail = divmod(n, _TAIL)
+        body = f"{head:010d}"
+        if len(body) != ATENA_NUMBER_LENGTH - 5:
+            raise ValueError("atena number sequence exhausted")
+        # digits 5 … 14 from the right: doubled at the same places as in the whole number
+        head_sum = _luhn_sum(body.encode())
+        stop = min(end, (head + 1) * _TAIL)
+        out += [f"{body}{t:04d}{-(head_sum + tails[t]) % 10}" for t in range(tail, tail - n + stop)]
+        n = stop
+    return out
 
 
 def is_valid_atena_number(text: str) -> bool:

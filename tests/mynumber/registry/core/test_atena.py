@@ -11,6 +11,8 @@ from jichitai.mynumber.atena.service import (
     AtenaService,
     BasicFacts,
     atena_check_digit,
+    format_atena_number,
+    format_atena_numbers,
     is_valid_atena_number,
 )
 from jichitai.mynumber.registry.service import MoveIn, NameChange, RegistryService
@@ -42,6 +44,17 @@ def test_number_format_and_check_digit() -> None:
     assert is_valid_atena_number("000000000000018")
     assert not is_valid_atena_number("000000000000019")  # wrong check digit
     assert not is_valid_atena_number("00000000000001")  # 14 digits
+
+
+@pytest.mark.parametrize(
+    ("first", "count"), [(1, 12_000), (9_990, 25), (123_456_789, 30_000), (10**14 - 3, 3)]
+)
+def test_numbers_drawn_in_bulk_are_the_numbers_drawn_one_by_one(first: int, count: int) -> None:
+    numbers = format_atena_numbers(first, count)
+    assert numbers == [format_atena_number(n) for n in range(first, first + count)]
+    assert all(is_valid_atena_number(n) for n in numbers[:: max(1, count // 500)])
+    with pytest.raises(ValueError, match="exhausted"):
+        format_atena_numbers(10**14 - 1, 2)
 
 
 def test_assigned_on_first_registration_and_unique(svc: RegistryService) -> None:

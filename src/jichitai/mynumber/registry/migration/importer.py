@@ -60,7 +60,7 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from jichitai.mynumber.atena.models import AtenaCounter, AtenaPerson
-from jichitai.mynumber.atena.service import format_atena_number
+from jichitai.mynumber.atena.service import format_atena_numbers
 from jichitai.mynumber.registry import purposes
 from jichitai.mynumber.registry.interchange import (
     ParseContext,
@@ -433,7 +433,7 @@ class _BatchWriter:
         out: list[str] = []
         while len(out) < count:
             need = count - len(out)
-            candidates = [format_atena_number(n) for n in range(seq, seq + need)]
+            candidates = format_atena_numbers(seq, need)
             seq += need
             # The candidates are consecutive numbers of one width: one range scan returns the few
             # taken ones, instead of sending every candidate (shorter carried numbers that sort in
