@@ -153,9 +153,8 @@ def packed_csv(stream: IO[str], header: list[str]) -> Iterator[Item]:
             if PACK_SEP not in record:
                 key = record.split(",", key_at + 1)[key_at].strip()
                 yield line, key + PACK_SEP + record.replace(",", PACK_SEP)
-            else:
-                yield line, dict(zip(header, record.split(","), strict=True))
-            continue
+                continue
+            record = record.split(",")
         row = cast(list[str] | list[RowError], record)
         if not row or not isinstance(row[0], str):
             yield line, cast(list[RowError], row)

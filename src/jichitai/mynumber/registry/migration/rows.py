@@ -91,20 +91,6 @@ VERSION_CHANGE = VERSION_COLUMNS.index("change_id")
 ATENA_ATENA = ATENA_COLUMNS.index("atena_number")
 
 
-# The facts in ``FACT_FIELDS`` order, as :func:`person_facts` lays them out; checked at import
-# so that a change to the model's columns cannot silently shift the values of a bulk-written row.
-_FACT_ORDER = (
-    "household_id", "relationship", "name", "name_kana", "alias", "alias_kana", "birth_date", "sex",
-    "kind", "became_resident_on", "address_text", "address_prefecture", "address_city", "address_town",
-    "address_chome", "address_block", "address_building", "address_note", "address_since",
-    "previous_address", "address_before_move_in", "honseki", "hittosha", "nationality",
-    "residence_status", "stay_expires_on", "residence_card_number", "status", "removal_reason",
-    "removed_on", "moved_out_to", "move_out_confirmed", "last_change", "last_change_on",
-    "last_notified_on",
-)  # fmt: skip
-if _FACT_ORDER != FACT_FIELDS:  # pragma: no cover - a model change must update person_facts
-    raise RuntimeError("registry FACT_FIELDS changed: update rows.person_facts and _FACT_ORDER")
-
 F_HOUSEHOLD = FACT_FIELDS.index("household_id")
 F_ADDRESS_TEXT = FACT_FIELDS.index("address_text")
 F_ADDRESS_SINCE = FACT_FIELDS.index("address_since")
@@ -126,13 +112,14 @@ def address_values(address: Address) -> tuple[Any, ...]:
     """The address facts of ``address`` (``address_text`` … ``address_building``, in
     ``FACT_FIELDS`` order), as ``service.state.address_facts`` gives them."""
     facts = address_facts(address, None)
-    return tuple(facts[name] for name in _FACT_ORDER[F_ADDRESS_TEXT : F_ADDRESS_TEXT + 7])
+    return tuple(facts[name] for name in FACT_FIELDS[F_ADDRESS_TEXT : F_ADDRESS_TEXT + 7])
 
 
 def person_facts(row: ResidentRow, *, today: date, address: Sequence[Any] | None = None) -> list[Any]:
     """The current facts of the person in the registry's terms, in ``FACT_FIELDS`` order
-    (``household_id`` still empty); ``address`` is :func:`address_values` of ``row.address`` when
-    the caller has it at hand (an import meets the same address object for a whole household)."""
+    (``household_id`` still empty; ``test_rows.py`` checks each value's column). ``address`` is
+    :func:`address_values` of ``row.address`` when the caller has it at hand (an import meets the
+    same address object for a whole household)."""
     removed = row.removed_on is not None
     change = row.change_reason or (row.removal_reason if removed else None)
     change_on = row.change_date or (row.removed_on if removed else None)
