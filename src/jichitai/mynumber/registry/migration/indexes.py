@@ -19,9 +19,8 @@ duplicate in. SQLite cannot drop a table's constraints; they stay there.
 On PostgreSQL the tenant's role does not own the tables, so the DDL runs through the backend's
 administrative engine with ``search_path`` set to the tenant's schema; on SQLite the tenant's own
 database file is used. Both operations are idempotent (``IF EXISTS`` / ``IF NOT EXISTS``), so an
-interrupted load can repeat them. PostgreSQL's tables are vacuumed as well as analyzed (index-only
-scans need the visibility map that VACUUM sets), before the indexes are built: see
-:func:`vacuum_analyze`.
+interrupted load can repeat them. At the end PostgreSQL's tables are vacuumed as well as analyzed
+(index-only scans need the visibility map that VACUUM sets).
 """
 
 from __future__ import annotations
@@ -108,8 +107,7 @@ def drop_deferred_indexes(storage: Storage, tenant: Tenant) -> None:
 
 
 def build_deferred_indexes(storage: Storage, tenant: Tenant, *, connections: int = 2) -> None:
-    """Refresh the planner's statistics (and on PostgreSQL the visibility map), then create the
-    deferred indexes (those missing).
+    """Create the deferred indexes (those missing) and refresh the planner's statistics.
 
     On PostgreSQL the builds run over ``connections`` sessions at once: a build is a scan and a
     sort, and one alone leaves cores idle between its parallel phases. The primary keys and unique
@@ -124,7 +122,6 @@ def build_deferred_indexes(storage: Storage, tenant: Tenant, *, connections: int
             for table in _CONSTRAINED:
                 conn.exec_driver_sql(f'ANALYZE "{table.name}"')
         return
-    vacuum_analyze(storage, tenant)
     with _ddl(storage, tenant) as conn:
         present = {
             str(name)
@@ -154,6 +151,7 @@ def build_deferred_indexes(storage: Storage, tenant: Tenant, *, connections: int
                 f'ALTER TABLE "{_q(c.table.name)}" ADD CONSTRAINT "{_q(str(c.name))}" {kind}'
                 f' USING INDEX "{_q(str(c.name))}"'
             )
+    vacuum_analyze(storage, tenant)
 
 
 def _q(name: str) -> str:
@@ -174,13 +172,6 @@ def vacuum_analyze(storage: Storage, tenant: Tenant, *, connections: int = 2) ->
     Besides the statistics, it sets the visibility map of the freshly written pages, without which
     an index-only scan (the name searches, see models.Person) still visits the table for each
     match until autovacuum comes round.
-
-    An initial load runs it before building the indexes: the one pass sets the pages' hint bits and
-    all-visible flags, where the first index build's scan would set the hint bits (writing every
-    page) and the vacuum after it would write every page again; the builds then read pages known to
-    be all-visible. At 1,000,000 residents the index phase took 23.4 and 25.7 s so, against 28.0
-    and 29.1 s with the vacuum last (two alternating pairs of whole imports). The statistics do not
-    depend on the indexes (none is on an expression).
     """
     backend = storage.backend
     assert isinstance(backend, PostgresBackend)
