@@ -3,7 +3,8 @@
 The LGWAN and My Number test zones (built from the messaging routers) and the linkage server run
 as separate processes on loopback, sharing one SQLite installation. The linkage server is killed
 with SIGKILL right after a pick, right after the intake answered (before it recorded delivery),
-right after it recorded delivery (before the ack), and at a random moment; the My Number zone is
+right after it recorded delivery (before the ack), right after the source took the ack (before the
+server recorded it), and at a random moment; the My Number zone is
 killed mid-run and restarted. In the end every message has been applied exactly once on its
 destination, every outbox message is acknowledged, and every audit chain is intact.
 """
@@ -147,7 +148,7 @@ def test_kill_dash_nine_anywhere_loses_and_duplicates_nothing(installation: Stor
     zones = {z: start_zone(z) for z in ports}
     try:
         # the linkage server dies by its own SIGKILL at the named points
-        for point in ("picked:3", "sent:2", "delivered:2"):
+        for point in ("picked:3", "sent:2", "delivered:2", "ack_sent:1"):
             run = linkage(point)
             assert run.p.wait(60) == -signal.SIGKILL, point
         assert pending(storage) > 0

@@ -266,6 +266,41 @@ def test_a_crash_after_delivery_before_recording_it_delivers_once(sqlite_storage
     assert [json.loads(e.detail)["outcome"] for e in delivers] == ["duplicate"]
 
 
+def test_a_crash_after_the_source_took_the_ack_closes_the_transfer_later(sqlite_storage: Storage) -> None:
+    storage = sqlite_storage
+    envs = [accepted(i) for i in range(3)]
+    put(storage, *envs)
+
+    class Crash(Exception):
+        pass
+
+    def crash_once(stage: str, message_id: str) -> None:
+        if stage == "ack_sent" and message_id == envs[1].message_id:
+            raise Crash
+
+    with loopback(storage) as lb:
+        first = LinkageServer(storage, lb.config(), hook=crash_once, status=LoopStatus())
+        with pytest.raises(Crash):
+            drain(first)
+        first.close()
+        # the source took the acks, so it lists none of them again; the log still says delivered
+        assert {s for s, _ in outbox_states(storage, Zone.LGWAN).values()} == {"delivered"}
+        left = transfers(storage)
+        assert {left[e.message_id].state for e in envs} == {TransferState.DELIVERED}
+        assert all(left[e.message_id].envelope is not None for e in envs)
+        second = LinkageServer(storage, lb.config(), status=LoopStatus())
+        try:
+            drain(second)
+        finally:
+            second.close()
+    closed = transfers(storage)
+    assert {closed[e.message_id].state for e in envs} == {TransferState.ACKED}
+    assert all(closed[e.message_id].envelope is None and closed[e.message_id].acked_at for e in envs)
+    assert sorted(e.object_id for e in linkage_audit(storage, "ack")) == sorted(e.message_id for e in envs)
+    assert sorted(applied(storage, Zone.MYNUMBER)) == sorted(e.message_id for e in envs)
+    assert inbox_count(storage, Zone.MYNUMBER) == 3
+
+
 def test_destination_down_keeps_messages_pending_and_backs_off(sqlite_storage: Storage) -> None:
     storage = sqlite_storage
     envs = [accepted(1), accepted(2)]

@@ -11,10 +11,13 @@ to the destination zone's intake; the zones only answer. For each message, in th
    record ``delivered``.
 3. **ack** at the source (delivered or refused); record ``acked``.
 
-A crash at any point leaves the message pending at the source, so it is picked again: the stored
+A crash before the ack leaves the message pending at the source, so it is picked again: the stored
 envelope is re-delivered byte for byte (the intake answers "duplicate" if it had it), then acked.
-Nothing is lost and nothing applied twice. A failed call backs the peer off exponentially; a
-transient failure stops that tenant's batch so messages stay in order.
+A crash (or a lost answer) after the source took the ack but before the server recorded it leaves a
+transfer the source no longer lists; the server finds those in its own log when it starts and after
+a failed cycle, acknowledges them again (the source answers as before) and closes them, which also
+drops the envelope. Nothing is lost and nothing applied twice. A failed call backs the peer off
+exponentially; a transient failure stops that tenant's batch so messages stay in order.
 """
 
 from __future__ import annotations
@@ -73,8 +76,9 @@ CONTRACTS: dict[MessageType, type[BaseModel]] = {
     MessageType.CASE_RESULT: CaseResult,
 }
 # stages passed to a hook: after the pick is recorded, after the intake answered (before it is
-# recorded), after delivery is recorded (before the ack), after the ack is recorded, on refusal
-STAGES = ("picked", "sent", "delivered", "acked", "refused")
+# recorded), after delivery is recorded (before the ack), after the source answered the ack (before
+# it is recorded), after the ack is recorded, on refusal
+STAGES = ("picked", "sent", "delivered", "ack_sent", "acked", "refused")
 Hook = Callable[[str, str], None]  # (stage, message_id)
 _OUR_ERRORS = {400, 403, 404, 409, 422}
 DEFAULT_PROCESSES = 2  # worker processes that sanitize a batch's attachments (one per core)
@@ -196,6 +200,8 @@ class LinkageServer:
         # whether a peer has the batch endpoints (a zone of an older version may not)
         self._batch_intake: dict[Zone, bool] = {}
         self._bulk_ack: dict[Zone, bool] = {}
+        # whether the log may hold transfers delivered but not closed (see _settle_unclosed)
+        self._unclosed_possible = True
 
     def close(self) -> None:
         for client in self.clients.values():
@@ -275,6 +281,14 @@ class LinkageServer:
         """One pass over every source zone and tenant; returns the messages handled."""
         handled = 0
         tenants = [t.code for t in self.storage.catalog.list() if t.active]
+        if self._unclosed_possible:
+            self._unclosed_possible = False
+            for tenant in tenants:
+                try:
+                    handled += self._settle_unclosed(str(tenant))
+                except Transient as exc:
+                    self._failed(exc.zone, str(exc))
+                    self._unclosed_possible = True
         for source in self.config.source_zones():
             peer = self.config.peer(source)
             for tenant in tenants:
@@ -284,6 +298,8 @@ class LinkageServer:
                     handled += self._drain(source, str(tenant))
                 except Transient as exc:
                     self._failed(exc.zone, str(exc))
+                    # an ack may have reached the source with its answer lost
+                    self._unclosed_possible = True
         with self.status.lock:
             self.status.cycles += 1
             self.status.last_cycle_at = _now()
@@ -340,6 +356,35 @@ class LinkageServer:
             self.process_batch(source, tenant, messages)
         return len(messages)
 
+    def _settle_unclosed(self, tenant: str) -> int:
+        """Acknowledge again and close the transfers of ``tenant`` that were settled but not closed.
+
+        A delivered (or refused) transfer without ``acked_at`` is one whose ack the server sent, or
+        was about to send, when it died or lost the answer. If the source took the ack, it no longer
+        lists the message, so draining would never come back to it: it would stay open, with its
+        envelope (personal data) kept. Acknowledging is idempotent at the source, so it is sent again.
+        """
+        with self.storage.unit_of_work(self._ctx(tenant, "unclosed transfers"), Zone.LINKAGE) as uow:
+            open_ = [
+                (Zone(t.source), _Step(t.message_id, t.state, t.reason or "", None, None))
+                for t in uow.session.scalars(
+                    select(Transfer).where(
+                        Transfer.state.in_([TransferState.DELIVERED, TransferState.REFUSED]),
+                        Transfer.acked_at.is_(None),
+                    )
+                )
+            ]
+        settled = 0
+        for source in sorted({zone for zone, _ in open_}, key=lambda z: z.value):
+            if source not in self.clients:
+                continue
+            steps = [step for zone, step in open_ if zone == source]
+            log.info("closing %d transfer(s) of %s from %s left open", len(steps), tenant, source.value)
+            self._ack_all(source, tenant, steps)
+            self._finish_all(tenant, steps)
+            settled += len(steps)
+        return settled
+
     def _ctx(self, tenant: str, reason: str) -> TenantContext:
         return TenantContext(TenantCode(tenant), ACTOR, LINKAGE_TRANSFER, reason)
 
@@ -380,6 +425,8 @@ class LinkageServer:
         done = [s for s in steps if s.state != TransferState.PICKED]
         if done:
             self._ack_all(source, tenant, done)
+            for step in done:
+                self._hook("ack_sent", step.message_id)
             self._finish_all(tenant, done)
             for step in done:
                 refused = step.state == TransferState.REFUSED
