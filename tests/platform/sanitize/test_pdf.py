@@ -140,6 +140,35 @@ def test_damaged_xref_is_repaired_and_rebuilt() -> None:
     assert _page_count(result.output) == 2
 
 
+def _overwrite(data: bytes, *edits: tuple[bytes, int, bytes]) -> bytes:
+    """Overwrite bytes in place (offsets and the xref stay valid): (anchor, offset from it, bytes)."""
+    out = bytearray(data)
+    for anchor, offset, blob in edits:
+        at = data.index(anchor) + offset
+        out[at : at + len(blob)] = blob
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    "edits",
+    [
+        # the /JS key of the page-open action breaks (qpdf invents keys for the script string) and
+        # the page's /AA dictionary opens as a name: the script was carried over under /QPDFFake2
+        ((b"<< /JS (//page open", 3, b'"\xc8\xdb\x99'), (b"/AA << /O 13 0 R", 4, b"Mb")),
+        # the page dictionary breaks at /Contents: the JavaScript stream was carried over as content
+        ((b"/Contents 14 0 R", 7, b",\xd2&}8"),),
+    ],
+    ids=["invented-keys", "script-as-content"],
+)
+def test_damaged_objects_are_flattened_not_rebuilt(edits: tuple[tuple[bytes, int, bytes], ...]) -> None:
+    """Found by the mutation test: a rebuild kept the scripts where qpdf's repair had put them."""
+    damaged = _overwrite(corpus.pdf_with_javascript(), *edits)
+    result = _clean(damaged)
+    assert result.ok and result.method is Method.FLATTENED_PDF and result.output is not None
+    assert any("damaged objects" in w for w in result.warnings)
+    _assert_clean(result.output, corpus.JS_MARKER)
+
+
 def test_pdf_zip_polyglot_loses_its_archive() -> None:
     import zipfile
 

@@ -5,12 +5,15 @@ than in-document jumps, embedded files, forms (AcroForm and XFA, after baking th
 the page), every annotation (Link, FileAttachment, RichMedia, 3D, ...), XMP and document-info
 metadata. Saving writes only objects still reachable from the document, so whatever was appended
 after ``%%EOF`` or hidden in unreferenced objects (the usual polyglot trick) is not carried over.
+A file whose objects qpdf could only read by repairing them is not rebuilt but flattened (a lost
+cross-reference table alone is no reason: the objects themselves are read as written).
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import re
 import zipfile
 from typing import Any
 
@@ -39,7 +42,6 @@ _CATALOG_KEYS = {
     "/Perms": "permissions (signature) dictionary",
     "/Legal": "legal attestation",
 }
-_ACTION_PAYLOAD_KEYS = ("/JS", "/F", "/URI", "/Win", "/Mac", "/Unix", "/Fields", "/D", "/Next", "/Annotation")
 
 
 class _Removed:
@@ -84,6 +86,8 @@ def clean_pdf(data: bytes, limits: Limits) -> tuple[bytes, list[str], int]:
             if "/Info" in pdf.trailer:
                 del pdf.trailer["/Info"]
                 removed.add("document information metadata")
+            # Every object has been read by now (check_resources, the walks above).
+            _refuse_repaired(pdf)
             out = io.BytesIO()
             pdf.save(
                 out,
@@ -104,11 +108,38 @@ def clean_pdf(data: bytes, limits: Limits) -> tuple[bytes, list[str], int]:
     return output, list(removed.items), page_count
 
 
+def _refuse_repaired(pdf: pikepdf.Pdf) -> None:
+    """A file whose objects qpdf had to repair is not rebuilt: their content is qpdf's guess.
+
+    A damaged object is read by guessing (a value without a key gets an invented one, a broken
+    dictionary is read as a string, a lost stream becomes page content), so a rebuild would carry
+    over whatever the guess made of a script, where other readers may see it differently. Such a
+    file is flattened to images instead. A lost or wrong cross-reference table alone is rebuilt:
+    qpdf finds the objects by their own headers and reads each of them as written.
+    """
+    repairs = [text for w in pdf.get_warnings() if not _XREF_ONLY_RE.search(text := _without_stream(w))]
+    if repairs:
+        raise CleaningFailed(f"damaged objects ({len(repairs)} repair(s) while parsing; first: {repairs[0]})")
+
+
+def _without_stream(warning: object) -> str:
+    return _BYTESIO_RE.sub("", str(warning))
+
+
+_BYTESIO_RE = re.compile(r"stream <_io\.BytesIO object at 0x[0-9a-f]+>,? ?:? ?")
+_XREF_ONLY_RE = re.compile(
+    r"^(file is damaged|\(offset \d+\): xref not found|Attempting to reconstruct cross-reference table"
+    r"|reported number of objects \(\d+\) is not one plus the highest object number \(\d+\))$"
+)
+
+
 def verify_clean_pdf(output: bytes) -> None:
     """Re-parse the rebuilt file and make sure nothing active or foreign is left in it."""
     try:
         with pikepdf.open(io.BytesIO(output)) as again:
             leftovers = find_active_content(again)
+            # what the rebuild wrote must read back without any repair
+            leftovers += [f"parser repair: {_without_stream(w)}" for w in again.get_warnings()]
     except (pikepdf.PdfError, ValueError, TypeError) as exc:
         raise CleaningFailed(f"rebuilt PDF does not parse: {exc}") from exc
     if leftovers:
@@ -126,9 +157,10 @@ def _strip_actions(pdf: pikepdf.Pdf, removed: _Removed) -> None:
             removed.add(ACTION_LABELS[act])
         own = action_type(obj)
         if own is not None and own not in SAFE_ACTIONS:
-            # The action object itself, wherever else it may be referenced from: empty its payload.
-            for key in _ACTION_PAYLOAD_KEYS:
-                if key in obj:
+            # The action object itself, wherever else it may be referenced from: empty it, keys of
+            # no standard meaning included (a script can sit under any key).
+            for key in list(obj.keys()):
+                if key != "/Type":
                     del obj[key]
             obj["/S"] = pikepdf.Name.GoTo
             obj["/D"] = pikepdf.Array([])
