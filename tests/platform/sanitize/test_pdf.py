@@ -169,6 +169,21 @@ def test_damaged_objects_are_flattened_not_rebuilt(edits: tuple[tuple[bytes, int
     _assert_clean(result.output, corpus.JS_MARKER)
 
 
+def test_unknown_catalog_entries_are_dropped() -> None:
+    """Found by mutation: one byte turned the catalog's /URI into /_RI, which no list named."""
+
+    def change(pdf: pikepdf.Pdf) -> None:
+        pdf.Root["/_RI"] = pikepdf.Dictionary(Base=pikepdf.String(b"https://" + corpus.URI_MARKER))
+        pdf.Root["/PrivateData"] = pikepdf.String(b"kept?")
+
+    result = _clean(corpus.modified_pdf(change))
+    assert result.ok and result.output is not None
+    assert result.removed.count("non-standard catalog entries") == 1
+    _assert_clean(result.output, corpus.URI_MARKER, b"kept?")
+    with pikepdf.open(io.BytesIO(result.output)) as pdf:
+        assert set(pdf.Root.keys()) == {"/Type", "/Pages", "/PageMode"}
+
+
 def test_pdf_zip_polyglot_loses_its_archive() -> None:
     import zipfile
 

@@ -42,6 +42,15 @@ _CATALOG_KEYS = {
     "/Perms": "permissions (signature) dictionary",
     "/Legal": "legal attestation",
 }
+# What a catalog may keep: the entries that shape how the document is shown (ISO 32000-2, table 29).
+# The rest (private or unknown keys, requirements, signature data) goes; anything can hide there.
+_CATALOG_KEEP = frozenset(
+    {
+        "/Type", "/Version", "/Extensions", "/Pages", "/PageLabels", "/Names", "/Dests",
+        "/ViewerPreferences", "/PageLayout", "/PageMode", "/Outlines", "/Threads", "/StructTreeRoot",
+        "/MarkInfo", "/Lang", "/OutputIntents", "/OCProperties",
+    }
+)  # fmt: skip
 
 
 class _Removed:
@@ -208,6 +217,10 @@ def _strip_catalog(pdf: pikepdf.Pdf, removed: _Removed) -> None:
         if key in root:
             del root[key]
             removed.add(label)
+    for key in list(root.keys()):
+        if key not in _CATALOG_KEEP:
+            del root[key]
+            removed.add(STRIP_KEYS.get(key, "non-standard catalog entries"))
 
 
 def _strip_keys_everywhere(pdf: pikepdf.Pdf, removed: _Removed) -> None:
