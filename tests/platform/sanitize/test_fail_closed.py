@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pikepdf
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,20 +18,34 @@ _JS_PDF = corpus.pdf_with_javascript()
 _JPEG = corpus.jpeg_with_gps_and_zip()
 
 
+_MALICIOUS_PDFS = {
+    "javascript": (_JS_PDF, (corpus.JS_MARKER,)),
+    "launch": (corpus.pdf_with_launch(), (corpus.LAUNCH_MARKER,)),
+    "embedded-exe": (corpus.pdf_with_embedded_exe(), (corpus.EXE_MARKER,)),
+    "uri": (corpus.pdf_with_uri_link(), (corpus.URI_MARKER,)),
+    "form": (corpus.pdf_with_form(), (corpus.FORM_JS_MARKER, corpus.XFA_MARKER)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_MALICIOUS_PDFS))
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
-        st.tuples(st.integers(min_value=0, max_value=len(_JS_PDF) - 1), st.binary(min_size=1, max_size=8)),
+        st.tuples(st.integers(min_value=0, max_value=4095), st.binary(min_size=1, max_size=8)),
         max_size=6,
     )
 )
-def test_mutated_malicious_pdf_is_refused_or_clean(edits: list[tuple[int, bytes]]) -> None:
-    data = bytearray(_JS_PDF)
+def test_mutated_malicious_pdf_is_refused_or_clean(name: str, edits: list[tuple[int, bytes]]) -> None:
+    original, markers = _MALICIOUS_PDFS[name]
+    data = bytearray(original)
     for at, blob in edits:
+        at %= len(original)
         data[at : at + len(blob)] = blob
     result = sanitize(bytes(data), declared_name="m.pdf", declared_type="application/pdf", limits=_LIMITS)
     if result.ok:
-        assert result.output is not None and corpus.JS_MARKER not in corpus.pdf_dump(result.output)
+        assert result.output is not None
+        dump = corpus.pdf_dump(result.output)
+        assert not [m for m in markers if m in dump]
         with pikepdf.open(io.BytesIO(result.output)) as pdf:
             assert find_active_content(pdf) == []
     else:
