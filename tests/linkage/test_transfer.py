@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -236,16 +237,14 @@ def test_refusals_are_logged_acked_and_visible(sqlite_storage: Storage, make, co
     assert applied(storage, Zone.MYNUMBER) == [] and applied(storage, Zone.LGWAN) == []
 
 
-def test_a_crash_after_delivery_before_recording_it_delivers_once(sqlite_storage: Storage) -> None:
-    storage = sqlite_storage
-    envs = [accepted(i) for i in range(3)]
-    put(storage, *envs)
+def _crash_then_restart(storage: Storage, stage: str, message_id: str, between: Callable[[], None]) -> None:
+    """Drain until the hook raises at ``stage`` for ``message_id``, check ``between``, drain anew."""
 
     class Crash(Exception):
         pass
 
-    def crash_once(stage: str, message_id: str) -> None:
-        if stage == "sent" and message_id == envs[1].message_id:
+    def crash_once(at: str, mid: str) -> None:
+        if at == stage and mid == message_id:
             raise Crash
 
     with loopback(storage) as lb:
@@ -253,13 +252,24 @@ def test_a_crash_after_delivery_before_recording_it_delivers_once(sqlite_storage
         with pytest.raises(Crash):
             drain(first)
         first.close()
-        assert outbox_states(storage, Zone.LGWAN)[envs[1].message_id][0] == "pending"
-        assert transfers(storage)[envs[1].message_id].state == TransferState.PICKED
+        between()
         second = LinkageServer(storage, lb.config(), status=LoopStatus())
         try:
             drain(second)
         finally:
             second.close()
+
+
+def test_a_crash_after_delivery_before_recording_it_delivers_once(sqlite_storage: Storage) -> None:
+    storage = sqlite_storage
+    envs = [accepted(i) for i in range(3)]
+    put(storage, *envs)
+
+    def still_pending() -> None:
+        assert outbox_states(storage, Zone.LGWAN)[envs[1].message_id][0] == "pending"
+        assert transfers(storage)[envs[1].message_id].state == TransferState.PICKED
+
+    _crash_then_restart(storage, "sent", envs[1].message_id, still_pending)
     assert sorted(applied(storage, Zone.MYNUMBER)) == sorted(e.message_id for e in envs)
     assert inbox_count(storage, Zone.MYNUMBER) == 3
     delivers = [e for e in linkage_audit(storage, "deliver") if e.object_id == envs[1].message_id]
@@ -271,28 +281,14 @@ def test_a_crash_after_the_source_took_the_ack_closes_the_transfer_later(sqlite_
     envs = [accepted(i) for i in range(3)]
     put(storage, *envs)
 
-    class Crash(Exception):
-        pass
-
-    def crash_once(stage: str, message_id: str) -> None:
-        if stage == "ack_sent" and message_id == envs[1].message_id:
-            raise Crash
-
-    with loopback(storage) as lb:
-        first = LinkageServer(storage, lb.config(), hook=crash_once, status=LoopStatus())
-        with pytest.raises(Crash):
-            drain(first)
-        first.close()
+    def left_open() -> None:
         # the source took the acks, so it lists none of them again; the log still says delivered
         assert {s for s, _ in outbox_states(storage, Zone.LGWAN).values()} == {"delivered"}
         left = transfers(storage)
         assert {left[e.message_id].state for e in envs} == {TransferState.DELIVERED}
         assert all(left[e.message_id].envelope is not None for e in envs)
-        second = LinkageServer(storage, lb.config(), status=LoopStatus())
-        try:
-            drain(second)
-        finally:
-            second.close()
+
+    _crash_then_restart(storage, "ack_sent", envs[1].message_id, left_open)
     closed = transfers(storage)
     assert {closed[e.message_id].state for e in envs} == {TransferState.ACKED}
     assert all(closed[e.message_id].envelope is None and closed[e.message_id].acked_at for e in envs)
