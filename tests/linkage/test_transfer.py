@@ -237,7 +237,9 @@ def test_refusals_are_logged_acked_and_visible(sqlite_storage: Storage, make, co
     assert applied(storage, Zone.MYNUMBER) == [] and applied(storage, Zone.LGWAN) == []
 
 
-def _crash_then_restart(storage: Storage, stage: str, message_id: str, between: Callable[[], None]) -> None:
+def _crash_then_restart(
+    storage: Storage, stage: str, message_id: str, between: Callable[[Loopback], None]
+) -> None:
     """Drain until the hook raises at ``stage`` for ``message_id``, check ``between``, drain anew."""
 
     class Crash(Exception):
@@ -252,7 +254,7 @@ def _crash_then_restart(storage: Storage, stage: str, message_id: str, between: 
         with pytest.raises(Crash):
             drain(first)
         first.close()
-        between()
+        between(lb)
         second = LinkageServer(storage, lb.config(), status=LoopStatus())
         try:
             drain(second)
@@ -265,7 +267,7 @@ def test_a_crash_after_delivery_before_recording_it_delivers_once(sqlite_storage
     envs = [accepted(i) for i in range(3)]
     put(storage, *envs)
 
-    def still_pending() -> None:
+    def still_pending(_lb: Loopback) -> None:
         assert outbox_states(storage, Zone.LGWAN)[envs[1].message_id][0] == "pending"
         assert transfers(storage)[envs[1].message_id].state == TransferState.PICKED
 
@@ -281,12 +283,26 @@ def test_a_crash_after_the_source_took_the_ack_closes_the_transfer_later(sqlite_
     envs = [accepted(i) for i in range(3)]
     put(storage, *envs)
 
-    def left_open() -> None:
+    def left_open(lb: Loopback) -> None:
         # the source took the acks, so it lists none of them again; the log still says delivered
         assert {s for s, _ in outbox_states(storage, Zone.LGWAN).values()} == {"delivered"}
         left = transfers(storage)
         assert {left[e.message_id].state for e in envs} == {TransferState.DELIVERED}
         assert all(left[e.message_id].envelope is not None for e in envs)
+        # while the source is down they stay open, and the server backs off instead of hammering it
+        status = LoopStatus()
+        down = LinkageServer(
+            storage,
+            lb.config(lgwan_peer={"url": "http://127.0.0.1:9"}, backoff_initial=60, backoff_max=60),
+            status=status,
+        )
+        try:
+            for _ in range(3):
+                down.run_once()
+        finally:
+            down.close()
+        assert status.peers["lgwan"].failures == 1
+        assert {t.state for t in transfers(storage).values()} == {TransferState.DELIVERED}
 
     _crash_then_restart(storage, "ack_sent", envs[1].message_id, left_open)
     closed = transfers(storage)

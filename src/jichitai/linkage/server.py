@@ -378,6 +378,9 @@ class LinkageServer:
         for source in sorted({zone for zone, _ in open_}, key=lambda z: z.value):
             if source not in self.clients:
                 continue
+            if not self._ready(source):
+                self._unclosed_possible = True  # backing off: the next cycle after it tries again
+                continue
             steps = [step for zone, step in open_ if zone == source]
             log.info("closing %d transfer(s) of %s from %s left open", len(steps), tenant, source.value)
             self._ack_all(source, tenant, steps)
