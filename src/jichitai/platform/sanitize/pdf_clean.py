@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 ENCRYPTED_JA = "パスワードで保護されたPDFは受け付けられません"
 
+# Labels of catalog entries that ``_CATALOG_KEEP`` drops and ``STRIP_KEYS`` does not name.
 _CATALOG_KEYS = {
     "/AcroForm": "AcroForm",
     "/URI": "URI base",
@@ -126,7 +127,7 @@ def _refuse_repaired(pdf: pikepdf.Pdf) -> None:
     file is flattened to images instead. A lost or wrong cross-reference table alone is rebuilt:
     qpdf finds the objects by their own headers and reads each of them as written.
     """
-    repairs = [text for w in pdf.get_warnings() if not _XREF_ONLY_RE.search(text := _without_stream(w))]
+    repairs = [w for w in map(_without_stream, pdf.get_warnings()) if not _XREF_ONLY_RE.match(w)]
     if repairs:
         raise CleaningFailed(f"damaged objects ({len(repairs)} repair(s) while parsing; first: {repairs[0]})")
 
@@ -213,14 +214,10 @@ def _strip_catalog(pdf: pikepdf.Pdf, removed: _Removed) -> None:
     acroform = root.get("/AcroForm")
     if isinstance(acroform, pikepdf.Dictionary) and "/XFA" in acroform:
         removed.add("XFA")
-    for key, label in _CATALOG_KEYS.items():
-        if key in root:
-            del root[key]
-            removed.add(label)
     for key in list(root.keys()):
         if key not in _CATALOG_KEEP:
             del root[key]
-            removed.add(STRIP_KEYS.get(key, "non-standard catalog entries"))
+            removed.add(_CATALOG_KEYS.get(key) or STRIP_KEYS.get(key, "non-standard catalog entries"))
 
 
 def _strip_keys_everywhere(pdf: pikepdf.Pdf, removed: _Removed) -> None:
