@@ -93,6 +93,10 @@ class Transient(Exception):
         self.zone = zone
 
 
+class BackingOff(Transient):
+    """A call not made because its peer is backed off: no new failure of the peer."""
+
+
 @dataclass
 class PeerHealth:
     zone: str
@@ -287,7 +291,7 @@ class LinkageServer:
                 try:
                     handled += self._settle_unclosed(str(tenant))
                 except Transient as exc:
-                    self._failed(exc.zone, str(exc))
+                    self._transient(exc)
                     self._unclosed_possible = True
         for source in self.config.source_zones():
             peer = self.config.peer(source)
@@ -297,7 +301,7 @@ class LinkageServer:
                 try:
                     handled += self._drain(source, str(tenant))
                 except Transient as exc:
-                    self._failed(exc.zone, str(exc))
+                    self._transient(exc)
                     # an ack may have reached the source with its answer lost
                     self._unclosed_possible = True
         with self.status.lock:
@@ -323,6 +327,12 @@ class LinkageServer:
             self.status.errors += 1
         log.warning("linkage peer %s failed (%s); next try in %.1f s", zone.value, error, delay)
 
+    def _transient(self, exc: Transient) -> None:
+        # A call skipped during a back-off is no new failure: counting it would push the back-off
+        # further on every cycle, and a destination with messages waiting would never be tried again.
+        if not isinstance(exc, BackingOff):
+            self._failed(exc.zone, str(exc))
+
     def _ok(self, zone: Zone) -> None:
         with self.status.lock:
             h = self._health(zone)
@@ -332,7 +342,7 @@ class LinkageServer:
 
     def _call(self, zone: Zone, method: str, url: str, **kwargs: Any) -> httpx.Response:
         if not self._ready(zone):
-            raise Transient(zone, "backing off")
+            raise BackingOff(zone, "backing off")
         try:
             response = self.clients[zone].request(method, url, **kwargs)
         except httpx.HTTPError as exc:
