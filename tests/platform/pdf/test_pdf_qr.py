@@ -26,6 +26,9 @@ def test_payload_rejects_bad_input() -> None:
         qr.verification_payload("https://v", "S1", "XYZ")
     with pytest.raises(ValidationError):
         qr.parse_verification_payload("https://v?x=1")
+    # a payload read from an altered document: urlsplit's own ValueError must not escape
+    with pytest.raises(ValidationError):
+        qr.parse_verification_payload("https://[verify.example.lg.jp/c?s=S1&h=0123456789abcdef")
 
 
 def test_drawn_qr_has_one_rectangle_per_dark_run() -> None:

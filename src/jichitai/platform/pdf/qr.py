@@ -42,7 +42,10 @@ def verification_payload(verify_base_url: str, serial: str, digest_hex: str) -> 
 
 def parse_verification_payload(payload: str) -> tuple[str, str]:
     """``(serial, digest prefix)`` from a payload URL."""
-    query = parse_qs(urlsplit(payload).query)
+    try:  # the payload comes from a presented document: urlsplit refuses a broken host ("[")
+        query = parse_qs(urlsplit(payload).query)
+    except ValueError:
+        query = {}
     serial = query.get("s", [""])[0]
     prefix = query.get("h", [""])[0]
     if not serial or not prefix:

@@ -198,6 +198,26 @@ def test_altered_signed_certificate_fails(
     assert not verify_certificate(bytes(tampered), [ca.certificate]).valid
 
 
+def test_certificate_with_an_altered_verification_address_fails_cleanly(
+    seal: tuple[signing.KeyRawSigner, signing.CertificateAuthority],
+) -> None:
+    """One byte of the embedded verification address turned into "[" (found by flipping every byte
+    of a certificate): the check says why it fails instead of raising urlsplit's ValueError."""
+    signer, ca = seal
+    issued = issue_certificate(sample_person(), sample_options(), signer)
+    # the Info dictionary of the signing revision (the last one) writes "://" as octal escapes
+    at = issued.pdf.rindex(rb"https\072\057\057") + len(rb"https\072\057\057")
+    tampered = issued.pdf[:at] + b"[" + issued.pdf[at + 1 :]
+    marks = read_marks_from_bytes(tampered)
+    assert marks is not None and marks.payload.startswith("https://[")
+    check = verify_certificate(
+        tampered, [ca.certificate], lookup_digest={issued.serial: issued.content_digest}.get
+    )
+    assert not check.valid
+    assert check.matches_record is False
+    assert "署名後に文書が改ざんされています(署名値が一致しません)" in check.problems
+
+
 def test_certificate_sealed_by_an_untrusted_key_fails(
     seal: tuple[signing.KeyRawSigner, signing.CertificateAuthority],
 ) -> None:
