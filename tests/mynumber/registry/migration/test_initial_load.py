@@ -178,6 +178,40 @@ def test_duplicates_of_rows_committed_before_a_kill_are_refused(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("initial_load", [True, False])
+def test_numbers_repeated_inside_one_household_are_refused(
+    fresh_storage: Storage, tmp_path: Path, initial_load: bool
+) -> None:
+    """The duplicate checks also compare the members of one household with each other: a row given
+    twice within its household used to reach the database, whose unique index then aborted the
+    whole import (or, for a 住民票コード during an initial load, whose constraint is down, would
+    have stopped the index build at the end)."""
+    a, b, c, d = row(), row(), row(統合宛名番号="900000000000123"), row()
+    member = {"続柄": "妻", "性別": "2", "氏名": "移行　花子", "氏名カナ": "イコウ　ハナコ"}
+    rows = [
+        a, row(**member, 世帯番号=a["世帯番号"], 住所=a["住所"], 住民票コード=a["住民票コード"], 個人番号=""),
+        b, row(**member, 世帯番号=b["世帯番号"], 住所=b["住所"], 個人番号=b["個人番号"]),
+        c, row(**member, 世帯番号=c["世帯番号"], 住所=c["住所"], 統合宛名番号=c["統合宛名番号"]),
+        d,
+    ]  # fmt: skip
+    path = write_rows(tmp_path / "twice.csv", rows)
+    summary = run_import(fresh_storage, path, batch_size=5, workers=0, initial_load=initial_load)
+    counts = (summary.status, summary.rows_read, summary.rows_accepted, summary.rows_rejected)
+    assert counts == ("done", 7, 1, 6)
+    report = read_report(summary.errors_path)
+    assert [(line, column) for line, column, _ in report] == [
+        (2, ""), (3, "住民票コード"), (4, ""), (5, "個人番号"), (6, ""), (7, "統合宛名番号")
+    ]  # fmt: skip
+    assert report[1][2] == "住民票コードが2行目と重複しています"
+    assert report[3][2] == "個人番号が4行目と重複しています"
+    assert report[5][2] == "統合宛名番号が6行目と重複しています"
+    assert report[0][2] == "同じ世帯の3行目に誤りがあるため、この行も取り込みません"
+    with fresh_storage.unit_of_work(ctx("registry.migration"), Zone.MYNUMBER) as uow:
+        assert list(uow.session.scalars(select(Person.juminhyo_code))) == [d["住民票コード"]]
+    assert _constraint_names(fresh_storage) >= CONSTRAINTS
+
+
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_an_index_phase_killed_between_build_and_attach_is_finished(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path

@@ -381,15 +381,16 @@ class _BatchWriter:
                     f"世帯番号{h.number}の世帯員は連続した行に記載してください"
                     f"（{seen_household[h.number]}行目からの世帯と離れています）",
                 )
+            # numbers of this household's members: a duplicate inside one household is refused too
+            own_code: dict[str, int] = {}
+            own_bidx: dict[bytes, int] = {}
+            own_atena: dict[str, int] = {}
             for m in h.members:
                 if m.juminhyo_code in codes:
                     err(m.line, "住民票コード", "この住民票コードの住民記録は既に登録されています")
-                elif m.juminhyo_code in seen_code:
-                    err(
-                        m.line,
-                        "住民票コード",
-                        f"住民票コードが{seen_code[m.juminhyo_code]}行目と重複しています",
-                    )
+                elif (first := seen_code.get(m.juminhyo_code, own_code.get(m.juminhyo_code))) is not None:
+                    err(m.line, "住民票コード", f"住民票コードが{first}行目と重複しています")
+                own_code.setdefault(m.juminhyo_code, m.line)
                 if m.bidx is not None:
                     if m.bidx in numbers:
                         err(
@@ -397,27 +398,22 @@ class _BatchWriter:
                             "個人番号",
                             f"この個人番号は既に統合宛名番号 {numbers[m.bidx]} の者に登録されています",
                         )
-                    elif m.bidx in seen_bidx:
-                        err(m.line, "個人番号", f"個人番号が{seen_bidx[m.bidx]}行目と重複しています")
+                    elif (first := seen_bidx.get(m.bidx, own_bidx.get(m.bidx))) is not None:
+                        err(m.line, "個人番号", f"個人番号が{first}行目と重複しています")
+                    own_bidx.setdefault(m.bidx, m.line)
                 if m.atena_number is not None:
                     if m.atena_number in carried:
                         err(m.line, "統合宛名番号", f"統合宛名番号 {m.atena_number} は既に使われています")
-                    elif m.atena_number in seen_atena:
-                        err(
-                            m.line,
-                            "統合宛名番号",
-                            f"統合宛名番号が{seen_atena[m.atena_number]}行目と重複しています",
-                        )
+                    elif (first := seen_atena.get(m.atena_number, own_atena.get(m.atena_number))) is not None:
+                        err(m.line, "統合宛名番号", f"統合宛名番号が{first}行目と重複しています")
+                    own_atena.setdefault(m.atena_number, m.line)
             if errors:
                 parsing.reject_group([m.line for m in h.members], errors, rejected)
                 continue
             seen_household.setdefault(h.number, h.first_line)
-            for m in h.members:
-                seen_code.setdefault(m.juminhyo_code, m.line)
-                if m.bidx is not None:
-                    seen_bidx.setdefault(m.bidx, m.line)
-                if m.atena_number is not None:
-                    seen_atena.setdefault(m.atena_number, m.line)
+            seen_code.update(own_code)
+            seen_bidx.update(own_bidx)
+            seen_atena.update(own_atena)
             kept.append(h)
         return kept
 
