@@ -40,6 +40,26 @@ from jichitai.platform.wareki import parse_wareki
 
 FORMAT_VERSION = "1"
 MAX_AGE_YEARS = 130
+# Longest values accepted, in characters. Names stay within the search-key columns (200, which
+# PostgreSQL enforces and SQLite does not) and within what a 住民票 can print; the 番地 part of an
+# address within its column (60). Foreign residents' names in Latin letters are the longest.
+NAME_MAX_CHARS = 100  # 氏名, 通称, 世帯主氏名, 筆頭者 and their カナ
+TEXT_MAX_CHARS = 200  # 住所, 方書, 本籍, 国籍 and every other text
+BLOCK_MAX_CHARS = 60  # 番地・住居表示 of a resident's 住所
+_NAME_COLUMNS = frozenset({"氏名", "氏名カナ", "通称", "通称カナ", "世帯主氏名", "筆頭者"})
+
+
+def max_chars(column: str) -> int:
+    """The longest value, in characters, the interchange file may give in ``column``."""
+    return NAME_MAX_CHARS if column in _NAME_COLUMNS else TEXT_MAX_CHARS
+
+
+def too_long(value: str, limit: int) -> str:
+    return f"{limit}文字以内で記載してください（{len(value)}文字です）"
+
+
+def block_too_long(block: str) -> str:
+    return f"番地・住居表示は{BLOCK_MAX_CHARS}文字以内で記載してください（{len(block)}文字です）"
 
 
 class Sex(StrEnum):
@@ -174,13 +194,36 @@ def is_valid_relationship(text: str) -> bool:
 # --- rows ----------------------------------------------------------------------------------------
 
 
+# Characters a report cannot carry as they are: control characters (PostgreSQL text refuses NUL)
+# and lone surrogates (a JSON "\ud800" escape; no UTF-8 form). A reason quotes the bad value.
+_UNSHOWABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+COLUMN_NAME_MAX = 40  # registry_import_errors.column_name
+
+
+def showable(text: str) -> str:
+    """``text`` with each control character or lone surrogate written as its code point (U+0000)."""
+    return _UNSHOWABLE.sub(lambda m: f"U+{ord(m.group()):04X}", text)
+
+
 @dataclass(frozen=True, slots=True)
 class RowError:
-    """One problem of one row: the line in the file, the column (None: the whole row), the reason."""
+    """One problem of one row: the line in the file, the column (None: the whole row), the reason.
+
+    Column and reason are made showable on creation: they quote what the file holds (an unknown
+    column name, a refused value), and the report is stored and written as text.
+    """
 
     line: int
     column: str | None
     reason_ja: str
+
+    def __post_init__(self) -> None:
+        if self.column is not None:
+            column = showable(self.column)
+            if len(column) > COLUMN_NAME_MAX:
+                column = column[: COLUMN_NAME_MAX - 1] + "…"
+            object.__setattr__(self, "column", column)
+        object.__setattr__(self, "reason_ja", showable(self.reason_ja))
 
     def __str__(self) -> str:
         where = f"{self.line}行目" + (f" {self.column}" if self.column else "")
@@ -283,6 +326,9 @@ class _Row:
             if required:
                 self.error(column, "必須項目が空です")
             return None
+        if len(value) > (limit := max_chars(column)):
+            self.error(column, too_long(value, limit))
+            return None
         return value
 
     def digits(
@@ -364,7 +410,13 @@ class _Row:
 
     def address(self, column: str, ctx: ParseContext, *, required: bool = False) -> Address | None:
         value = self.free_text(column, ctx, lambda text: text, required=required)
-        return None if value is None else parse_address(value, known_cities=ctx.known_cities)
+        if value is None:
+            return None
+        address = parse_address(value, known_cities=ctx.known_cities)
+        if len(address.block) > BLOCK_MAX_CHARS:
+            self.error(column, block_too_long(address.block))
+            return None
+        return address
 
     def choice(
         self, column: str, allowed: Iterable[str], *, required: bool = False, label: str

@@ -12,8 +12,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from jichitai.mynumber.registry.interchange import (
+    _RESIDENCE_CARD,
+    BLOCK_MAX_CHARS,
+    NAME_MAX_CHARS,
     RESIDENCE_STATUSES,
     STATUSES_WITHOUT_PERIOD,
+    TEXT_MAX_CHARS,
     ResidentKind,
     is_valid_relationship,
 )
@@ -62,11 +66,22 @@ class Member:
 
 
 def who(label: str) -> str:
+    if len(label) > 20:  # the label is the person's name, which may be the over-long value itself
+        label = label[:19] + "…"
     return f"{label}: " if label else ""
 
 
+def check_lengths(items: Iterable[tuple[str, str | None, int]], *, label: str = "") -> list[str]:
+    """``(item, value, limit)``: each value longer than its limit (in characters), as a reason."""
+    return [
+        f"{who(label)}{item}は{limit}文字以内で記載してください（{len(value)}文字です）"
+        for item, value, limit in items
+        if value is not None and len(value) > limit
+    ]
+
+
 def check_name(name: str, kana: str, *, label: str = "", foreign: bool = False) -> list[str]:
-    reasons = []
+    reasons = check_lengths((("氏名", name, NAME_MAX_CHARS), ("氏名カナ", kana, NAME_MAX_CHARS)), label=label)
     problem = check_name_characters(name, allow_latin=foreign)
     if problem:
         reasons.append(f"{who(label)}氏名 — {problem}")
@@ -95,6 +110,18 @@ def check_person(d: PersonDraft, *, today: date) -> list[str]:
         reasons.append(f"{who(label)}生年月日が{MAX_AGE_YEARS}歳を超えています")
     if not is_valid_relationship(d.relationship):
         reasons.append(f"{who(label)}続柄「{d.relationship}」は記載できない続柄です")
+    reasons += check_lengths(
+        (
+            ("通称", d.alias, NAME_MAX_CHARS),
+            ("通称カナ", d.alias_kana, NAME_MAX_CHARS),
+            ("筆頭者", d.hittosha, NAME_MAX_CHARS),
+            ("本籍", d.honseki, TEXT_MAX_CHARS),
+            ("国籍・地域", d.nationality, TEXT_MAX_CHARS),
+        ),
+        label=label,
+    )
+    if d.residence_card_number is not None and not _RESIDENCE_CARD.match(d.residence_card_number):
+        reasons.append(f"{who(label)}在留カード等番号は英字2桁・数字8桁・英字2桁です")
     if d.alias and not foreign:
         reasons.append(f"{who(label)}通称は外国人住民のみ記載できます")
     if foreign:
@@ -197,6 +224,17 @@ def check_address_in_municipality(address: str, *, prefecture: str, municipality
     if not address.startswith(prefecture + municipality):
         return [f"住所「{address}」は{municipality}の区域内ではありません"]
     return []
+
+
+def check_address_lengths(address: str, block: str, note: str | None) -> list[str]:
+    """A resident's address, its 番地・住居表示 and its 方書 within what the register keeps."""
+    return check_lengths(
+        (
+            ("住所", address, TEXT_MAX_CHARS),
+            ("番地・住居表示", block, BLOCK_MAX_CHARS),
+            ("方書", note, TEXT_MAX_CHARS),
+        )
+    )
 
 
 def check_resident(status: str, *, label: str, action: str) -> list[str]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy import func, select
 
 from jichitai.mynumber.registry.errors import IdempotencyConflict, RegistryRefusal
+from jichitai.mynumber.registry.models import Person
 from jichitai.mynumber.registry.service import (
     Birth,
     ChangeHead,
@@ -128,6 +130,44 @@ def test_move_in_refused_reasons(svc: RegistryService) -> None:
     refused(exc, "転入前住所")
     refused(exc, "千代田区の区域内ではありません")
     refused(exc, "フリガナはカタカナで入力してください")
+
+
+def test_over_long_values_are_refused_on_every_backend(svc: RegistryService, reg_storage: Storage) -> None:
+    """Names, 番地 and 在留カード等番号 within the register's columns: PostgreSQL enforces the column
+    lengths (a 224-character reading used to abort the change with a database error), SQLite does
+    not, so the limits are the registry's own rules and refuse alike on both."""
+    from jichitai.mynumber.registry.service import NewPerson
+
+    long_reading = NewPerson(
+        name="長野　太郎", name_kana="ナガ" * 110 + "　タロウ", birth_date=date(1980, 1, 1), sex="1",
+        relationship="世帯主", honseki="東京都" + "一" * 200, hittosha="長野　太郎",
+    )  # fmt: skip
+    long_name = NewPerson(
+        name="SMITH " + "JOHN" * 30, name_kana="スミス　ジョン", birth_date=date(1990, 1, 1), sex="1",
+        relationship="妻", kind="外国人", nationality="アメリカ合衆国", residence_status="永住者",
+        residence_card_number="AB1234567890CD",
+    )  # fmt: skip
+    before = _count_persons(reg_storage)
+    with pytest.raises(RegistryRefusal) as exc:
+        svc.submit(
+            change_ctx(),
+            MoveIn(
+                idempotency_key=key(), event_date=date(2025, 5, 1), notified_on=date(2025, 5, 2),
+                persons=(long_reading, long_name), address=f"{ADDRESS}" + "1-" * 40 + "1",
+                previous_address="大阪府大阪市北区梅田1-1-1",
+            ),
+        )  # fmt: skip
+    refused(exc, "長野　太郎: 氏名カナは100文字以内で記載してください（224文字です）")
+    refused(exc, "長野　太郎: 本籍は200文字以内で記載してください（203文字です）")
+    refused(exc, "SMITH\u3000JOHNJOHNJOHNJ…: 氏名は100文字以内で記載してください（126文字です）")
+    refused(exc, "在留カード等番号は英字2桁・数字8桁・英字2桁です")
+    refused(exc, "番地・住居表示は60文字以内で記載してください（81文字です）")
+    assert _count_persons(reg_storage) == before
+
+
+def _count_persons(storage: Storage) -> int:
+    with storage.unit_of_work(read_ctx(), Zone.MYNUMBER) as uow:
+        return int(uow.session.scalar(select(func.count()).select_from(Person)) or 0)
 
 
 def test_move_in_without_head_is_refused(svc: RegistryService) -> None:

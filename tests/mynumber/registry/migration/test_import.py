@@ -256,6 +256,71 @@ def test_a_value_holding_the_packing_separator_is_refused_and_shifts_nothing(
     assert {good["住民票コード"], after["住民票コード"]} <= codes and odd["住民票コード"] not in codes
 
 
+def test_reasons_quoting_unshowable_characters_are_stored_and_reported(
+    mig_storage: Storage, tmp_path: Path
+) -> None:
+    """A reason quotes the refused value or column name. A NUL there (PostgreSQL text refuses it),
+    a lone surrogate from a JSON escape (no UTF-8 form) or an over-long unknown key used to abort
+    the whole import; each is written as its code point and the row is reported like any other."""
+    import json
+
+    good = row(氏名="表示　可能", 氏名カナ="ヒョウジ　カノウ")
+    csv_path = write_rows(tmp_path / "nul.csv", [good, row(住民票コード="1234\x005678901"), row()])
+    summary = run_import(mig_storage, csv_path)
+    counts = (summary.status, summary.rows_read, summary.rows_accepted, summary.rows_rejected)
+    assert counts == ("done", 3, 2, 1)
+    assert read_report(summary.errors_path) == [
+        (3, "住民票コード", "数字以外の文字が含まれています: 「1234U+00005678901」")
+    ]
+
+    long_key = "趣味" * 30 + "\x00"
+    lines = [
+        json.dumps(row(氏名="表示　二郎", 氏名カナ="ヒョウジ　ジロウ"), ensure_ascii=False),
+        json.dumps({**row(), "性別": "\ud800"}),  # the escape stays in the file: valid JSON text
+        json.dumps({long_key: "x"}, ensure_ascii=False),
+    ]
+    jsonl = tmp_path / "odd.jsonl"
+    jsonl.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    summary = run_import(mig_storage, jsonl)
+    counts = (summary.status, summary.rows_read, summary.rows_accepted, summary.rows_rejected)
+    assert counts == ("done", 3, 1, 2)
+    report = read_report(summary.errors_path)
+    assert report[0] == (2, "性別", "性別は 1（男）か 2（女）です: 「U+D800」")
+    line, column, reason = report[1]
+    assert (line, reason) == (3, "未知の項目名です")
+    assert len(column) == 40 and column.startswith("趣味趣味") and column.endswith("…")
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_over_long_values_are_refused_alike_on_every_backend(
+    mig_storage: Storage, tmp_path: Path, workers: int
+) -> None:
+    """PostgreSQL enforces the lengths of the search-key and 番地 columns and SQLite does not: a
+    224-character reading used to abort the import on PostgreSQL only. The limits are now rules of
+    the file format, so the row is refused with its reason on both."""
+    given = "田畑"[min(workers, 1)] * 49  # a name of its own for each run (one installation)
+    at_limit = row(氏名="山" * 50 + "　" + given, 氏名カナ="ヤ" * 50 + "　" + "タ" * 49)
+    rows = [
+        at_limit,
+        row(氏名カナ="ナガ" * 110 + "　タロウ"),
+        row(住所=f"{ADDRESS}" + "1-" * 30 + "1"),
+        row(本籍="東京都" + "一" * 198, 筆頭者="移行　太郎"),
+    ]
+    path = write_rows(tmp_path / f"long{workers}.csv", rows)
+    summary = run_import(mig_storage, path, workers=workers)
+    counts = (summary.status, summary.rows_read, summary.rows_accepted, summary.rows_rejected)
+    assert counts == ("done", 4, 1, 3)
+    assert read_report(summary.errors_path) == [
+        (3, "氏名カナ", "100文字以内で記載してください（224文字です）"),
+        (4, "住所", "番地・住居表示は60文字以内で記載してください（61文字です）"),
+        (5, "本籍", "200文字以内で記載してください（201文字です）"),
+    ]
+    page = RegistryService(mig_storage).search(
+        ctx("registry.person.read"), SearchQuery(name=at_limit["氏名"])
+    )
+    assert [hit.name for hit in page.hits] == [at_limit["氏名"]]
+
+
 def test_the_larger_sqlite_page_cache_of_a_batch_is_given_back(tmp_path: Path) -> None:
     """A batch on SQLite raises its connection's page cache (random keys of the unique indexes);
     the connection goes back to the pool with the cache it had."""

@@ -29,12 +29,15 @@ from jichitai.mynumber.registry.interchange import (
     _KIND,
     _RESIDENCE_CARD,
     _SEX,
+    BLOCK_MAX_CHARS,
     CHANGE_REASONS,
     COLUMN_NAMES,
     MAX_AGE_YEARS,
+    NAME_MAX_CHARS,
     REMOVAL_REASONS,
     RESIDENCE_STATUSES,
     STATUSES_WITHOUT_PERIOD,
+    TEXT_MAX_CHARS,
     ParseContext,
     ResidentKind,
     ResidentRow,
@@ -94,7 +97,11 @@ class FastRowParser:
 
         def name(allow_latin: bool) -> Callable[[str], Any]:
             def compute(value: str) -> Any:
-                if gaiji.unmapped(value) or check_control_characters(value) is not None:
+                if (
+                    len(value) > NAME_MAX_CHARS
+                    or gaiji.unmapped(value)
+                    or check_control_characters(value) is not None
+                ):
                     return _BAD
                 out = normalize_name(gaiji.apply(value))
                 return _BAD if check_name_characters(out, allow_latin=allow_latin) is not None else out
@@ -102,20 +109,23 @@ class FastRowParser:
             return compute
 
         def kana(value: str) -> Any:
-            return _BAD if check_katakana(value) is not None else normalize_kana(value)
+            if len(value) > NAME_MAX_CHARS or check_katakana(value) is not None:
+                return _BAD
+            return normalize_kana(value)
 
         def free(normalize: Callable[[str], str]) -> Callable[[str], Any]:
             def compute(value: str) -> Any:
-                if _free_problem(gaiji, value):
+                if len(value) > TEXT_MAX_CHARS or _free_problem(gaiji, value):
                     return _BAD
                 return normalize(gaiji.apply(value))
 
             return compute
 
         def address(value: str) -> Any:
-            if _free_problem(gaiji, value):
+            if len(value) > TEXT_MAX_CHARS or _free_problem(gaiji, value):
                 return _BAD
-            return parse_address(gaiji.apply(value), known_cities=known)
+            parsed = parse_address(gaiji.apply(value), known_cities=known)
+            return _BAD if len(parsed.block) > BLOCK_MAX_CHARS else parsed
 
         def birth(value: str) -> Any:
             d = _parse_date(value)
@@ -128,7 +138,9 @@ class FastRowParser:
             return _BAD if isinstance(d, str) else d
 
         def nationality(value: str) -> Any:
-            return _BAD if check_name_characters(value) is not None else value
+            if len(value) > TEXT_MAX_CHARS or check_name_characters(value) is not None:
+                return _BAD
+            return value
 
         self._name_latin = _Cache(name(True))
         self._name_plain = _Cache(name(False))

@@ -169,7 +169,8 @@ class ChangeTx:
         self.refuse(
             *rules.check_address_in_municipality(
                 parsed.text, prefecture=self.tenant.prefecture, municipality=self.tenant.name
-            )
+            ),
+            *rules.check_address_lengths(parsed.text, parsed.block, note),
         )
         return address_facts(parsed, note)
 
