@@ -118,6 +118,11 @@ def test_refusal_is_shown_with_reasons(web_storage: Storage) -> None:
     refused = client.post(f"/child-allowance/cases/{case_id}/certify", data={"csrf_token": csrf(page.text)})
     assert refused.status_code == 400
     assert "処理できませんでした" in refused.text and "住民記録に見つかりません" in refused.text
+    # a year too large for any date, and a checkbox value int() refuses: a message, not a 500
+    odd = {"csrf_token": csrf(page.text), "filed_on_year": "9" * 20, "filed_on_month": "1",
+           "filed_on_day": "1", "apart_statement": ["²", "1" * 5000]}  # fmt: skip
+    refused = client.post(f"/child-allowance/cases/{case_id}/certify", data=odd)
+    assert refused.status_code == 400 and "日付が正しくありません" in refused.text
 
 
 def test_paper_claim_is_prefilled_from_the_registry(web_storage: Storage) -> None:

@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any, Literal
 
 from jichitai.platform.wareki import format_wareki
+from jichitai.platform.web.deps import posted_index
 
 Path = tuple[str | int, ...]
 Requirement = Literal["required", "conditional", "optional"]
@@ -41,7 +42,8 @@ def parse_pointer(pointer: str) -> Path:
     parts: list[str | int] = []
     for raw in pointer.split("/")[1:]:
         part = raw.replace("~1", "/").replace("~0", "~")
-        parts.append(int(part) if part.isdigit() else part)
+        index = posted_index(part)
+        parts.append(part if index is None else index)
     return tuple(parts)
 
 
@@ -351,7 +353,7 @@ def _read(schema: Mapping[str, Any], path: Path, get: Getter, getlist: ListGette
         items = schema.get("items", {})
         if items.get("type") == "object":
             raw = get(ROWS_PREFIX + name) or "0"
-            count = min(int(raw) if raw.isdigit() else 0, int(schema.get("maxItems", 50)))
+            count = min(posted_index(raw) or 0, int(schema.get("maxItems", 50)))
             return [_read(items, (*path, i), get, getlist) for i in range(count)]
         allowed = [str(o) for o in items.get("enum", [])]
         return [v for v in getlist(name) if v in allowed]

@@ -69,6 +69,7 @@ from jichitai.internet.submissions.procedures import (
 from jichitai.internet.submissions.service import attachment_errors
 from jichitai.platform.errors import JichitaiError, NotFound
 from jichitai.platform.tenants import Tenant
+from jichitai.platform.web.deps import posted_index
 from jichitai.procedures import EffectiveDefinition, FieldError, canonical_form_bytes, validate_application
 from jichitai.procedures.model import LIFE_EVENTS
 
@@ -378,7 +379,7 @@ def _uploads(
 
 
 def _path_of(text: str) -> formfields.Path:
-    return tuple(int(p) if p.isdigit() else p for p in text.split(".") if p)
+    return tuple(p if (i := posted_index(p)) is None else i for p in text.split(".") if p)
 
 
 @router.post("/m/{tenant_code}/procedures/{procedure_id}/form")

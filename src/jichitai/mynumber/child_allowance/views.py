@@ -38,6 +38,7 @@ from jichitai.platform.identity.principal import StaffPrincipal
 from jichitai.platform.identity.roles import Permission
 from jichitai.platform.storage import Storage
 from jichitai.platform.web.app import TEMPLATES_DIR, make_templates
+from jichitai.platform.web.deps import posted_index
 from jichitai.platform.web.staff_auth import require_staff, staff_page_context
 
 PREFIX = "/child-allowance"
@@ -77,6 +78,11 @@ def render(
     return templates().TemplateResponse(request, name, context, status_code=status_code)
 
 
+def _indexes(form: FormData, name: str) -> frozenset[int]:
+    """The small numbers posted under ``name`` (checkbox values); anything else is ignored."""
+    return frozenset(i for v in form.getlist(name) if (i := posted_index(str(v))) is not None)
+
+
 def _redirect(path: str) -> RedirectResponse:
     return RedirectResponse(f"{PREFIX}{path}", status_code=303)
 
@@ -89,7 +95,7 @@ def _date(form: FormData, name: str, *, required: bool = True) -> date | None:
         return None
     try:
         return date(int(parts[0]), int(parts[1]), int(parts[2]))
-    except ValueError:
+    except (ValueError, OverflowError):  # a year of 20 digits overflows before date() checks it
         raise ValidationError(f"bad date {parts}", message_ja="日付が正しくありません") from None
 
 
@@ -173,13 +179,13 @@ def build_router(storage_getter: Callable[[], Storage]) -> APIRouter:
         ctx = case_ctx(staff, DECIDE)
         try:
             if action == "certify":
-                apart = frozenset(int(str(v)) for v in form.getlist("apart_statement") if str(v).isdigit())
+                apart = _indexes(form, "apart_statement")
                 filed = _date(form, "filed_on", required=False)
                 svc.certify(ctx, case_id, CertifyOptions(apart_statements=apart, filed_on=filed))
             elif action == "reject":
                 svc.reject(ctx, case_id, str(form.get("reason", "")))
             elif action == "revision":
-                apart = frozenset(int(str(v)) for v in form.getlist("apart_statement") if str(v).isdigit())
+                apart = _indexes(form, "apart_statement")
                 svc.decide_revision(ctx, case_id, CertifyOptions(apart_statements=apart))
             elif action == "end":
                 svc.end_from_case(ctx, case_id)
@@ -332,7 +338,7 @@ def build_router(storage_getter: Callable[[], Storage]) -> APIRouter:
             filed_on = _date(form, "filed_on")
             assert filed_on is not None
             prefill = svc.prefill(case_ctx(staff, WRITE), atena)
-            chosen = {int(str(v)) for v in form.getlist("child") if str(v).isdigit()}
+            chosen = set(_indexes(form, "child"))
             children = [
                 {**c, "living_arrangement": str(form.get(f"apart_{i}", "同居"))}
                 for i, c in enumerate(prefill["children"])

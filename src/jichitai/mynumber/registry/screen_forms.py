@@ -100,7 +100,7 @@ class FormValues:
             return None
         try:
             return date(int(parts[0]), int(parts[1]), int(parts[2]))
-        except ValueError:
+        except (ValueError, OverflowError):  # a year of 20 digits overflows before date() checks it
             self.errors[name] = f"{label}は正しい日付を西暦で入力してください（例: 2026 11 26）"
             return None
 

@@ -1,5 +1,5 @@
 """Helpers of the web layer: the storage it needs (as protocols, so screens are testable with a
-stand-in), transport checks and safe redirects.
+stand-in), transport checks, safe redirects and small numbers read from posted forms.
 
 :class:`jichitai.platform.storage.Storage` satisfies :class:`StorageLike`; tests use
 :class:`jichitai.platform.identity.testing.MemoryStorage`.
@@ -53,3 +53,14 @@ __all__ = [
     "safe_next",
     "secure_transport",
 ]
+
+
+def posted_index(text: str, *, digits: int = 4) -> int | None:
+    """A small non-negative number a form posts (a row index, a row count), or None.
+
+    ASCII digits only, and few of them: ``str.isdigit`` also admits "²", which ``int`` refuses, and
+    ``int`` refuses more than 4,300 digits; either would turn a crafted post into a server error.
+    """
+    if text.isascii() and text.isdigit() and len(text) <= digits:
+        return int(text)
+    return None

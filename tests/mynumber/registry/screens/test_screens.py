@@ -113,6 +113,13 @@ def test_change_form_field_errors_and_csrf(clerk: TestClient) -> None:
     assert bad.status_code == 400
     assert "異動日は正しい日付を西暦で入力してください" in bad.text
     assert "住所を入力してください" in bad.text and "記録する者を1人以上入力してください" in bad.text
+    # a year too large for any date used to raise OverflowError: a server error instead of a message
+    huge = clerk.post(
+        "/staff/registry/changes/move-in",
+        data={"csrf_token": token, "idempotency_key": "k-huge", "event_date_year": "9" * 20,
+              "event_date_month": "1", "event_date_day": "1"},
+    )  # fmt: skip
+    assert huge.status_code == 400 and "異動日は正しい日付を西暦で入力してください" in huge.text
     forged = clerk.post("/staff/registry/changes/move-in", data={"csrf_token": "forged"})
     assert forged.status_code == 403
 
