@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -289,9 +289,17 @@ def test_a_crash_after_the_source_took_the_ack_closes_the_transfer_later(sqlite_
         left = transfers(storage)
         assert {left[e.message_id].state for e in envs} == {TransferState.DELIVERED}
         assert all(left[e.message_id].envelope is not None for e in envs)
-        # while the source is down they stay open, and the server backs off instead of hammering it
+        # while the source is down they stay open, and the server backs off instead of hammering it:
+        # after the failed call, no cycle looks for them again until the back-off ends
         status = LoopStatus()
-        down = LinkageServer(
+        passes: list[tuple[str, tuple[Zone, ...]]] = []
+
+        class Watched(LinkageServer):
+            def _settle_unclosed(self, tenant: str, sources: Sequence[Zone]) -> int:
+                passes.append((tenant, tuple(sources)))
+                return super()._settle_unclosed(tenant, sources)
+
+        down = Watched(
             storage,
             lb.config(lgwan_peer={"url": "http://127.0.0.1:9"}, backoff_initial=60, backoff_max=60),
             status=status,
@@ -299,10 +307,14 @@ def test_a_crash_after_the_source_took_the_ack_closes_the_transfer_later(sqlite_
         try:
             for _ in range(3):
                 down.run_once()
+            # the back-off ends: the next cycle looks again, for that source only (still down)
+            status.peers["lgwan"].next_try = 0.0
+            down.run_once()
         finally:
             down.close()
-        assert status.peers["lgwan"].failures == 1
+        assert status.peers["lgwan"].failures == 2
         assert {t.state for t in transfers(storage).values()} == {TransferState.DELIVERED}
+        assert passes == [(TENANT, (Zone.LGWAN, Zone.MYNUMBER)), (TENANT, (Zone.LGWAN,))]
 
     _crash_then_restart(storage, "ack_sent", envs[1].message_id, left_open)
     closed = transfers(storage)

@@ -15,8 +15,8 @@ A crash before the ack leaves the message pending at the source, so it is picked
 envelope is re-delivered byte for byte (the intake answers "duplicate" if it had it), then acked.
 A crash (or a lost answer) after the source took the ack but before the server recorded it leaves a
 transfer the source no longer lists; the server finds those in its own log when it starts and after
-a failed cycle, acknowledges them again (the source answers as before) and closes them, which also
-drops the envelope. Nothing is lost and nothing applied twice. A failed call backs the peer off
+a failed cycle of that source, once the source is out of its back-off, acknowledges them again (the
+source answers as before) and closes them, which also drops the envelope. Nothing is lost and nothing applied twice. A failed call backs the peer off
 exponentially; a transient failure stops that tenant's batch so messages stay in order.
 """
 
@@ -204,8 +204,9 @@ class LinkageServer:
         # whether a peer has the batch endpoints (a zone of an older version may not)
         self._batch_intake: dict[Zone, bool] = {}
         self._bulk_ack: dict[Zone, bool] = {}
-        # whether the log may hold transfers delivered but not closed (see _settle_unclosed)
-        self._unclosed_possible = True
+        # sources whose transfers the log may hold delivered but not closed (see _settle_unclosed):
+        # every source at start-up, then a source whose cycle failed
+        self._unclosed_sources: set[Zone] = set(config.source_zones())
 
     def close(self) -> None:
         for client in self.clients.values():
@@ -285,14 +286,17 @@ class LinkageServer:
         """One pass over every source zone and tenant; returns the messages handled."""
         handled = 0
         tenants = [t.code for t in self.storage.catalog.list() if t.active]
-        if self._unclosed_possible:
-            self._unclosed_possible = False
+        # Only sources out of their back-off: while a zone is down, its left-open transfers wait
+        # without a query per tenant and cycle (a server may carry all 1,741 municipalities).
+        settle = sorted((z for z in self._unclosed_sources if self._ready(z)), key=lambda z: z.value)
+        if settle:
+            self._unclosed_sources.difference_update(settle)
             for tenant in tenants:
                 try:
-                    handled += self._settle_unclosed(str(tenant))
+                    handled += self._settle_unclosed(str(tenant), settle)
                 except Transient as exc:
                     self._transient(exc)
-                    self._unclosed_possible = True
+                    self._unclosed_sources.add(exc.zone)
         for source in self.config.source_zones():
             peer = self.config.peer(source)
             for tenant in tenants:
@@ -303,7 +307,7 @@ class LinkageServer:
                 except Transient as exc:
                     self._transient(exc)
                     # an ack may have reached the source with its answer lost
-                    self._unclosed_possible = True
+                    self._unclosed_sources.add(source)
         with self.status.lock:
             self.status.cycles += 1
             self.status.last_cycle_at = _now()
@@ -366,8 +370,9 @@ class LinkageServer:
             self.process_batch(source, tenant, messages)
         return len(messages)
 
-    def _settle_unclosed(self, tenant: str) -> int:
-        """Acknowledge again and close the transfers of ``tenant`` that were settled but not closed.
+    def _settle_unclosed(self, tenant: str, sources: Sequence[Zone]) -> int:
+        """Acknowledge again and close the transfers of ``tenant`` from ``sources`` that were settled
+        but not closed.
 
         A delivered (or refused) transfer without ``acked_at`` is one whose ack the server sent, or
         was about to send, when it died or lost the answer. If the source took the ack, it no longer
@@ -381,6 +386,7 @@ class LinkageServer:
                     select(Transfer).where(
                         Transfer.state.in_([TransferState.DELIVERED, TransferState.REFUSED]),
                         Transfer.acked_at.is_(None),
+                        Transfer.source.in_([z.value for z in sources]),
                     )
                 )
             ]
@@ -388,8 +394,8 @@ class LinkageServer:
         for source in sorted({zone for zone, _ in open_}, key=lambda z: z.value):
             if source not in self.clients:
                 continue
-            if not self._ready(source):
-                self._unclosed_possible = True  # backing off: the next cycle after it tries again
+            if not self._ready(source):  # failed for an earlier tenant of this pass
+                self._unclosed_sources.add(source)
                 continue
             steps = [step for zone, step in open_ if zone == source]
             log.info("closing %d transfer(s) of %s from %s left open", len(steps), tenant, source.value)
