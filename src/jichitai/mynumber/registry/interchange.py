@@ -838,6 +838,12 @@ def iter_jsonl(stream: IO[str]) -> Iterator[tuple[int, Record | list[RowError]]]
         except json.JSONDecodeError as exc:
             yield line, [RowError(line, None, f"JSONとして読めません（{exc.msg}、{exc.colno}文字目）")]
             continue
+        except ValueError:  # a number of more than 4,300 digits (int's limit)
+            yield line, [RowError(line, None, "JSONとして読めません（桁数の多すぎる数値があります）")]
+            continue
+        except RecursionError:  # arrays or objects nested thousands deep
+            yield line, [RowError(line, None, "JSONとして読めません（入れ子が深すぎます）")]
+            continue
         if not isinstance(value, dict):
             yield line, [RowError(line, None, "1行に1つのJSONオブジェクトが必要です")]
             continue

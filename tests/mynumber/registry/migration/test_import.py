@@ -290,6 +290,22 @@ def test_reasons_quoting_unshowable_characters_are_stored_and_reported(
     assert (line, reason) == (3, "未知の項目名です")
     assert len(column) == 40 and column.startswith("趣味趣味") and column.endswith("…")
 
+    # json.loads raises ValueError past int's 4,300 digits and RecursionError on deep nesting:
+    # both used to abort the import instead of refusing their line
+    deep = tmp_path / "deep.jsonl"
+    good = json.dumps(row(氏名="表示　三郎", 氏名カナ="ヒョウジ　サブロウ"), ensure_ascii=False)
+    deep.write_text(
+        good + "\n" + '{"個人番号": ' + "9" * 5000 + "}\n" + "[" * 100_000 + "]" * 100_000 + "\n",
+        encoding="utf-8",
+    )
+    summary = run_import(mig_storage, deep)
+    counts = (summary.status, summary.rows_read, summary.rows_accepted, summary.rows_rejected)
+    assert counts == ("done", 3, 1, 2)
+    assert read_report(summary.errors_path) == [
+        (2, "", "JSONとして読めません（桁数の多すぎる数値があります）"),
+        (3, "", "JSONとして読めません（入れ子が深すぎます）"),
+    ]
+
 
 @pytest.mark.parametrize("workers", [0, 2])
 def test_over_long_values_are_refused_alike_on_every_backend(
