@@ -16,8 +16,9 @@ envelope is re-delivered byte for byte (the intake answers "duplicate" if it had
 A crash (or a lost answer) after the source took the ack but before the server recorded it leaves a
 transfer the source no longer lists; the server finds those in its own log when it starts and after
 a failed cycle of that source, once the source is out of its back-off, acknowledges them again (the
-source answers as before) and closes them, which also drops the envelope. Nothing is lost and nothing applied twice. A failed call backs the peer off
-exponentially; a transient failure stops that tenant's batch so messages stay in order.
+source answers as before) and closes them, which also drops the envelope. Nothing is lost and
+nothing applied twice. A failed call backs the peer off exponentially; a transient failure stops
+that tenant's batch so messages stay in order.
 """
 
 from __future__ import annotations
