@@ -69,6 +69,36 @@ def test_one_altered_byte_fails_verification(
         assert result.problems
 
 
+@pytest.mark.parametrize("which", ["ec_signer", "rsa_signer"])
+def test_altered_bytes_of_the_unsigned_container_fail_verification(
+    which: str, request: pytest.FixtureRequest, test_ca: signing.CertificateAuthority, unsigned_pdf: bytes
+) -> None:
+    """The bytes of /Contents are outside the signed ranges, and a CMS verifier reads only the signed
+    parts of the container: altering every byte of a sealed certificate in turn found 1,137 one-byte
+    changes that still verified (zero padding, the SignedData version, its digest algorithm list).
+    Each is now refused."""
+    signer: signing.KeyRawSigner = request.getfixturevalue(which)
+    signed = signing.sign_pdf(unsigned_pdf, signer, reason="r", location="l")
+    assert signing.verify_pdf(signed, [test_ca.certificate]).valid
+    start = signed.index(b"/Contents <") + len(b"/Contents <")
+    end = signed.index(b">", start)
+    hex_text = signed[start:end].decode()
+    version = hex_text.index("020101", hex_text.index("06092A864886F70D010702")) + 5  # SignedData v1
+    sha256 = hex_text.index("608648016503040201") + 17  # in digestAlgorithms, before the signer info
+    letter = next(i for i, ch in enumerate(hex_text) if ch in "ABCDEF")
+    for at, new in (
+        (end - start - 1, "1"),
+        (version, "3"),
+        (sha256, "3"),
+        (letter, hex_text[letter].lower()),
+    ):
+        tampered = signed[: start + at] + new.encode() + signed[start + at + 1 :]
+        assert tampered != signed
+        result = signing.verify_pdf(tampered, [test_ca.certificate])
+        assert not result.valid, (at, new)
+        assert "署名データが封印時の形式と異なります(改ざんの可能性があります)" in result.problems
+
+
 def test_untrusted_signer_fails(ec_signer: signing.KeyRawSigner, unsigned_pdf: bytes) -> None:
     other_ca = signing.create_test_ca("Other CA")
     stranger, _ = signing.new_test_sealer("偽市", ca=other_ca)

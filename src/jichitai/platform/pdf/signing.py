@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import re
 import threading
 import weakref
 from collections.abc import Iterable, Sequence
@@ -26,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from asn1crypto import cms as asn1_cms
+from asn1crypto import parser as asn1_parser
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -359,6 +361,55 @@ def _failure(*problems: str, **kwargs: Any) -> VerificationResult:
     return VerificationResult(valid=False, problems=problems, **kwargs)
 
 
+# The signature's /Contents as a sealer writes it: upper-case hex of the DER container, then zeros.
+_CONTENTS_HEX = re.compile(rb"<([0-9A-F]+)>")
+_CONTAINER_ALTERED = "署名データが封印時の形式と異なります(改ざんの可能性があります)"
+
+
+def container_problem(pdf: bytes, byte_range: Sequence[int]) -> str | None:
+    """Why the signature container differs from what a sealer writes, or None when it does not.
+
+    The signed byte ranges leave out /Contents, and a CMS verifier reads only the signed parts of
+    the container: a changed byte in the zero padding, in the SignedData version or in its list of
+    digest algorithms, or a hex digit written in lower case, leaves the signature cryptographically
+    valid (found by altering every byte of a sealed certificate in turn). The document is the same,
+    but a verifier told that one changed byte is detected must see it, so the container must be the
+    exact DER encoding, padded with zeros, with the versions RFC 5652 prescribes for it and the
+    signer's digest algorithm listed.
+    """
+    try:
+        m = _CONTENTS_HEX.fullmatch(pdf[byte_range[0] + byte_range[1] : byte_range[2]])
+        if m is None:
+            return _CONTAINER_ALTERED
+        raw = bytes.fromhex(m.group(1).decode("ascii"))
+        _, _, _, header, contents, _ = asn1_parser.parse(raw)
+        used = len(header) + len(contents)
+        if any(raw[used:]):
+            return _CONTAINER_ALTERED
+        encoded = raw[:used]
+        info = asn1_cms.ContentInfo.load(encoded, strict=True)
+        if info.dump(force=True) != encoded or info["content_type"].native != "signed_data":
+            return _CONTAINER_ALTERED
+        signed = info["content"]
+        signers = list(signed["signer_infos"])
+        if len(signers) != 1:
+            return _CONTAINER_ALTERED
+        signer = signers[0]
+        by_key_id = signer["sid"].name == "subject_key_identifier"
+        plain = signed["encap_content_info"]["content_type"].native == "data"
+        # RFC 5652 5.1 and 5.3, for a container without attribute or "other" certificates
+        if signer["version"].native != ("v3" if by_key_id else "v1"):
+            return _CONTAINER_ALTERED
+        if signed["version"].native != ("v1" if plain and not by_key_id else "v3"):
+            return _CONTAINER_ALTERED
+        listed = {a["algorithm"].native for a in signed["digest_algorithms"]}
+        if signer["digest_algorithm"]["algorithm"].native not in listed:
+            return _CONTAINER_ALTERED
+    except (ValueError, TypeError, KeyError, IndexError):
+        return _CONTAINER_ALTERED
+    return None
+
+
 def verify_pdf(pdf: bytes, trust_roots: Iterable[x509.Certificate]) -> VerificationResult:
     """Check a presented PDF: one intact seal, over the whole file, by a trusted signer."""
     roots = [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in trust_roots]
@@ -376,6 +427,7 @@ def verify_pdf(pdf: bytes, trust_roots: Iterable[x509.Certificate]) -> Verificat
         marks = read_marks(reader)
     except Exception:
         marks = None
+    altered = container_problem(pdf, embedded.byte_range)
     context = ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
     try:
         status = _run(lambda: validate_pdf_signature(embedded, signer_validation_context=context))
@@ -384,6 +436,8 @@ def verify_pdf(pdf: bytes, trust_roots: Iterable[x509.Certificate]) -> Verificat
     problems: list[str] = []
     if not status.intact or not status.valid:
         problems.append("署名後に文書が改ざんされています(署名値が一致しません)")
+    if altered is not None:
+        problems.append(altered)
     if not status.trusted:
         problems.append("署名者の証明書が信頼できる認証局から発行されていません")
     whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
