@@ -86,11 +86,17 @@ def test_altered_bytes_of_the_unsigned_container_fail_verification(
     version = hex_text.index("020101", hex_text.index("06092A864886F70D010702")) + 5  # SignedData v1
     sha256 = hex_text.index("608648016503040201") + 17  # in digestAlgorithms, before the signer info
     letter = next(i for i, ch in enumerate(hex_text) if ch in "ABCDEF")
+    # the CA's name in the signer identifier (after the certificates; the signed attributes, last,
+    # name it once more): its first letter to upper case
+    ca_name = "jichitai Test LGPKI-like Root CA".encode().hex().upper()
+    issuer = hex_text.rindex(ca_name, 0, hex_text.rindex(ca_name))
+    assert hex_text[issuer] == "6"  # "j"; "4" is "J", the same name to a case-insensitive match
     for at, new in (
         (end - start - 1, "1"),
         (version, "3"),
         (sha256, "3"),
         (letter, hex_text[letter].lower()),
+        (issuer, "4"),
     ):
         tampered = signed[: start + at] + new.encode() + signed[start + at + 1 :]
         assert tampered != signed

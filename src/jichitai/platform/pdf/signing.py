@@ -366,16 +366,20 @@ _CONTENTS_HEX = re.compile(rb"<([0-9A-F]+)>")
 _CONTAINER_ALTERED = "署名データが封印時の形式と異なります(改ざんの可能性があります)"
 
 
-def container_problem(pdf: bytes, byte_range: Sequence[int]) -> str | None:
+def container_problem(
+    pdf: bytes, byte_range: Sequence[int], signer_cert: asn1_x509.Certificate | None
+) -> str | None:
     """Why the signature container differs from what a sealer writes, or None when it does not.
 
     The signed byte ranges leave out /Contents, and a CMS verifier reads only the signed parts of
     the container: a changed byte in the zero padding, in the SignedData version or in its list of
     digest algorithms, or a hex digit written in lower case, leaves the signature cryptographically
-    valid (found by altering every byte of a sealed certificate in turn). The document is the same,
-    but a verifier told that one changed byte is detected must see it, so the container must be the
-    exact DER encoding, padded with zeros, with the versions RFC 5652 prescribes for it and the
-    signer's digest algorithm listed.
+    valid (found by altering every byte of a sealed certificate in turn), and so does a letter of the
+    signer identifier's issuer name turned to the other case (names compare case-insensitively).
+    The document is the same, but a verifier told that one changed byte is detected must see it, so
+    the container must be the exact DER encoding, padded with zeros, with the versions RFC 5652
+    prescribes for it, the signer's digest algorithm listed, and a signer identifier that is the
+    signer certificate's own issuer and serial number (or key identifier), byte for byte.
     """
     try:
         m = _CONTENTS_HEX.fullmatch(pdf[byte_range[0] + byte_range[1] : byte_range[2]])
@@ -405,6 +409,17 @@ def container_problem(pdf: bytes, byte_range: Sequence[int]) -> str | None:
         listed = {a["algorithm"].native for a in signed["digest_algorithms"]}
         if signer["digest_algorithm"]["algorithm"].native not in listed:
             return _CONTAINER_ALTERED
+        if signer_cert is None:
+            return _CONTAINER_ALTERED
+        sid = signer["sid"].chosen
+        if by_key_id:
+            if sid.native != signer_cert.key_identifier:
+                return _CONTAINER_ALTERED
+        elif (
+            sid["issuer"].dump() != signer_cert["tbs_certificate"]["issuer"].dump()
+            or sid["serial_number"].native != signer_cert.serial_number
+        ):
+            return _CONTAINER_ALTERED
     except (ValueError, TypeError, KeyError, IndexError):
         return _CONTAINER_ALTERED
     return None
@@ -427,7 +442,11 @@ def verify_pdf(pdf: bytes, trust_roots: Iterable[x509.Certificate]) -> Verificat
         marks = read_marks(reader)
     except Exception:
         marks = None
-    altered = container_problem(pdf, embedded.byte_range)
+    try:
+        signer_cert = embedded.signer_cert
+    except Exception:  # no certificate matches the signer identifier: validation below says so
+        signer_cert = None
+    altered = container_problem(pdf, embedded.byte_range, signer_cert)
     context = ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
     try:
         status = _run(lambda: validate_pdf_signature(embedded, signer_validation_context=context))
