@@ -274,6 +274,23 @@ def test_refusals_of_submissions_are_clear_json(internet_sqlite: Storage, pki: P
             {"content": b"\xff\xfe", "headers": {"content-type": "application/json"}},
             400,
         ),
+        # the standard library's JSON parser makes "\udc80" a lone surrogate, which failed at the
+        # first UTF-8 encoding (argon2, the database), and recursed past its limit on deep nesting
+        (
+            "POST",
+            "/api/v1/token",
+            {
+                "content": b'{"grant_type":"client_credentials","client_id":"jt_131016_x","client_secret":"\\udc80"}',
+                "headers": {"content-type": "application/json"},
+            },
+            400,
+        ),
+        (
+            "POST",
+            "/api/v1/token",
+            {"content": b"[" * 1000, "headers": {"content-type": "application/json"}},
+            400,
+        ),
         ("GET", "/api/v1/tenants/131016/applications?page=0", {}, 401),
     ],
 )

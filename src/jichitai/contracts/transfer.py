@@ -21,11 +21,13 @@ class TransferEnvelope(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     schema_version: Literal["1"] = "1"
-    message_id: str
+    # Constrained, because they become keys, log entries and error texts at the receiving zone: a
+    # lone surrogate (a JSON "\\udc80" escape) failed there at the first UTF-8 encoding.
+    message_id: str = Field(pattern=r"^[0-9A-Za-z_-]{1,64}$")
     message_type: MessageType
-    source: str  # zone
-    destination: str  # zone
-    tenant: str
+    source: str = Field(pattern=r"^[a-z]{1,20}$")  # zone
+    destination: str = Field(pattern=r"^[a-z]{1,20}$")  # zone
+    tenant: str = Field(pattern=r"^[0-9]{6}$")  # 全国地方公共団体コード
     created_at: datetime
     payload: dict[str, Any]
     payload_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")

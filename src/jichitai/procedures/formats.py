@@ -182,7 +182,8 @@ def coerce_scalar(value: Any, schema: Mapping[str, Any]) -> Any:
     kind = schema.get("type")
     if kind == "integer":
         t = unicodedata.normalize("NFKC", value).strip()
-        if _INTEGER_TEXT.match(t):
+        # int() refuses more than 4,300 digits; no amount has 25: left as text, the type check refuses it
+        if len(t) <= 25 and _INTEGER_TEXT.match(t):
             return int(t.replace(",", ""))
     if kind == "boolean":
         t = value.strip().lower()

@@ -111,6 +111,10 @@ def test_login_refuses_other_bytes_a_foreign_ca_and_a_reused_challenge(client: T
     )
     assert foreign.status_code == 403
     assert client.post(f"{BASE}/login/challenge", data={"x": "1"}).status_code == 415
+    # a lone surrogate (failed at the database lookup) and deep nesting (RecursionError): 400, not 500
+    for crafted in (b'{"challenge_id":"\\udc80","signature":"AA==","certificate":"x"}', b"[" * 1000):
+        answer = client.post(f"{BASE}/login", content=crafted, headers={"content-type": "application/json"})
+        assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
     assert "jt_resident" not in client.cookies
 
 
@@ -200,6 +204,17 @@ def test_rows_are_added_and_removed_without_javascript(logged_in: TestClient) ->
     assert 'id="f-children-1"' not in page.text
     # crafted posts: "²" is a digit to str.isdigit but not to int(), and int() refuses 5,000 digits;
     # both used to answer 500. They are now no row index (or no rows) at all.
+    # a text field posted as a file part (AttributeError in the form reader) is absent
+    as_file = logged_in.post(
+        FORM,
+        data={"csrf_token": csrf_of(page.text), "action": "save"},
+        files={
+            "claimant.name": ("a.txt", b"x", "text/plain"),
+            "__rows.children": ("b.txt", b"1", "text/plain"),
+        },
+        follow_redirects=False,
+    )
+    assert as_file.status_code == 303
     for action, rows in (
         ("remove:children.²", "1"),
         ("add:children", "9" * 5000),

@@ -123,6 +123,8 @@ def test_refusal_is_shown_with_reasons(web_storage: Storage) -> None:
            "filed_on_day": "1", "apart_statement": ["²", "1" * 5000]}  # fmt: skip
     refused = client.post(f"/child-allowance/cases/{case_id}/certify", data=odd)
     assert refused.status_code == 400 and "日付が正しくありません" in refused.text
+    # a page number past SQLite's integers (OverflowError in the query): refused before the query
+    assert client.get("/child-allowance/?page=" + "9" * 20).status_code == 400
 
 
 def test_paper_claim_is_prefilled_from_the_registry(web_storage: Storage) -> None:

@@ -6,13 +6,21 @@ import pytest
 
 from jichitai.contracts.transfer import MessageType
 from jichitai.mynumber.intake import purposes
-from jichitai.mynumber.intake.service import IntakeService, handlers
+from jichitai.mynumber.intake.service import IntakeService, handle_accepted_application, handlers
 from jichitai.platform.context import TenantContext
 from jichitai.platform.errors import Conflict, PermissionDenied, ValidationError
-from jichitai.platform.messaging.inbox import ReceiveOutcome
+from jichitai.platform.messaging.envelope import new_envelope
+from jichitai.platform.messaging.inbox import ReceiveOutcome, deliver
 from jichitai.platform.storage import Storage
+from jichitai.platform.zones import Zone
 from tests.conftest import ctx, staff
-from tests.mynumber.child_allowance.support import application, case_results, deliver_application
+from tests.mynumber.child_allowance.support import (
+    TENANT,
+    application,
+    case_results,
+    deliver_application,
+    linkage_ctx,
+)
 
 FORM = {
     "applicant": {"name": "佐藤　一郎", "kana": "サトウ　イチロウ"},
@@ -60,3 +68,16 @@ def test_child_allowance_goes_to_its_own_inbox_and_purpose_is_checked(intake_sto
     with pytest.raises(PermissionDenied):
         svc.inbox(ctx("registry.person.read"))
     assert set(handlers()) == {MessageType.ACCEPTED_APPLICATION}
+
+
+def test_a_payload_outside_the_contract_is_refused_as_such(intake_storage: Storage) -> None:
+    """An accepted_application whose payload is not one (its hash right) used to raise pydantic's own
+    error out of the handler, a server error at the intake endpoint; it is refused like the LGWAN
+    handlers refuse theirs."""
+    envelope = new_envelope(
+        MessageType.ACCEPTED_APPLICATION, source=Zone.LGWAN, destination=Zone.MYNUMBER, tenant=TENANT,
+        payload={"receipt_number": "x"}, message_id="msg-not-a-contract",
+    )  # fmt: skip
+    with pytest.raises(ValidationError) as refused:
+        deliver(intake_storage, linkage_ctx(), Zone.MYNUMBER, envelope, handle_accepted_application)
+    assert refused.value.message_ja == "連携データの形式が正しくありません"

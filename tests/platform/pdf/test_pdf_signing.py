@@ -88,7 +88,7 @@ def test_altered_bytes_of_the_unsigned_container_fail_verification(
     letter = next(i for i, ch in enumerate(hex_text) if ch in "ABCDEF")
     # the CA's name in the signer identifier (after the certificates; the signed attributes, last,
     # name it once more): its first letter to upper case
-    ca_name = "jichitai Test LGPKI-like Root CA".encode().hex().upper()
+    ca_name = b"jichitai Test LGPKI-like Root CA".hex().upper()
     issuer = hex_text.rindex(ca_name, 0, hex_text.rindex(ca_name))
     assert hex_text[issuer] == "6"  # "j"; "4" is "J", the same name to a case-insensitive match
     for at, new in (

@@ -136,15 +136,18 @@ class _ReceiptResponse(Response):
 class _JSONRequest(Request):
     """A request whose JSON body is parsed by pydantic-core's parser (Rust): for a submission with
     a 200 KB attachment the standard library took ten times as long. Whatever that parser refuses
-    goes to the standard library, so accepted input and error answers stay the same."""
+    goes to the standard library too, so that the error answers stay the same; what the standard
+    library alone accepts (a lone surrogate such as "\\udc80", which fails later at the first UTF-8
+    encoding) is refused the same way, as invalid JSON."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
             try:
                 self._json = pydantic_core.from_json(body)
-            except ValueError:
-                self._json = json.loads(body)  # its JSONDecodeError makes FastAPI's 422
+            except ValueError as exc:
+                json.loads(body)  # its JSONDecodeError makes FastAPI's 422
+                raise json.JSONDecodeError(str(exc), body.decode("utf-8", "replace"), 0) from exc
         return self._json
 
 

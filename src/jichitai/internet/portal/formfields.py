@@ -378,8 +378,19 @@ def _prune(value: Any) -> Any:
 
 
 def parse_post(schema: Mapping[str, Any], form: Any) -> dict[str, Any]:
-    """The nested form data from a posted form (``form`` has ``get`` and ``getlist``)."""
-    raw = _read(schema, (), form.get, form.getlist)
+    """The nested form data from a posted form (``form`` has ``get`` and ``getlist``).
+
+    Only text values are read: a field posted as a file part (a crafted multipart post) is absent.
+    """
+
+    def get(name: str) -> str | None:
+        value = form.get(name)
+        return value if isinstance(value, str) else None
+
+    def getlist(name: str) -> list[str]:
+        return [v for v in form.getlist(name) if isinstance(v, str)]
+
+    raw = _read(schema, (), get, getlist)
     pruned = _prune(raw)
     return pruned if isinstance(pruned, dict) else {}
 

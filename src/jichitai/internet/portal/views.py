@@ -69,7 +69,7 @@ from jichitai.internet.submissions.procedures import (
 from jichitai.internet.submissions.service import attachment_errors
 from jichitai.platform.errors import JichitaiError, NotFound
 from jichitai.platform.tenants import Tenant
-from jichitai.platform.web.deps import posted_index
+from jichitai.platform.web.deps import parse_json, posted_index
 from jichitai.procedures import EffectiveDefinition, FieldError, canonical_form_bytes, validate_application
 from jichitai.procedures.model import LIFE_EVENTS
 
@@ -212,7 +212,7 @@ async def login(request: Request, tenant_code: str) -> Response:
     if not _is_json(request):
         return _json_error(415, "リクエストの形式が正しくありません")
     try:
-        body = await request.json()
+        body = parse_json(await request.body())
         challenge_id = str(body["challenge_id"])
         signature = base64.b64decode(str(body["signature"]), validate=True)
         certificate = str(body["certificate"])

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -129,7 +129,11 @@ def build_router(storage_getter: Callable[[], Storage]) -> APIRouter:
     # -- inbox and cases ---------------------------------------------------------------------
     @router.get("/", name="ca_inbox")
     def inbox(
-        request: Request, staff: Reader, status: str = "open", kind: str = "", page: int = 1
+        request: Request,
+        staff: Reader,
+        status: str = "open",
+        kind: str = "",
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,  # an offset past SQLite's integers was a 500
     ) -> Response:
         result = service().inbox(case_ctx(staff, READ), status=status or None, kind=kind or None, page=page)
         return render(

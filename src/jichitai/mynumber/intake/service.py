@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import func, select
 
 from jichitai.contracts.submission import SubmissionStatus
@@ -110,7 +111,14 @@ def handle_accepted_application(uow: UnitOfWork, envelope: TransferEnvelope) -> 
             f"intake takes accepted applications, not {envelope.message_type}",
             message_ja="受付できない種類の連携データです",
         )
-    route(uow, AcceptedApplication.model_validate(envelope.payload), envelope.message_id)
+    try:
+        application = AcceptedApplication.model_validate(envelope.payload)
+    except PydanticValidationError as exc:
+        raise ValidationError(
+            f"accepted_application {envelope.message_id} does not match its contract: {exc.errors()[:3]}",
+            message_ja="連携データの形式が正しくありません",
+        ) from None
+    route(uow, application, envelope.message_id)
 
 
 def handlers() -> dict[MessageType, Handler]:

@@ -72,7 +72,13 @@ def with_payload(envelope: TransferEnvelope, payload: Mapping[str, Any]) -> Tran
 
 def check_hash(envelope: TransferEnvelope) -> None:
     """Refuse an envelope whose payload does not match its declared hash."""
-    actual = payload_sha256(envelope.payload)
+    try:
+        actual = payload_sha256(envelope.payload)
+    except UnicodeEncodeError:  # a lone surrogate in a payload string: no UTF-8, so no hash
+        raise ValidationError(
+            f"message {envelope.message_id}: the payload holds text that is not valid Unicode",
+            message_ja="連携データに不正な文字が含まれています",
+        ) from None
     if actual != envelope.payload_sha256:
         raise ValidationError(
             f"message {envelope.message_id}: payload hash {actual} does not match the declared "

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +35,7 @@ from jichitai.platform.identity.roles import Permission
 from jichitai.platform.identity.service import DEFAULT_POLICY, IdentityPolicy, IdentityService, TokenOutcome
 from jichitai.platform.storage.base import utcnow
 from jichitai.platform.tenants import TenantCode
-from jichitai.platform.web.deps import StorageGetter
+from jichitai.platform.web.deps import StorageGetter, parse_json
 from jichitai.platform.zones import Zone
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -163,8 +162,8 @@ async def _read_fields(request: Request) -> dict[str, str]:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/json"):
         try:
-            data = json.loads(await request.body() or b"{}")
-        except (ValueError, UnicodeDecodeError) as exc:
+            data = parse_json(await request.body() or b"{}")
+        except ValueError as exc:
             raise ValueError("the body is not valid JSON") from exc
         if not isinstance(data, dict):
             raise ValueError("the JSON body must be an object")

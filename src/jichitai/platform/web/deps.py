@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from typing import Any
 
+import pydantic_core
 from fastapi import Request
 
 from jichitai.platform.identity.service import CatalogLike, StorageLike, UnitOfWorkLike
@@ -55,12 +57,24 @@ __all__ = [
 ]
 
 
-def posted_index(text: str, *, digits: int = 4) -> int | None:
+def posted_index(text: object, *, digits: int = 4) -> int | None:
     """A small non-negative number a form posts (a row index, a row count), or None.
 
     ASCII digits only, and few of them: ``str.isdigit`` also admits "²", which ``int`` refuses, and
     ``int`` refuses more than 4,300 digits; either would turn a crafted post into a server error.
+    A value that is not text (a file part) is None too.
     """
-    if text.isascii() and text.isdigit() and len(text) <= digits:
+    if isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= digits:
         return int(text)
     return None
+
+
+def parse_json(body: bytes) -> Any:
+    """A JSON request body, parsed by pydantic-core; ``ValueError`` for anything it refuses.
+
+    The standard library's parser turns a "\\udc80" escape into a lone surrogate, which passes
+    ``str`` checks and fails later at the first UTF-8 encoding (a database driver, a hash), and it
+    raises ``RecursionError`` on arrays nested a thousand deep. pydantic-core refuses both (and
+    accepts proper surrogate pairs), so a handler that parses through here answers 400 for them.
+    """
+    return pydantic_core.from_json(body)

@@ -30,6 +30,8 @@ class YearMonth:
             raise ValidationError(
                 f"month out of range: {self.month}", message_ja="月の指定が正しくありません"
             )
+        if not 1 <= self.year <= 9999:  # beyond, its days are no dates (and a database int overflows)
+            raise ValidationError(f"year out of range: {self.year}", message_ja="年の指定が正しくありません")
 
     @classmethod
     def of(cls, day: date) -> YearMonth:
