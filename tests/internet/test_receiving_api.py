@@ -280,7 +280,8 @@ def test_refusals_of_submissions_are_clear_json(internet_sqlite: Storage, pki: P
             "POST",
             "/api/v1/token",
             {
-                "content": b'{"grant_type":"client_credentials","client_id":"jt_131016_x","client_secret":"\\udc80"}',
+                "content": b'{"grant_type":"client_credentials","client_id":"jt_131016_x",'
+                b'"client_secret":"\\udc80"}',
                 "headers": {"content-type": "application/json"},
             },
             400,
