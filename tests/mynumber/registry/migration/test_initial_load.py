@@ -240,13 +240,17 @@ def _kill_between_build_and_attach(fresh_storage: Storage, tmp_path: Path) -> No
     build_deferred_indexes(fresh_storage, tenant)
     assert _constraint_names(fresh_storage) >= CONSTRAINTS
 
-    # a duplicate let in while the constraint was down makes the build fail, not vanish
+    # a duplicate let in while the constraint was down makes the build fail, not vanish (the row
+    # changed is one that does not hold the smallest code already: ids are random, and 1 time in 40
+    # the row with the largest id held it, so the update made no duplicate and the test failed)
     with _ddl(fresh_storage, tenant) as conn:
         conn.exec_driver_sql("ALTER TABLE registry_persons DROP CONSTRAINT uq_registry_persons_juminhyo_code")
-        conn.exec_driver_sql(
-            "UPDATE registry_persons SET juminhyo_code = (SELECT min(juminhyo_code) FROM registry_persons)"
-            " WHERE id = (SELECT max(id) FROM registry_persons)"
+        smallest = "(SELECT min(juminhyo_code) FROM registry_persons)"
+        changed = conn.exec_driver_sql(
+            f"UPDATE registry_persons SET juminhyo_code = {smallest} WHERE id = "
+            f"(SELECT max(id) FROM registry_persons WHERE juminhyo_code <> {smallest})"
         )
+        assert changed.rowcount == 1
     with pytest.raises(IntegrityError):
         build_deferred_indexes(fresh_storage, tenant)
     assert "uq_registry_persons_juminhyo_code" not in _constraint_names(fresh_storage)
