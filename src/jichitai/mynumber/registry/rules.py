@@ -270,5 +270,13 @@ def check_relationships(relationships: Iterable[tuple[str, str]]) -> list[str]:
     ]
 
 
+def check_named_once(atena_numbers: Sequence[str] | None, *, action: str) -> list[str]:
+    """Each person is named once in a change: a repeat would write two versions and two events."""
+    if atena_numbers is None:
+        return []
+    repeated = sorted({a for a in atena_numbers if atena_numbers.count(a) > 1})
+    return [f"{action}する者に統合宛名番号 {a} が重ねて指定されています" for a in repeated]
+
+
 def dedupe(reasons: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(reasons))

@@ -417,6 +417,29 @@ def test_move_out_then_confirm_makes_removed_record(svc: RegistryService) -> Non
     refused(exc, "既に転出確定されています")
 
 
+def test_a_person_named_twice_in_one_change_is_refused(svc: RegistryService) -> None:
+    """A 転出, 転居 or 世帯分離 naming someone twice was accepted, with two events for that person
+    (found by a state machine over random change sequences)."""
+    result, _ = move_in_family(svc, "重ね", "カサネ")
+    head, wife, child = result.atena_numbers
+    household = result.household_numbers[0]
+    requests = [
+        MoveOut(idempotency_key=key(), event_date=date(2025, 6, 1), notified_on=date(2025, 6, 1),
+                persons=(wife, child, wife), destination="大阪府大阪市北区梅田1-1-1"),
+        MoveWithin(idempotency_key=key(), event_date=date(2025, 6, 1), notified_on=date(2025, 6, 1),
+                   household_number=household, address=f"{ADDRESS}{block()}", persons=(child, child),
+                   new_head=child),
+        SplitHousehold(idempotency_key=key(), event_date=date(2025, 6, 1), notified_on=date(2025, 6, 1),
+                       household_number=household, persons=(wife, wife), new_head=wife),
+    ]  # fmt: skip
+    for request in requests:
+        with pytest.raises(RegistryRefusal) as exc:
+            svc.submit(change_ctx(), request)
+        refused(exc, "が重ねて指定されています")
+    record = svc.household(read_ctx(), household)
+    assert [m.atena_number for m in record.members] == [head, wife, child]  # nothing changed
+
+
 def test_move_out_refusals(svc: RegistryService) -> None:
     result, _ = move_in_family(svc, "森", "モリ")
     head = result.atena_numbers[0]

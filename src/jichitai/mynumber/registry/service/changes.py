@@ -230,7 +230,8 @@ def move_within(tx: ChangeTx, req: MoveWithin) -> None:
     """転居 (第23条): the whole household, or some members who then form a household of their own."""
     household = tx.household(req.household_number)
     members = tx.members(household)
-    movers = members if req.persons is None else [tx.person(a) for a in req.persons]
+    tx.refuse(*rules.check_named_once(req.persons, action="転居"))
+    movers = members if req.persons is None else [tx.person(a) for a in dict.fromkeys(req.persons)]
     if not movers:
         tx.refuse("転居する者を指定してください")
     _residents(tx, movers, "転居")
@@ -288,7 +289,8 @@ def move_out(tx: ChangeTx, req: MoveOut) -> None:
     """転出 (第24条) and 国外転出: a 除票 from the 転出予定日."""
     if not req.persons:
         tx.refuse("転出する者を指定してください")
-    persons = [tx.person(a) for a in req.persons]
+    tx.refuse(*rules.check_named_once(req.persons, action="転出"))
+    persons = [tx.person(a) for a in dict.fromkeys(req.persons)]
     _residents(tx, persons, "転出")
     if not req.destination:
         tx.refuse("転出先（国外の場合は国・地域）を記入してください")
@@ -352,7 +354,8 @@ def split_household(tx: ChangeTx, req: SplitHousehold) -> None:
     """世帯分離: some members form a new household at the same address."""
     household = tx.household(req.household_number)
     members = tx.members(household)
-    movers = [tx.person(a) for a in req.persons]
+    tx.refuse(*rules.check_named_once(req.persons, action="分離"))
+    movers = [tx.person(a) for a in dict.fromkeys(req.persons)]
     if not movers:
         tx.refuse("分離する者を指定してください")
     _residents(tx, movers, "世帯変更")
