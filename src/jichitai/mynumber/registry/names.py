@@ -167,6 +167,8 @@ def _fold_char(ch: str) -> str:
 def fold_variants(text: str) -> str:
     """Old/variant kanji reduced to one representative; IVS and other variation selectors dropped."""
     text = _VARIATION_SELECTORS.sub("", text)
+    if "\u3099" in text or "\u309a" in text:  # a voiced mark that a selector kept from its kana
+        text = safe_nfkc(text)
     return "".join(_fold_char(c) if ord(c) >= 0x3400 else c for c in text)
 
 
