@@ -184,6 +184,18 @@ def check_event_date(
             reasons.append(f"{who(label)}予定日は届出日から{days_ahead}日以内としてください")
         else:
             reasons.append(f"{who(label)}異動日が未来の日付です")
+    return reasons + check_history_order(
+        event_date, birth_date=birth_date, last_change_on=last_change_on, label=label
+    )
+
+
+def check_history_order(
+    event_date: date, *, birth_date: date | None, last_change_on: date | None, label: str = ""
+) -> list[str]:
+    """A change to a recorded person is dated neither before their birth nor before their last
+    recorded change: it replaces what was recorded from its date on, and would otherwise erase
+    a later change (only a 職権修正 restates the past, keeping what came later)."""
+    reasons = []
     if birth_date is not None and event_date < birth_date:
         reasons.append(f"{who(label)}異動日（{event_date.isoformat()}）が生年月日より前です")
     if last_change_on is not None and event_date < last_change_on:
@@ -244,21 +256,43 @@ def check_resident(status: str, *, label: str, action: str) -> list[str]:
     return []
 
 
-def check_household(number: str, members: Sequence[Member]) -> list[str]:
-    """A household with members has exactly one 世帯主, and all live at the same address."""
+def check_household(number: str, members: Sequence[Member], *, on: date | None = None) -> list[str]:
+    """A household with members has exactly one 世帯主, and all live at the same address.
+
+    ``on``: the day checked, when it is a later day than the change (the household as a
+    backdated change leaves it, next to what is recorded for that day)."""
     if not members:
         return []
+    household = f"世帯{number}" if on is None else f"{on.isoformat()}時点の世帯{number}"
     heads = [m for m in members if m.relationship == HEAD]
     reasons = []
     if not heads:
-        reasons.append(f"世帯{number}に世帯主がいなくなります。新しい世帯主を指定してください")
+        reasons.append(f"{household}に世帯主がいなくなります。新しい世帯主を指定してください")
     elif len(heads) > 1:
         names = "、".join(m.label for m in heads)
-        reasons.append(f"世帯{number}に世帯主が複数になります（{names}）")
+        reasons.append(f"{household}に世帯主が複数になります（{names}）")
     addresses = {m.address for m in members}
     if len(addresses) > 1:
-        reasons.append(f"世帯{number}の世帯員の住所が一致しません")
+        reasons.append(f"{household}の世帯員の住所が一致しません")
     return reasons
+
+
+def check_joining(
+    event_date: date, *, number: str, created_on: date, address_since: date | None
+) -> list[str]:
+    """A person entering an existing household (出生, 転入, 職権記載) does so on or after the day it
+    was set up and the day its members took up their present address."""
+    if event_date < created_on:
+        return [
+            f"異動日（{event_date.isoformat()}）が世帯{number}の設けられた日"
+            f"（{created_on.isoformat()}）より前です"
+        ]
+    if address_since is not None and event_date < address_since:
+        return [
+            f"異動日（{event_date.isoformat()}）が世帯{number}の現住所を定めた日"
+            f"（{address_since.isoformat()}）より前です"
+        ]
+    return []
 
 
 def check_relationships(relationships: Iterable[tuple[str, str]]) -> list[str]:

@@ -25,7 +25,8 @@ checked against what the models and rules promise:
   head; the same holds on every past day (as recorded now) for the members then, and nobody lives
   in a household before it began or after it ended.
 
-Checks that the registry fails today are marked ``# BUG:``. Search harder with
+The machine found the bugs pinned in ``test_history_order.py`` (change dates checked against the
+current row only, not all the recorded history). Search harder with
 ``REGISTRY_SEQUENCE_EXAMPLES=500``; shrinking a failure to a short sequence takes minutes, so it
 only runs with ``REGISTRY_SEQUENCE_SHRINK=1`` (otherwise the failing sequence is reported as found,
 each request and its outcome in the notes).
@@ -592,6 +593,10 @@ class RegistrySequences(RuleBasedStateMachine):
         # what the register says about the past
         day = request.event_date
         correction = isinstance(request, Correction)
+        expected = None  # a 転出確定: the 転出予定日 it replaces
+        if isinstance(request, ConfirmMoveOut):
+            confirmed = timeline([v for v in versions_before.values() if v.atena == request.atena_number])
+            expected = min(vf for vf, _vt, f in confirmed if f[FACT_INDEX["status"]] == STATUS_REMOVED)
         for atena in self.persons:
             was = timeline([v for v in versions_before.values() if v.atena == atena])
             now = timeline([v for v in versions.values() if v.atena == atena])
@@ -609,24 +614,21 @@ class RegistrySequences(RuleBasedStateMachine):
                 ], f"the 職権修正 of {atena} changed more than its fields"
                 continue
             assert len(from_day(now, day)) == 1 and now[-1][0] == day and now[-1][1] is None
-            self._check_not_rewritten(request, atena, was)
+            self._check_not_rewritten(request, atena, was, expected)
 
-    def _check_not_rewritten(self, request: ChangeRequest, atena: str, was: list[Piece]) -> None:
+    def _check_not_rewritten(
+        self, request: ChangeRequest, atena: str, was: list[Piece], expected: date | None
+    ) -> None:
         """A change other than a 職権修正 does not supersede what was recorded for a later day than
-        its 異動日 (rules.check_event_date: "not before the last recorded change")."""
+        its 異動日 (rules.check_history_order: "not before the last recorded change")."""
         day = request.event_date
         later = [(vf, f) for vf, _vt, f in was if vf > day]
         if isinstance(request, ConfirmMoveOut):
-            # the actual move date replaces the 転出予定日: only the 除票 part may move back
-            later = [(vf, f) for vf, f in later if f[FACT_INDEX["status"]] != STATUS_REMOVED]
-        # BUG: fails, four ways. (1) changes._after_leaving makes the new 世帯主 and restates the 続柄
-        # of those who stay (死亡, 職権消除, 転出, 世帯分離, 転居 of some) without checking the date
-        # against their own last change; (2) a former resident coming back with their 住民票コード
-        # (changes._enter, ChangeTx._returning_person) is not checked against their removal or any
-        # later change; (3) a 職権修正 dated before the last change sets last_change_on back to its
-        # own date (ChangeTx.set/base via ChangeTx.correct), so the next change passes
-        # rules.check_event_date while dated before recorded changes; (4) a 転出確定 is checked
-        # against 住所を定めた日 only (changes.confirm_move_out), not the changes before the 転出.
+            # the actual move date replaces the 転出予定日 (``expected``): the 除票 part moves back,
+            # and with it what the 転出 made of those who stayed that day (a new 世帯主, 続柄)
+            later = [
+                (vf, f) for vf, f in later if f[FACT_INDEX["status"]] != STATUS_REMOVED and vf != expected
+            ]
         assert not later, (
             f"{request.change_type} on {day} rewrote what was recorded for {atena} from a later day "
             f"({', '.join(str(vf) for vf, _f in later)})"
@@ -1136,8 +1138,6 @@ class RegistrySequences(RuleBasedStateMachine):
         for vf, vt, facts in pieces:
             assert vt is None or vf < vt, f"{atena}: empty or reversed version {vf}–{vt}"
             birth = facts[FACT_INDEX["birth_date"]]
-            # BUG: fails when changes._after_leaving makes someone 世帯主 on a day before their birth
-            # (the new head's dates are not checked; see _check_not_rewritten).
             assert vf >= birth, f"{atena}: a version valid from {vf}, before the birth date {birth}"
         assert pieces[-1][1] is None, f"{atena}: the last believed version is closed"
         assert pieces[-1][2] == current, f"{atena}: the current row differs from the open version"
@@ -1145,15 +1145,10 @@ class RegistrySequences(RuleBasedStateMachine):
     def _check_household_lifetime(self, h: HouseholdState, residents: list[VersionRow]) -> None:
         """Nobody lives in a household (as recorded now) before it was created or after it ended."""
         for v in residents:
-            # BUG: fails. 出生 and a 転入/職権記載 joining the household are checked against the
-            # person's birth date only (changes.birth, changes._enter), not the household's start.
             assert v.valid_from >= h.created_on, (
                 f"{v.atena} lives in 世帯{h.number} from {v.valid_from}, before it began ({h.created_on})"
             )
             if h.dissolved_on is not None:
-                # BUG: fails. ChangeTx.members/_check_households see only status == resident, so a
-                # member removed on a later day than the change (a pending 転出予定日, or a 死亡
-                # dated later) does not count: the household is dissolved while they still live there.
                 assert v.valid_to is not None and v.valid_to <= h.dissolved_on, (
                     f"{v.atena} lives in 世帯{h.number} until {v.valid_to}, after it ended ({h.dissolved_on})"
                 )
@@ -1162,14 +1157,6 @@ class RegistrySequences(RuleBasedStateMachine):
         """On a past day (as recorded now) the household's members then had one 世帯主, one address."""
         heads = [v.atena for v in members if v.fact("relationship") == HEAD]
         described = [(v.atena, v.fact("relationship"), v.fact("address_text")) for v in members]
-        # BUG: fails, three ways. (1) A person entering a household (出生, a 転入 or 職権記載 joining
-        # it) may be dated before the household existed or before it moved to its current address
-        # (changes.birth, changes._enter check the person's birth date only). (2) A change dated
-        # before another member's removal (a pending 転出予定日, or a 死亡 recorded for a later day)
-        # ignores that member (ChangeTx.members/_check_households read the current status): the
-        # household is left with them and no 世帯主. (3) A 転出確定 of the 世帯主 earlier than the
-        # 転出予定日 leaves the household without 世帯主 until the 世帯主変更 recorded for the
-        # 転出予定日 (changes.confirm_move_out).
         if h.number not in self.relationship_corrected:  # a 職権修正 of a 続柄 may restate the past
             assert len(heads) == 1, (
                 f"世帯{h.number} on {day} (as recorded now): {len(heads)} 世帯主 in {described}"
@@ -1188,10 +1175,6 @@ SETTINGS = settings(
 )
 
 
-# Known bugs, each marked "# BUG:" above (dates of changes checked against too little of the
-# recorded history): the test asserts the right behaviour and is expected to fail until they are
-# fixed; not strict, so it passes as soon as they are.
-@pytest.mark.xfail(reason="registry change dates are not checked against all recorded history (# BUG:)")
 def test_change_sequences_keep_the_registry_consistent(sqlite_storage: Storage) -> None:
     RegistrySequences.storage = sqlite_storage
     try:

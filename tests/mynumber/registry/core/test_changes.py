@@ -44,9 +44,11 @@ from tests.mynumber.registry.core.support import (
 )
 
 
-def refused(excinfo: pytest.ExceptionInfo[RegistryRefusal], fragment: str) -> None:
-    assert any(fragment in r for r in excinfo.value.reasons), excinfo.value.reasons
-    assert excinfo.value.message_ja and fragment in excinfo.value.message_ja
+def refused(excinfo: pytest.ExceptionInfo[RegistryRefusal], *fragments: str) -> None:
+    """The refusal gives a reason holding every fragment."""
+    reasons = excinfo.value.reasons
+    assert any(all(f in r for f in fragments) for r in reasons), reasons
+    assert excinfo.value.message_ja and all(f in excinfo.value.message_ja for f in fragments)
 
 
 # -- 転入 ------------------------------------------------------------------------------------------
@@ -372,6 +374,20 @@ def test_event_date_before_last_change_or_birth_refused(svc: RegistryService) ->
                 address=f"{ADDRESS}{block()}",
             ),
         )
+    refused(exc, "世帯0000000", "の設けられた日（2022-01-01）より前です")
+    with pytest.raises(RegistryRefusal) as exc:
+        svc.submit(
+            change_ctx(),
+            NameChange(
+                idempotency_key=key(),
+                event_date=date(2021, 12, 1),
+                notified_on=None,
+                atena_number=result.atena_numbers[1],
+                name="小林　花江",
+                name_kana="コバヤシ　ハナエ",
+                reason="婚姻",
+            ),
+        )
     refused(exc, "直前の異動日（2022-01-01）より前です")
 
 
@@ -397,12 +413,24 @@ def test_move_out_then_confirm_makes_removed_record(svc: RegistryService) -> Non
     assert record.is_resident_on(TODAY) and not record.is_resident_on(expected)
     # still found until the 転出予定日
     assert svc.search(read_ctx(), SearchQuery(name="林　太郎")).total >= 1
-    svc.submit(
-        change_ctx(),
-        ConfirmMoveOut(
-            idempotency_key=key(), event_date=date(2025, 5, 30), notified_on=None, atena_number=head
-        ),
-    )
+
+    def confirm(atena_number: str) -> None:
+        svc.submit(
+            change_ctx(),
+            ConfirmMoveOut(
+                idempotency_key=key(),
+                event_date=date(2025, 5, 30),
+                notified_on=None,
+                atena_number=atena_number,
+            ),
+        )
+
+    # the 世帯主 leaving first would leave his wife, until her 転出予定日, in a household without one
+    with pytest.raises(RegistryRefusal) as exc:
+        confirm(head)
+    refused(exc, "林　花子が世帯主のいない世帯に残ります", "先に林　花子の転出確定を記録してください")
+    confirm(wife)
+    confirm(head)
     record = svc.person(read_ctx(), head)
     assert record.move_out_confirmed is True and record.removed_on == date(2025, 5, 30)
     assert svc.person_as_of(read_ctx(), head, date(2025, 5, 29)).status == "resident"  # type: ignore[union-attr]

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import func, select
+
 from jichitai.mynumber.registry import rules
 from jichitai.mynumber.registry.events import EventType
-from jichitai.mynumber.registry.models import STATUS_REMOVED, Household, Person
+from jichitai.mynumber.registry.models import STATUS_REMOVED, Household, Person, PersonVersion
 from jichitai.mynumber.registry.names import check_katakana, normalize_kana, normalize_name
 from jichitai.mynumber.registry.service.requests import (
     Birth,
@@ -131,6 +133,17 @@ def _after_leaving(
         tx.event(EventType.HOUSEHOLD_CHANGE, p, kind="続柄変更", relationship=rel)
 
 
+def _check_joining(tx: ChangeTx, household: Household) -> None:
+    tx.refuse(
+        *rules.check_joining(
+            tx.effective,
+            number=household.household_number,
+            created_on=household.created_on,
+            address_since=tx.household_address_since(household),
+        )
+    )
+
+
 def _address_of(tx: ChangeTx, p: Person) -> Facts:
     facts = tx.facts(p)
     return {k: facts[k] for k in _ADDRESS_FIELDS}
@@ -167,6 +180,8 @@ def _enter(
     address = tx.address(address_text, address_note)
     tx.check()
     household = tx.household(household_number) if household_number else tx.new_household()
+    if household_number:
+        _check_joining(tx, household)
     for d in persons:
         tx.refuse(
             *rules.check_event_date(tx.effective, today=tx.today, birth_date=d.birth_date, label=d.name)
@@ -231,7 +246,10 @@ def move_within(tx: ChangeTx, req: MoveWithin) -> None:
     household = tx.household(req.household_number)
     members = tx.members(household)
     tx.refuse(*rules.check_named_once(req.persons, action="転居"))
-    movers = members if req.persons is None else [tx.person(a) for a in dict.fromkeys(req.persons)]
+    if req.persons is None:  # the whole household; if nobody lived there yet, the date is refused below
+        movers = members or tx.current_members(household)
+    else:
+        movers = [tx.person(a) for a in dict.fromkeys(req.persons)]
     if not movers:
         tx.refuse("転居する者を指定してください")
     _residents(tx, movers, "転居")
@@ -333,8 +351,20 @@ def confirm_move_out(tx: ChangeTx, req: ConfirmMoveOut) -> None:
     if tx.effective < p.address_since:
         tx.refuse(f"{p.name}: 転出日が住所を定めた日（{p.address_since.isoformat()}）より前です")
     tx.check()
+    versions = tx.versions(p)
+    removal = next(i for i, v in enumerate(versions) if v.status == STATUS_REMOVED)
+    if removal and tx.effective < versions[removal - 1].valid_from:
+        tx.refuse(
+            f"{p.name}: 転出日（{tx.effective.isoformat()}）が転出前の最後の異動日"
+            f"（{versions[removal - 1].valid_from.isoformat()}）より前です"
+        )
+    tx.check()
+    if tx.effective < versions[removal].valid_from:
+        _move_back_with(tx, p, versions[removal])
+        _check_head_leaves_first(tx, p, versions[removal - 1] if removal else None)
     tx.set(
         p,
+        checked=False,
         removed_on=tx.effective,
         move_out_confirmed=True,
         moved_out_to=req.new_address or p.moved_out_to,
@@ -348,6 +378,53 @@ def confirm_move_out(tx: ChangeTx, req: ConfirmMoveOut) -> None:
         confirmed=True,
         expected_on=p.removed_on,
     )
+
+
+def _move_back_with(tx: ChangeTx, p: Person, removal: PersonVersion) -> None:
+    """A 転出 confirmed for a day before its 転出予定日: what that 転出 made of those who stayed (a
+    new 世帯主, restated 続柄) moves back to the actual day with it, unless they changed since."""
+    for v in tx.session.scalars(
+        select(PersonVersion).where(
+            PersonVersion.change_id == removal.change_id,
+            PersonVersion.superseded_at.is_(None),
+            PersonVersion.valid_to.is_(None),
+            PersonVersion.valid_from == removal.valid_from,
+            PersonVersion.person_id != p.id,
+            PersonVersion.status != STATUS_REMOVED,
+        )
+    ):
+        q = tx.person(v.atena_number)
+        earlier = tx.session.scalar(
+            select(func.max(PersonVersion.valid_from)).where(
+                PersonVersion.person_id == q.id,
+                PersonVersion.superseded_at.is_(None),
+                PersonVersion.valid_from < v.valid_from,
+            )
+        )
+        if earlier is not None and tx.effective < earlier:
+            tx.refuse(
+                f"{q.name}: 転出日（{tx.effective.isoformat()}）が、この転出で世帯主・続柄が変わった"
+                f"世帯員の直前の異動日（{earlier.isoformat()}）より前です"
+            )
+        tx.set(q, checked=False, last_change=q.last_change)
+        tx.event(EventType.HOUSEHOLD_CHANGE, q, kind=q.last_change, relationship=q.relationship)
+
+
+def _check_head_leaves_first(tx: ChangeTx, p: Person, last_resident: PersonVersion | None) -> None:
+    """A 世帯主 confirmed to have left before the 転出予定日 must not leave behind, for those days,
+    members whose own 転出 is still pending: their 転出確定 comes first (or the same day)."""
+    if last_resident is None or last_resident.relationship != rules.HEAD:
+        return
+    household = tx.households[p.household_id]
+    staying = [
+        q for q in tx.members(household) if q is not p and q.id not in tx.plan and q.status == STATUS_REMOVED
+    ]
+    if staying:
+        names = "、".join(q.name for q in staying)
+        tx.refuse(
+            f"{p.name}: 世帯主の転出日を転出予定日より前にすると、{names}が世帯主のいない世帯に残ります。"
+            f"先に{names}の転出確定を記録してください"
+        )
 
 
 def split_household(tx: ChangeTx, req: SplitHousehold) -> None:
@@ -433,7 +510,7 @@ def change_head(tx: ChangeTx, req: ChangeHead) -> None:
         tx.refuse(f"{new_head.name}: 既に世帯主です")
     tx.check()
     assert new_head is not None
-    _check_dates(tx, members)
+    _check_dates(tx, [new_head])  # the others whose 続柄 is restated are checked as they are planned
     others = [m for m in members if m is not new_head]
     relationships = tx.relationships(req.relationships, others)
     if old_head is not None and old_head.id not in relationships:
@@ -476,6 +553,7 @@ def birth(tx: ChangeTx, req: Birth) -> None:
     tx.refuse(*rules.check_event_date(req.event_date, today=tx.today))
     tx.refuse(*rules.check_notification_date(req.notified_on, req.event_date, today=tx.today))
     household = tx.household(req.household_number)
+    _check_joining(tx, household)
     head = tx.head_of(household)
     if head is None:
         tx.refuse(f"世帯{household.household_number}に世帯主がいません")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from jichitai.mynumber.atena import service as atena
 from jichitai.mynumber.atena.models import KIND_NON_RESIDENT, KIND_RESIDENT
@@ -138,27 +138,55 @@ class ChangeTx:
             raise RegistryRefusal(
                 [f"世帯番号 {number} の世帯は消滅しています（{h.dissolved_on.isoformat()}）"]
             )
+        self.refuse(
+            *rules.check_joining(self.effective, number=number, created_on=h.created_on, address_since=None)
+        )
         self.households[h.id] = h
         return h
 
     def facts(self, p: Person) -> Facts:
         return self.plan[p.id] if p.id in self.plan else facts_of(p)
 
-    def members(self, household: Household) -> list[Person]:
-        """Current members (residents) of a household as recorded now, head first."""
-        rows = list(
-            self.session.scalars(
-                select(Person).where(Person.household_id == household.id, Person.status == STATUS_RESIDENT)
+    def residents_on(self, household: Household, day: date) -> dict[str, str]:
+        """Person id → 続柄 of those living in ``household`` on ``day``, as recorded now."""
+        rows = self.session.execute(
+            select(PersonVersion.person_id, PersonVersion.relationship).where(
+                PersonVersion.household_id == household.id,
+                PersonVersion.superseded_at.is_(None),
+                PersonVersion.status == STATUS_RESIDENT,
+                PersonVersion.valid_from <= day,
+                or_(PersonVersion.valid_to.is_(None), PersonVersion.valid_to > day),
             )
         )
-        for p in rows:
-            self.persons.setdefault(p.id, p)
-        rows = [self.persons[p.id] for p in rows]
-        rows.sort(key=lambda p: (p.relationship != rules.HEAD, p.birth_date))
+        return dict(rows.all())  # a Result has keys(): dict() would take it for a mapping
+
+    def members(self, household: Household) -> list[Person]:
+        """Members of a household on the effective date, as recorded now, head first.
+
+        A member whose removal is recorded for a later day (a 転出予定日, a 死亡 entered late) still
+        lives there on that date; one recorded as joining on a later day does not yet. A change
+        that would rewrite such a member's later record is refused by :meth:`set`.
+        """
+        on_day = self.residents_on(household, self.effective)
+        missing = [pid for pid in on_day if pid not in self.persons]
+        if missing:
+            for p in self.session.scalars(select(Person).where(Person.id.in_(missing))):
+                self.persons[p.id] = p
+        rows = [self.persons[pid] for pid in on_day]
+        rows.sort(key=lambda p: (on_day[p.id] != rules.HEAD, p.birth_date, p.atena_number))
         return rows
 
+    def current_members(self, household: Household) -> list[Person]:
+        """Those living in the household now (whatever the effective date)."""
+        rows = self.session.scalars(
+            select(Person).where(Person.household_id == household.id, Person.status == STATUS_RESIDENT)
+        )
+        return [self.persons.setdefault(p.id, p) for p in rows]
+
     def head_of(self, household: Household) -> Person | None:
-        heads = [p for p in self.members(household) if p.relationship == rules.HEAD]
+        """The 世帯主 on the effective date, as recorded now."""
+        on_day = self.residents_on(household, self.effective)
+        heads = [p for p in self.members(household) if on_day[p.id] == rules.HEAD]
         return heads[0] if heads else None
 
     def address(self, text: str, note: str | None) -> Facts:
@@ -183,16 +211,33 @@ class ChangeTx:
             "last_notified_on": self.req.notified_on,
         }
 
-    def set(self, p: Person, **changes: Any) -> Facts:
+    def set(self, p: Person, *, checked: bool = True, **changes: Any) -> Facts:
+        """Plan new facts for ``p`` from the effective date on.
+
+        ``checked``: a recorded person's new facts may not start before their birth or their last
+        recorded change (which they would erase); only a 職権修正 and a 転出確定 pass ``False``.
+        """
+        if checked and p.version_no:
+            self.refuse(
+                *rules.check_history_order(
+                    self.effective, birth_date=p.birth_date, last_change_on=p.last_change_on, label=p.name
+                )
+            )
         facts = self.facts(p) | self.base() | changes
         self.plan[p.id] = facts
         self.persons[p.id] = p
         return facts
 
     def correct(self, p: Person, fields: Facts) -> None:
-        """Plan a 職権修正: ``fields`` overlay every version from the effective date on."""
+        """Plan a 職権修正: ``fields`` overlay every version from the effective date on.
+
+        A correction dated before the last recorded change leaves the current version's change
+        facts (the 異動 that began it) as they are: it is not a later 異動 than that one.
+        """
         self.corrections[p.id] = dict(fields)
-        self.set(p, **fields)
+        facts = self.set(p, checked=False, **fields)
+        if self.effective < p.last_change_on:
+            facts.update({k: getattr(p, k) for k in self.base()})
 
     def new_household(self) -> Household:
         counter = self.session.execute(
@@ -288,7 +333,31 @@ class ChangeTx:
         if p.birth_date != draft.birth_date:
             self.refuse(f"{label}: 住民票コード {draft.juminhyo_code} の除票と生年月日が一致しません")
             return None
+        if self.effective < p.last_change_on:
+            self.refuse(
+                f"{label}: 異動日（{self.effective.isoformat()}）が除票の最後の異動日"
+                f"（{p.last_change_on.isoformat()}）より前です"
+            )
+            return None
         return p
+
+    def household_address_since(self, household: Household) -> date | None:
+        """The day the household's present members took up their present address."""
+        return self.session.scalar(
+            select(func.max(Person.address_since)).where(
+                Person.household_id == household.id, Person.status == STATUS_RESIDENT
+            )
+        )
+
+    def versions(self, p: Person) -> list[PersonVersion]:
+        """What the register now believes of ``p`` (versions not superseded), oldest first."""
+        return list(
+            self.session.scalars(
+                select(PersonVersion)
+                .where(PersonVersion.person_id == p.id, PersonVersion.superseded_at.is_(None))
+                .order_by(PersonVersion.valid_from)
+            )
+        )
 
     def event(self, event_type: EventType, p: Person, **payload: Any) -> None:
         self.events.append(_PendingEvent(event_type, p.id, payload))
@@ -307,27 +376,83 @@ class ChangeTx:
         return out
 
     # -- finishing -------------------------------------------------------------------------------
-    def _check_households(self) -> None:
-        for h in list(self.households.values()):
-            members: list[rules.Member] = []
-            ids = set(
-                self.session.scalars(
-                    select(Person.id).where(Person.household_id == h.id, Person.status == STATUS_RESIDENT)
+    def _lives_from(self, h: Household) -> list[list[tuple[date, date | None, Facts]]]:
+        """The versions, as this change leaves them, of everyone who lives in ``h`` on or after
+        the effective date: one list of (valid_from, valid_to, facts) per person, from that date."""
+        start = self.effective
+        recorded = set(
+            self.session.scalars(
+                select(PersonVersion.person_id).where(
+                    PersonVersion.household_id == h.id,
+                    PersonVersion.superseded_at.is_(None),
+                    or_(PersonVersion.valid_to.is_(None), PersonVersion.valid_to > start),
                 )
             )
-            ids |= {pid for pid, f in self.plan.items() if f["household_id"] == h.id}
-            for pid in ids:
-                facts = self.plan.get(pid)
-                if facts is None:
-                    p = self.persons.get(pid) or self.session.get_one(Person, pid)
-                    facts = facts_of(p)
-                if facts["household_id"] == h.id and facts["status"] == STATUS_RESIDENT:
-                    members.append(rules.Member(facts["name"], facts["relationship"], facts["address_text"]))
-            self.refuse(*rules.check_household(h.household_number, members))
-            if not members and h.dissolved_on is None:
-                h.dissolved_on = self.effective
-            elif members and h.dissolved_on is not None:
-                self.refuse(f"世帯{h.household_number}は消滅しています")
+        )
+        planned = {pid for pid, f in self.plan.items() if f["household_id"] == h.id}
+        replaced = {pid for pid in self.plan if pid not in self.corrections}
+        lives: list[list[tuple[date, date | None, Facts]]] = [
+            [(start, None, self.plan[pid])] for pid in (recorded | planned) & replaced
+        ]
+        kept = sorted(recorded - replaced)
+        if kept:
+            versions = self.session.scalars(
+                select(PersonVersion)
+                .where(
+                    PersonVersion.person_id.in_(kept),
+                    PersonVersion.superseded_at.is_(None),
+                    or_(PersonVersion.valid_to.is_(None), PersonVersion.valid_to > start),
+                )
+                .order_by(PersonVersion.person_id, PersonVersion.valid_from)
+            )
+            by_person: dict[str, list[tuple[date, date | None, Facts]]] = {}
+            for v in versions:
+                overlay = self.corrections.get(v.person_id)
+                if overlay is not None and v.valid_to is None:
+                    facts = self.plan[v.person_id]
+                else:
+                    facts = facts_of(v) | (overlay or {})
+                by_person.setdefault(v.person_id, []).append((max(v.valid_from, start), v.valid_to, facts))
+            lives += by_person.values()
+        return lives
+
+    def _check_households(self) -> None:
+        """Each household the change touches, on its date and on every later day something is
+        recorded for: one 世帯主, one address, nobody before it was set up; then its end."""
+        start = self.effective
+        for h in list(self.households.values()):
+            lives = self._lives_from(h)
+
+            def member(facts: Facts, h: Household = h) -> bool:
+                return bool(facts["household_id"] == h.id and facts["status"] == STATUS_RESIDENT)
+
+            days = sorted({start} | {vf for pieces in lives for vf, _vt, _f in pieces})
+            for day in days:
+                members = [
+                    rules.Member(f["name"], f["relationship"], f["address_text"])
+                    for pieces in lives
+                    for vf, vt, f in pieces
+                    if vf <= day and (vt is None or vt > day) and member(f)
+                ]
+                on = None if day == start else day
+                self.refuse(*rules.check_household(h.household_number, members, on=on))
+            ends = [vt for pieces in lives for _vf, vt, f in pieces if member(f)]
+            if any(vf < h.created_on and member(f) for pieces in lives for vf, _vt, f in pieces):
+                self.refuse(
+                    *rules.check_joining(
+                        start, number=h.household_number, created_on=h.created_on, address_since=None
+                    )
+                )
+            if None in ends:
+                if h.dissolved_on is not None:
+                    self.refuse(f"世帯{h.household_number}は消滅しています")
+                continue
+            # nobody lives there any more: it ends when the last member left
+            end = max((vt for vt in ends if vt is not None), default=None)
+            if end is None:
+                end = h.dissolved_on if h.dissolved_on is not None and h.dissolved_on <= start else start
+            if h.dissolved_on != end:
+                h.dissolved_on = end
 
     def _settle_numbers(self) -> None:
         """個人番号 duplicates (blind index) and 統合宛名番号 for persons entering the register."""

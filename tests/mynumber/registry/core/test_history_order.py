@@ -1,0 +1,270 @@
+"""Change dates checked against all the recorded history, not only the current row.
+
+Each case was found by the state machine over random change sequences
+(``test_change_sequences.py``): a change dated before something already recorded rewrote or
+contradicted it (a 世帯主 before their own last change, a household without 世帯主 on some days,
+a person living in a household before it existed).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from jichitai.mynumber.registry.errors import RegistryRefusal
+from jichitai.mynumber.registry.service import (
+    Birth,
+    ConfirmMoveOut,
+    Correction,
+    Death,
+    MoveIn,
+    MoveOut,
+    MoveWithin,
+    NameChange,
+    RegistryService,
+)
+from tests.mynumber.registry.core.support import (
+    ADDRESS,
+    block,
+    change_ctx,
+    key,
+    move_in_family,
+    person,
+    read_ctx,
+)
+from tests.mynumber.registry.core.test_changes import refused
+
+
+def _name_change(svc: RegistryService, atena_number: str, on: date, name: str, kana: str) -> None:
+    svc.submit(
+        change_ctx(),
+        NameChange(
+            idempotency_key=key(),
+            event_date=on,
+            notified_on=on,
+            atena_number=atena_number,
+            name=name,
+            name_kana=kana,
+            reason="婚姻",
+        ),
+    )
+
+
+def test_a_new_head_is_not_dated_before_their_own_last_change(svc: RegistryService) -> None:
+    result, _ = move_in_family(svc, "前田", "マエダ", on=date(2020, 4, 1))
+    head, wife, _child = result.atena_numbers
+    _name_change(svc, wife, date(2021, 6, 1), "前田　花江", "マエダ　ハナエ")
+    with pytest.raises(RegistryRefusal) as exc:
+        svc.submit(
+            change_ctx(),
+            Death(
+                idempotency_key=key(),
+                event_date=date(2021, 3, 1),
+                notified_on=None,
+                atena_number=head,
+                new_head=wife,
+            ),
+        )
+    refused(exc, "前田　花江", "直前の異動日（2021-06-01）より前です")
+    assert svc.person(read_ctx(), head).status == "resident"
+    assert svc.person(read_ctx(), wife).relationship == "妻"
+
+
+def test_a_returning_resident_is_not_dated_before_their_removal(svc: RegistryService) -> None:
+    result, _ = move_in_family(svc, "岡田", "オカダ", on=date(2020, 4, 1), with_child=False)
+    _head, wife = result.atena_numbers
+    svc.submit(
+        change_ctx(),
+        MoveOut(
+            idempotency_key=key(),
+            event_date=date(2022, 6, 1),
+            notified_on=date(2022, 6, 1),
+            persons=(wife,),
+            destination="アメリカ合衆国",
+            abroad=True,
+        ),
+    )
+    gone = svc.person(read_ctx(), wife)
+    back = person(gone.name, gone.name_kana, gone.birth_date, "世帯主", sex="2")
+    back = back.__class__(**{**back.__dict__, "juminhyo_code": gone.juminhyo_code})
+
+    def come_back(on: date) -> None:
+        svc.submit(
+            change_ctx(),
+            MoveIn(
+                idempotency_key=key(),
+                event_date=on,
+                notified_on=on,
+                persons=(back,),
+                address=f"{ADDRESS}{block()}",
+                previous_address="アメリカ合衆国",
+                from_abroad=True,
+            ),
+        )
+
+    with pytest.raises(RegistryRefusal) as exc:
+        come_back(date(2022, 5, 1))
+    refused(exc, "除票の最後の異動日（2022-06-01）より前です")
+    come_back(date(2023, 1, 10))
+    assert svc.person(read_ctx(), wife).status == "resident"
+
+
+def test_a_backdated_correction_keeps_the_date_of_the_last_change(svc: RegistryService) -> None:
+    result, _ = move_in_family(svc, "今井", "イマイ", on=date(2020, 4, 1), with_child=False)
+    head, _wife = result.atena_numbers
+    svc.submit(
+        change_ctx(),
+        MoveWithin(
+            idempotency_key=key(),
+            event_date=date(2022, 6, 1),
+            notified_on=date(2022, 6, 1),
+            household_number=result.household_numbers[0],
+            address=f"{ADDRESS}{block()}",
+        ),
+    )
+    svc.submit(
+        change_ctx(),
+        Correction(
+            idempotency_key=key(),
+            event_date=date(2021, 1, 1),
+            notified_on=None,
+            atena_number=head,
+            fields={"name_kana": "イマイ　タロー"},
+            reason="届出書の記載誤り",
+        ),
+    )
+    record = svc.person(read_ctx(), head)
+    assert record.name_kana == "イマイ　タロー"
+    assert (record.last_change, record.last_change_on) == ("転居", date(2022, 6, 1))
+    with pytest.raises(RegistryRefusal) as exc:
+        _name_change(svc, head, date(2022, 3, 1), "今井　太一", "イマイ　タイチ")
+    refused(exc, "直前の異動日（2022-06-01）より前です")
+
+
+def test_a_birth_is_not_dated_before_the_household_s_present_address(svc: RegistryService) -> None:
+    result, _ = move_in_family(svc, "小野", "オノ", on=date(2020, 4, 1), with_child=False)
+    household = result.household_numbers[0]
+    svc.submit(
+        change_ctx(),
+        MoveWithin(
+            idempotency_key=key(),
+            event_date=date(2024, 6, 1),
+            notified_on=date(2024, 6, 1),
+            household_number=household,
+            address=f"{ADDRESS}{block()}",
+        ),
+    )
+
+    def born(on: date) -> None:
+        svc.submit(
+            change_ctx(),
+            Birth(
+                idempotency_key=key(),
+                event_date=on,
+                notified_on=on,
+                household_number=household,
+                child=person("小野　陽太", "オノ　ヨウタ", on, "子"),
+            ),
+        )
+
+    with pytest.raises(RegistryRefusal) as exc:
+        born(date(2024, 5, 1))
+    refused(exc, f"世帯{household}の現住所を定めた日（2024-06-01）より前です")
+    with pytest.raises(RegistryRefusal) as exc:
+        born(date(2019, 5, 1))
+    refused(exc, f"世帯{household}の設けられた日（2020-04-01）より前です")
+    born(date(2024, 6, 3))
+
+
+def test_a_member_whose_move_out_lies_ahead_still_lives_in_the_household(svc: RegistryService) -> None:
+    """The wife's 転出予定日 is after the head's death: she lives in the household until then, so it
+    needs a 世帯主 (and can get none dated before her 転出 was recorded): not dissolved at once."""
+    result, _ = move_in_family(svc, "松井", "マツイ", on=date(2020, 4, 1), with_child=False)
+    head, wife = result.atena_numbers
+    svc.submit(
+        change_ctx(),
+        MoveOut(
+            idempotency_key=key(),
+            event_date=date(2025, 6, 20),
+            notified_on=date(2025, 6, 1),
+            persons=(wife,),
+            destination="神奈川県横浜市中区本町1-1",
+        ),
+    )
+
+    def death(new_head: str | None) -> None:
+        svc.submit(
+            change_ctx(),
+            Death(
+                idempotency_key=key(),
+                event_date=date(2025, 5, 28),
+                notified_on=None,
+                atena_number=head,
+                new_head=new_head,
+            ),
+        )
+
+    with pytest.raises(RegistryRefusal) as exc:
+        death(None)
+    refused(exc, "新しい世帯主を指定してください")
+    with pytest.raises(RegistryRefusal) as exc:
+        death(wife)
+    refused(exc, "松井　花子", "直前の異動日（2025-06-20）より前です")
+    assert svc.person(read_ctx(), head).status == "resident"
+    # on the day of the refused death both still live there, the husband as 世帯主
+    that_day = svc.household_as_of(read_ctx(), result.household_numbers[0], date(2025, 5, 28))
+    assert that_day.head is not None and that_day.head.atena_number == head
+    assert {m.atena_number for m in that_day.members} == {head, wife}
+
+
+def test_a_move_out_confirmed_early_is_not_dated_before_the_changes_before_it(svc: RegistryService) -> None:
+    result, _ = move_in_family(svc, "森", "モリ", on=date(2020, 4, 1), with_child=False)
+    _head, wife = result.atena_numbers
+    _name_change(svc, wife, date(2025, 5, 1), "森　花江", "モリ　ハナエ")
+    svc.submit(
+        change_ctx(),
+        MoveOut(
+            idempotency_key=key(),
+            event_date=date(2025, 6, 20),
+            notified_on=date(2025, 6, 1),
+            persons=(wife,),
+            destination="神奈川県横浜市中区本町1-1",
+        ),
+    )
+    with pytest.raises(RegistryRefusal) as exc:
+        svc.submit(
+            change_ctx(),
+            ConfirmMoveOut(
+                idempotency_key=key(), event_date=date(2025, 4, 30), notified_on=None, atena_number=wife
+            ),
+        )
+    refused(exc, "転出前の最後の異動日（2025-05-01）より前です")
+
+
+def test_a_head_confirmed_to_leave_early_takes_the_new_head_s_start_with_him(svc: RegistryService) -> None:
+    result, _ = move_in_family(svc, "村上", "ムラカミ", on=date(2020, 4, 1), with_child=False)
+    head, wife = result.atena_numbers
+    svc.submit(
+        change_ctx(),
+        MoveOut(
+            idempotency_key=key(),
+            event_date=date(2025, 6, 20),
+            notified_on=date(2025, 6, 1),
+            persons=(head,),
+            destination="神奈川県横浜市中区本町1-1",
+            remaining_head=wife,
+        ),
+    )
+    confirmed = svc.submit(
+        change_ctx(),
+        ConfirmMoveOut(
+            idempotency_key=key(), event_date=date(2025, 5, 30), notified_on=None, atena_number=head
+        ),
+    )
+    assert set(confirmed.atena_numbers) == {head, wife}
+    on_the_day = svc.person_as_of(read_ctx(), wife, date(2025, 5, 30))
+    assert on_the_day is not None and on_the_day.relationship == "世帯主"
+    before = svc.person_as_of(read_ctx(), wife, date(2025, 5, 29))
+    assert before is not None and before.relationship == "妻"
+    assert svc.person_as_of(read_ctx(), head, date(2025, 5, 30)).status == "removed"  # type: ignore[union-attr]
