@@ -55,11 +55,12 @@ def max_chars(column: str) -> int:
 
 
 def too_long(value: str, limit: int) -> str:
+    """The reason a value is too long (the import's and the change rules' wording)."""
     return f"{limit}文字以内で記載してください（{len(value)}文字です）"
 
 
 def block_too_long(block: str) -> str:
-    return f"番地・住居表示は{BLOCK_MAX_CHARS}文字以内で記載してください（{len(block)}文字です）"
+    return f"番地・住居表示は{too_long(block, BLOCK_MAX_CHARS)}"
 
 
 class Sex(StrEnum):
@@ -161,7 +162,7 @@ STATUSES_WITHOUT_PERIOD: frozenset[str] = frozenset(
 _DIGITS = re.compile(r"^\d+$")
 _ISO_DATE = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-_RESIDENCE_CARD = re.compile(r"^[A-Z]{2}\d{8}[A-Z]{2}$")
+RESIDENCE_CARD = re.compile(r"^[A-Z]{2}\d{8}[A-Z]{2}$")
 _SEX = {"1": Sex.MALE, "2": Sex.FEMALE, "男": Sex.MALE, "女": Sex.FEMALE}
 _KIND = {"日本人": ResidentKind.JAPANESE, "外国人": ResidentKind.FOREIGN}
 
@@ -515,7 +516,7 @@ def parse_row(record: Mapping[str, object], line: int, ctx: ParseContext) -> Res
     status = r.choice("在留資格", RESIDENCE_STATUSES, label="在留資格")
     stay_until = r.date("在留期間満了日")
     card = r.text("在留カード等番号")
-    if card is not None and not _RESIDENCE_CARD.match(card):
+    if card is not None and not RESIDENCE_CARD.match(card):
         r.error("在留カード等番号", f"在留カード等番号は英字2桁・数字8桁・英字2桁です: 「{card}」")
         card = None
 

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from jichitai.mynumber.registry.interchange import (
-    _RESIDENCE_CARD,
     BLOCK_MAX_CHARS,
     NAME_MAX_CHARS,
+    RESIDENCE_CARD,
     RESIDENCE_STATUSES,
     STATUSES_WITHOUT_PERIOD,
     TEXT_MAX_CHARS,
     ResidentKind,
     is_valid_relationship,
+    too_long,
 )
 from jichitai.mynumber.registry.names import check_katakana, check_name_characters
 from jichitai.platform.identifiers import is_valid_individual_number, normalize_individual_number
@@ -74,7 +75,7 @@ def who(label: str) -> str:
 def check_lengths(items: Iterable[tuple[str, str | None, int]], *, label: str = "") -> list[str]:
     """``(item, value, limit)``: each value longer than its limit (in characters), as a reason."""
     return [
-        f"{who(label)}{item}は{limit}文字以内で記載してください（{len(value)}文字です）"
+        f"{who(label)}{item}は{too_long(value, limit)}"
         for item, value, limit in items
         if value is not None and len(value) > limit
     ]
@@ -120,7 +121,7 @@ def check_person(d: PersonDraft, *, today: date) -> list[str]:
         ),
         label=label,
     )
-    if d.residence_card_number is not None and not _RESIDENCE_CARD.match(d.residence_card_number):
+    if d.residence_card_number is not None and not RESIDENCE_CARD.match(d.residence_card_number):
         reasons.append(f"{who(label)}在留カード等番号は英字2桁・数字8桁・英字2桁です")
     if d.alias and not foreign:
         reasons.append(f"{who(label)}通称は外国人住民のみ記載できます")

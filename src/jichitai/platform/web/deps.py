@@ -1,5 +1,7 @@
 """Helpers of the web layer: the storage it needs (as protocols, so screens are testable with a
-stand-in), transport checks, safe redirects and small numbers read from posted forms.
+stand-in), transport checks, safe redirects, small numbers read from posted forms
+(:func:`posted_index`) and JSON bodies parsed strictly (:func:`parse_json`: no lone surrogates,
+bounded nesting).
 
 :class:`jichitai.platform.storage.Storage` satisfies :class:`StorageLike`; tests use
 :class:`jichitai.platform.identity.testing.MemoryStorage`.

@@ -27,7 +27,6 @@ from jichitai.mynumber.registry.addresses import Address, normalize_address_text
 from jichitai.mynumber.registry.interchange import (
     _FUTURE_ALLOWED_REMOVALS,
     _KIND,
-    _RESIDENCE_CARD,
     _SEX,
     BLOCK_MAX_CHARS,
     CHANGE_REASONS,
@@ -35,6 +34,7 @@ from jichitai.mynumber.registry.interchange import (
     MAX_AGE_YEARS,
     NAME_MAX_CHARS,
     REMOVAL_REASONS,
+    RESIDENCE_CARD,
     RESIDENCE_STATUSES,
     STATUSES_WITHOUT_PERIOD,
     TEXT_MAX_CHARS,
@@ -312,7 +312,7 @@ class FastRowParser:
             if stay_until is _BAD:
                 return None
         card: str | None = raw_card.strip() or None
-        if card is not None and not _RESIDENCE_CARD.match(card):
+        if card is not None and not RESIDENCE_CARD.match(card):
             return None
         if kind is JAPANESE:
             if nationality or status or raw_stay or card:
