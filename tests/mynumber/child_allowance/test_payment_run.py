@@ -12,10 +12,17 @@ from jichitai.mynumber.child_allowance import purposes, zengin
 from jichitai.mynumber.child_allowance.claims import Account
 from jichitai.mynumber.child_allowance.errors import PaymentRunRefused
 from jichitai.mynumber.child_allowance.payment_run import PaymentRunService, TransferSettings
-from jichitai.mynumber.child_allowance.rules import YearMonth
+from jichitai.mynumber.child_allowance.rules import (
+    FIRST_SIX_PERIOD_PAYMENT,
+    REFORM_FIRST_MONTH,
+    YearMonth,
+    check_run_month,
+    regular_payment_month,
+)
 from jichitai.mynumber.child_allowance.service import AmountChange, ChildAllowanceService, NewChild
 from jichitai.mynumber.registry.service import RegistryService
 from jichitai.platform.context import TenantContext
+from jichitai.platform.errors import ValidationError
 from jichitai.platform.storage import Storage
 from tests.conftest import ctx, staff
 from tests.mynumber.child_allowance.support import (
@@ -168,3 +175,30 @@ def test_fast_record_writer_matches_the_reference_writer() -> None:
             recipient_number="0000000042",
         )
         assert render_data_record(row) == reference_record(row)
+
+
+@pytest.mark.parametrize(
+    ("month", "reason"),
+    [
+        (YearMonth(2025, 9), "支払期月（2・4・6・8・10・12月）を指定してください"),
+        (YearMonth(1900, 2), "令和6年12月期より前の支払期"),
+        (YearMonth(2024, 10), "令和6年12月期より前の支払期"),
+        (YearMonth(2026, 8), "2026年6月までの間で指定してください"),
+        (YearMonth(9999, 12), "2026年6月までの間で指定してください"),
+    ],
+)
+def test_a_run_is_refused_for_a_month_not_due(ca_storage: Storage, month: YearMonth, reason: str) -> None:
+    """Only payment months from the first six-period payment (令和6年12月期) to a year ahead: a run
+    for 9999年12月 was computed, approved and could be downloaded."""
+    runs = PaymentRunService(ca_storage, clock=lambda: NOW)  # 2025-06-02
+    runs.configure(run_ctx(), SETTINGS)
+    with pytest.raises(ValidationError) as refused:
+        runs.start(run_ctx(), month)
+    assert reason in (refused.value.message_ja or "")
+    assert all(r.payment_month != month for r in runs.runs(run_ctx()))
+
+
+def test_the_first_six_period_payment_pays_the_first_months_of_the_reform() -> None:
+    assert regular_payment_month(REFORM_FIRST_MONTH) == FIRST_SIX_PERIOD_PAYMENT
+    assert check_run_month(YearMonth(2024, 12), this_month=YearMonth(2025, 6)) == []
+    assert check_run_month(YearMonth(2026, 6), this_month=YearMonth(2025, 6)) == []

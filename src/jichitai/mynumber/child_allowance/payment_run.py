@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -50,7 +51,7 @@ from jichitai.mynumber.child_allowance.rules import (
     MonthlyAmount,
     Payment,
     YearMonth,
-    is_payment_month,
+    check_run_month,
     payments,
 )
 from jichitai.platform.context import TenantContext
@@ -141,6 +142,9 @@ class ItemRow:
     transfer: bool
 
 
+JST = ZoneInfo("Asia/Tokyo")
+
+
 def _system_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -179,11 +183,9 @@ class PaymentRunService:
     # -- runs ------------------------------------------------------------------------------------
     def start(self, ctx: TenantContext, month: YearMonth) -> RunSummary:
         """Start the run for ``month``; refused when one exists (approved or not)."""
-        if not is_payment_month(month):
-            raise ValidationError(
-                f"{month} is not a payment month",
-                message_ja="支払期月（2・4・6・8・10・12月）を指定してください",
-            )
+        problems = check_run_month(month, this_month=YearMonth.of(self.clock().astimezone(JST).date()))
+        if problems:
+            raise ValidationError(f"{month} is not a month a run can be started for", message_ja=problems[0])
         with self._uow(ctx) as uow:
             existing = uow.session.scalar(
                 select(PaymentRun).where(PaymentRun.payment_month == month_no(month))

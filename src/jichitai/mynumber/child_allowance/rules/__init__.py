@@ -43,8 +43,10 @@ from .months import (
     school_year_end_after_age,
 )
 from .payments import (
+    FIRST_SIX_PERIOD_PAYMENT,
     PAYMENT_MONTHS,
     Payment,
+    check_run_month,
     is_payment_month,
     months_paid_at,
     next_payment_month_from,
@@ -53,6 +55,7 @@ from .payments import (
 )
 
 __all__ = [
+    "FIRST_SIX_PERIOD_PAYMENT",
     "FROM_THREE_AMOUNT",
     "PAYMENT_MONTHS",
     "REFORM_FIRST_MONTH",
@@ -74,6 +77,7 @@ __all__ = [
     "RecipientFacts",
     "YearMonth",
     "check_eligibility",
+    "check_run_month",
     "child_periods",
     "covers",
     "entitlement",

@@ -38,6 +38,25 @@ def next_payment_month_from(month: YearMonth) -> YearMonth:
     return month if is_payment_month(month) else month + 1
 
 
+# The first payment under the six-period calendar (令和6年12月期, paying October and November 2024):
+# earlier runs paid three times a year under the old 第8条第4項 and are not computed here.
+FIRST_SIX_PERIOD_PAYMENT = YearMonth(2024, 12)  # regular_payment_month(REFORM_FIRST_MONTH)
+# A run may be prepared ahead (and recomputed until approved), but not for a year that is not due.
+RUN_MONTHS_AHEAD = 12
+
+
+def check_run_month(month: YearMonth, *, this_month: YearMonth) -> list[str]:
+    """A payment run's month: a payment month, from 令和6年12月期 to a year after ``this_month``."""
+    if not is_payment_month(month):
+        return ["支払期月（2・4・6・8・10・12月）を指定してください"]
+    last = this_month + RUN_MONTHS_AHEAD
+    if month < FIRST_SIX_PERIOD_PAYMENT:
+        return ["令和6年12月期より前の支払期は年6回払いの対象外のため計算できません"]
+    if month > last:
+        return [f"支払期月は{last.year}年{last.month}月までの間で指定してください（1年先まで）"]
+    return []
+
+
 def months_paid_at(payment_month: YearMonth) -> tuple[YearMonth, YearMonth]:
     """The two months a regular payment covers (前月までの分)."""
     if not is_payment_month(payment_month):
