@@ -27,13 +27,83 @@ QR_SIZE = 70.0
 FOOTER_TOP = MARGIN + QR_SIZE + 8  # nothing of the table goes below this
 
 
+MIN_ONE_LINE = 6.0  # below this a value is wrapped instead of shrunk further
+MIN_WRAPPED = 4.0  # the smallest size for a wrapped value (a 200-character 方書 in a household row)
+LEADING = 1.15
+
+
 def _fit(c: Canvas, x: float, y: float, text: str, font: str, size: float, max_w: float) -> None:
-    """Draw ``text`` shrunk (down to 6 pt) so that it fits ``max_w``."""
+    """Draw ``text`` on one line, shrunk (down to 6 pt) so that it fits ``max_w``."""
     width = stringWidth(text, font, size)
     if width > max_w:
-        size = max(6.0, size * max_w / width)
+        size = max(MIN_ONE_LINE, size * max_w / width)
     c.setFont(font, size)
     c.drawString(x, y, text)
+
+
+def wrap_lines(text: str, font: str, size: float, max_w: float) -> list[str]:
+    """``text`` cut into lines no wider than ``max_w`` (between any two characters: Japanese
+    addresses have no spaces to break at)."""
+    lines: list[str] = []
+    line = ""
+    for ch in text:
+        if line and stringWidth(line + ch, font, size) > max_w:
+            lines.append(line)
+            line = ""
+        line += ch
+    return [*lines, line] if line or not lines else lines
+
+
+def fit_box(text: str, font: str, size: float, max_w: float, max_h: float) -> tuple[float, list[str]]:
+    """The size and lines that put ``text`` inside a ``max_w`` × ``max_h`` box: one line shrunk
+    down to 6 pt, else wrapped lines at the largest size (in half points) that fits, at least 4 pt."""
+    width = stringWidth(text, font, size)
+    if width <= max_w:
+        return size, [text]
+    one_line = size * max_w / width
+    if one_line >= MIN_ONE_LINE:
+        return one_line, [text]
+    size = min(size, max_h / LEADING)
+    while size > MIN_WRAPPED:
+        lines = wrap_lines(text, font, size, max_w)
+        if len(lines) * size * LEADING <= max_h:
+            return size, lines
+        size -= 0.5
+    return MIN_WRAPPED, wrap_lines(text, font, MIN_WRAPPED, max_w)
+
+
+def _fit_box(
+    c: Canvas,
+    x: float,
+    y: float,
+    text: str,
+    font: str,
+    size: float,
+    max_w: float,
+    *,
+    box_top: float,
+    box_h: float,
+) -> None:
+    """Draw ``text`` on one line at baseline ``y`` (shrunk down to 6 pt), or wrapped inside the box
+    below ``box_top`` (see :func:`fit_box`); what still does not fit is clipped to the box, so that
+    nothing ever runs into the next cell."""
+    size, lines = fit_box(text, font, size, max_w, box_h - 3)
+    c.setFont(font, size)
+    if len(lines) == 1:
+        c.drawString(x, y, text)
+        return
+    leading = size * LEADING
+    block = len(lines) * leading
+    c.saveState()
+    if block > box_h - 3:
+        path = c.beginPath()
+        path.rect(x - 1, box_top - box_h, max_w + 2, box_h)
+        c.clipPath(path, stroke=0, fill=0)
+    y = box_top - (box_h - block) / 2 - size * 0.88  # the first baseline
+    for line in lines:
+        c.drawString(x, y, line)
+        y -= leading
+    c.restoreState()
 
 
 def _cell(c: Canvas, row: Row, x: float, y_top: float, label_w: float, value_w: float, height: float) -> None:
@@ -41,13 +111,18 @@ def _cell(c: Canvas, row: Row, x: float, y_top: float, label_w: float, value_w: 
     c.line(x + label_w, y_top, x + label_w, y_top - height)
     _fit(c, x + 5, y_top - height / 2 - 3.5, row.label, GOTHIC, 9, label_w - 10)
     vx = x + label_w + 6
+    w = value_w - 12
     if row.is_name and row.kana:
-        _fit(c, vx, y_top - 9, row.kana, MINCHO, 7, value_w - 12)
-        _fit(c, vx, y_top - height + 5, row.value, NAME_FONT, 14 if height >= 28 else 12, value_w - 12)
+        _fit_box(c, vx, y_top - 9, row.kana, MINCHO, 7, w, box_top=y_top, box_h=11)
+        size = 14 if height >= 28 else 12
+        _fit_box(
+            c, vx, y_top - height + 5, row.value, NAME_FONT, size, w, box_top=y_top - 10, box_h=height - 10
+        )
     elif row.is_name:
-        _fit(c, vx, y_top - height / 2 - 4, row.value, NAME_FONT, 11 if height < 20 else 12, value_w - 12)
+        size = 11 if height < 20 else 12
+        _fit_box(c, vx, y_top - height / 2 - 4, row.value, NAME_FONT, size, w, box_top=y_top, box_h=height)
     else:
-        _fit(c, vx, y_top - height / 2 - 3.5, row.value, MINCHO, 10, value_w - 12)
+        _fit_box(c, vx, y_top - height / 2 - 3.5, row.value, MINCHO, 10, w, box_top=y_top, box_h=height)
 
 
 def _row_height(row: Row, base: float) -> float:
