@@ -268,3 +268,43 @@ def test_a_head_confirmed_to_leave_early_takes_the_new_head_s_start_with_him(svc
     before = svc.person_as_of(read_ctx(), wife, date(2025, 5, 29))
     assert before is not None and before.relationship == "妻"
     assert svc.person_as_of(read_ctx(), head, date(2025, 5, 30)).status == "removed"  # type: ignore[union-attr]
+
+
+def test_a_head_confirmed_to_leave_before_his_successor_was_born_is_refused(svc: RegistryService) -> None:
+    """The 転出 made a child born that very day 世帯主: confirming it for an earlier day would have
+    made the child 世帯主 before birth (found by the state machine)."""
+    result, _ = move_in_family(svc, "野口", "ノグチ", on=date(2020, 4, 1), with_child=False)
+    head, _wife = result.atena_numbers
+    household = result.household_numbers[0]
+    born = svc.submit(
+        change_ctx(),
+        Birth(
+            idempotency_key=key(),
+            event_date=date(2025, 6, 1),
+            notified_on=date(2025, 6, 1),
+            household_number=household,
+            child=person("野口　陽菜", "ノグチ　ヒナ", date(2025, 6, 1), "子", sex="2"),
+        ),
+    )
+    (child,) = born.atena_numbers
+    svc.submit(
+        change_ctx(),
+        MoveOut(
+            idempotency_key=key(),
+            event_date=date(2025, 6, 1),
+            notified_on=date(2025, 6, 1),
+            persons=(head,),
+            destination="神奈川県横浜市中区本町1-1",
+            remaining_head=child,
+        ),
+    )
+    with pytest.raises(RegistryRefusal) as exc:
+        svc.submit(
+            change_ctx(),
+            ConfirmMoveOut(
+                idempotency_key=key(), event_date=date(2025, 5, 25), notified_on=None, atena_number=head
+            ),
+        )
+    refused(exc, "野口　陽菜", "生年月日より前です")
+    assert svc.person(read_ctx(), head).removed_on == date(2025, 6, 1)
+    assert svc.person_as_of(read_ctx(), child, date(2025, 5, 31)) is None

@@ -401,11 +401,15 @@ def _move_back_with(tx: ChangeTx, p: Person, removal: PersonVersion) -> None:
                 PersonVersion.valid_from < v.valid_from,
             )
         )
-        if earlier is not None and tx.effective < earlier:
-            tx.refuse(
-                f"{q.name}: 転出日（{tx.effective.isoformat()}）が、この転出で世帯主・続柄が変わった"
-                f"世帯員の直前の異動日（{earlier.isoformat()}）より前です"
+        # their record before the 転出 must reach back to the actual day (born, entered by then)
+        tx.refuse(
+            *rules.check_history_order(
+                tx.effective,
+                birth_date=q.birth_date,
+                last_change_on=v.valid_from if earlier is None else earlier,
+                label=q.name,
             )
+        )
         tx.set(q, checked=False, last_change=q.last_change)
         tx.event(EventType.HOUSEHOLD_CHANGE, q, kind=q.last_change, relationship=q.relationship)
 
