@@ -308,3 +308,35 @@ def test_a_head_confirmed_to_leave_before_his_successor_was_born_is_refused(svc:
     refused(exc, "野口　陽菜", "生年月日より前です")
     assert svc.person(read_ctx(), head).removed_on == date(2025, 6, 1)
     assert svc.person_as_of(read_ctx(), child, date(2025, 5, 31)) is None
+
+
+def test_someone_may_join_before_a_younger_member_s_birth(svc: RegistryService) -> None:
+    """The household's address dates from its earliest member there: a child's 住所を定めた日 is their
+    birth, and does not stop a late-notified 転入 dated before it."""
+    result, address = move_in_family(svc, "大野", "オオノ", on=date(2020, 4, 1), with_child=False)
+    household = result.household_numbers[0]
+    svc.submit(
+        change_ctx(),
+        Birth(
+            idempotency_key=key(),
+            event_date=date(2025, 5, 10),
+            notified_on=date(2025, 5, 12),
+            household_number=household,
+            child=person("大野　蓮", "オオノ　レン", date(2025, 5, 10), "子"),
+        ),
+    )
+    joined = svc.submit(
+        change_ctx(),
+        MoveIn(
+            idempotency_key=key(),
+            event_date=date(2025, 5, 1),
+            notified_on=date(2025, 5, 20),
+            persons=(person("大野　トメ", "オオノ　トメ", date(1950, 1, 5), "母", sex="2"),),
+            address=address,
+            previous_address="大阪府大阪市北区梅田1-1-1",
+            household_number=household,
+        ),
+    )
+    assert joined.late_notification
+    members = svc.household_as_of(read_ctx(), household, date(2025, 5, 5)).members
+    assert len(members) == 3

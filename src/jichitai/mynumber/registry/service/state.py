@@ -342,9 +342,10 @@ class ChangeTx:
         return p
 
     def household_address_since(self, household: Household) -> date | None:
-        """The day the household's present members took up their present address."""
+        """The day the household took up its present address: the earliest 住所を定めた日 of its
+        present members (a child born there, or someone who joined later, has a later one)."""
         return self.session.scalar(
-            select(func.max(Person.address_since)).where(
+            select(func.min(Person.address_since)).where(
                 Person.household_id == household.id, Person.status == STATUS_RESIDENT
             )
         )
