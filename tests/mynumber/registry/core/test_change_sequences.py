@@ -27,9 +27,10 @@ checked against what the models and rules promise:
 
 The machine found the bugs pinned in ``test_history_order.py`` (change dates checked against the
 current row only, not all the recorded history). Search harder with
-``REGISTRY_SEQUENCE_EXAMPLES=500``; shrinking a failure to a short sequence takes minutes, so it
-only runs with ``REGISTRY_SEQUENCE_SHRINK=1`` (otherwise the failing sequence is reported as found,
-each request and its outcome in the notes).
+``REGISTRY_SEQUENCE_EXAMPLES=500``, on PostgreSQL with ``REGISTRY_SEQUENCE_BACKEND=postgresql``.
+Shrinking a failure to a short sequence takes minutes, so it only runs with
+``REGISTRY_SEQUENCE_SHRINK=1`` (otherwise the failing sequence is reported as found, each request
+and its outcome in the notes).
 """
 
 from __future__ import annotations
@@ -237,9 +238,10 @@ class Fingerprint:
 
 
 @pytest.fixture(scope="module")
-def sqlite_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Storage]:
+def sequence_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Storage]:
     home = tmp_path_factory.mktemp("change-sequences") / "home"
-    storage = make_storage(make_settings(home, "sqlite"))
+    # SQLite in the suite; REGISTRY_SEQUENCE_BACKEND=postgresql runs the same search on PostgreSQL
+    storage = make_storage(make_settings(home, os.environ.get("REGISTRY_SEQUENCE_BACKEND", "sqlite")))
     try:
         add_demo_tenant(storage)
         yield storage
@@ -1175,8 +1177,8 @@ SETTINGS = settings(
 )
 
 
-def test_change_sequences_keep_the_registry_consistent(sqlite_storage: Storage) -> None:
-    RegistrySequences.storage = sqlite_storage
+def test_change_sequences_keep_the_registry_consistent(sequence_storage: Storage) -> None:
+    RegistrySequences.storage = sequence_storage
     try:
         run_state_machine_as_test(RegistrySequences, settings=SETTINGS)
     finally:
