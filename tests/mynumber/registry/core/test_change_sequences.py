@@ -40,7 +40,7 @@ import itertools
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
@@ -129,7 +129,8 @@ def fresh_individual_number() -> str:
 
 
 def naive(value: datetime) -> datetime:
-    return value.replace(tzinfo=None)
+    """An instant as naive UTC (SQLite gives naive UTC back, PostgreSQL an aware one)."""
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
 
 
 # -- what the machine reads back ---------------------------------------------------------------------
@@ -276,9 +277,18 @@ class RegistrySequences(RuleBasedStateMachine):
 
     def _world(self) -> World:
         with self._session() as s:
-            rows = list(s.scalars(select(Person).where(Person.atena_number.in_(self.persons))))
+            # in a fixed order: the draws pick from these lists (PostgreSQL returns rows in any order)
+            rows = list(
+                s.scalars(
+                    select(Person).where(Person.atena_number.in_(self.persons)).order_by(Person.atena_number)
+                )
+            )
             households = list(
-                s.scalars(select(Household).where(Household.household_number.in_(self.households)))
+                s.scalars(
+                    select(Household)
+                    .where(Household.household_number.in_(self.households))
+                    .order_by(Household.household_number)
+                )
             )
             numbers = {h.id: h.household_number for h in households}
             missing = {r.household_id for r in rows} - set(numbers)
@@ -324,8 +334,8 @@ class RegistrySequences(RuleBasedStateMachine):
                     v.atena_number,
                     v.valid_from,
                     v.valid_to,
-                    v.recorded_at,
-                    v.superseded_at,
+                    naive(v.recorded_at),
+                    None if v.superseded_at is None else naive(v.superseded_at),
                     v.change_id,
                     tuple(getattr(v, f) for f in FACT_FIELDS),
                 )
