@@ -15,6 +15,7 @@ import pytest
 from jichitai.mynumber.registry.errors import RegistryRefusal
 from jichitai.mynumber.registry.service import (
     Birth,
+    ChangeResult,
     ConfirmMoveOut,
     Correction,
     Death,
@@ -47,6 +48,30 @@ def _name_change(svc: RegistryService, atena_number: str, on: date, name: str, k
             name=name,
             name_kana=kana,
             reason="婚姻",
+        ),
+    )
+
+
+def _move_out(svc: RegistryService, persons: tuple[str, ...], expected: date, **roles: str) -> None:
+    """A 転出届 to Yokohama filed on 2025-06-01 (or on the day, when that is earlier)."""
+    svc.submit(
+        change_ctx(),
+        MoveOut(
+            idempotency_key=key(),
+            event_date=expected,
+            notified_on=min(expected, date(2025, 6, 1)),
+            persons=persons,
+            destination="神奈川県横浜市中区本町1-1",
+            **roles,  # type: ignore[arg-type]
+        ),
+    )
+
+
+def _confirm(svc: RegistryService, atena_number: str, moved_on: date) -> ChangeResult:
+    return svc.submit(
+        change_ctx(),
+        ConfirmMoveOut(
+            idempotency_key=key(), event_date=moved_on, notified_on=None, atena_number=atena_number
         ),
     )
 
@@ -182,16 +207,7 @@ def test_a_member_whose_move_out_lies_ahead_still_lives_in_the_household(svc: Re
     needs a 世帯主 (and can get none dated before her 転出 was recorded): not dissolved at once."""
     result, _ = move_in_family(svc, "松井", "マツイ", on=date(2020, 4, 1), with_child=False)
     head, wife = result.atena_numbers
-    svc.submit(
-        change_ctx(),
-        MoveOut(
-            idempotency_key=key(),
-            event_date=date(2025, 6, 20),
-            notified_on=date(2025, 6, 1),
-            persons=(wife,),
-            destination="神奈川県横浜市中区本町1-1",
-        ),
-    )
+    _move_out(svc, (wife,), date(2025, 6, 20))
 
     def death(new_head: str | None) -> None:
         svc.submit(
@@ -222,46 +238,17 @@ def test_a_move_out_confirmed_early_is_not_dated_before_the_changes_before_it(sv
     result, _ = move_in_family(svc, "森", "モリ", on=date(2020, 4, 1), with_child=False)
     _head, wife = result.atena_numbers
     _name_change(svc, wife, date(2025, 5, 1), "森　花江", "モリ　ハナエ")
-    svc.submit(
-        change_ctx(),
-        MoveOut(
-            idempotency_key=key(),
-            event_date=date(2025, 6, 20),
-            notified_on=date(2025, 6, 1),
-            persons=(wife,),
-            destination="神奈川県横浜市中区本町1-1",
-        ),
-    )
+    _move_out(svc, (wife,), date(2025, 6, 20))
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            ConfirmMoveOut(
-                idempotency_key=key(), event_date=date(2025, 4, 30), notified_on=None, atena_number=wife
-            ),
-        )
+        _confirm(svc, wife, date(2025, 4, 30))
     refused(exc, "転出前の最後の異動日（2025-05-01）より前です")
 
 
 def test_a_head_confirmed_to_leave_early_takes_the_new_head_s_start_with_him(svc: RegistryService) -> None:
     result, _ = move_in_family(svc, "村上", "ムラカミ", on=date(2020, 4, 1), with_child=False)
     head, wife = result.atena_numbers
-    svc.submit(
-        change_ctx(),
-        MoveOut(
-            idempotency_key=key(),
-            event_date=date(2025, 6, 20),
-            notified_on=date(2025, 6, 1),
-            persons=(head,),
-            destination="神奈川県横浜市中区本町1-1",
-            remaining_head=wife,
-        ),
-    )
-    confirmed = svc.submit(
-        change_ctx(),
-        ConfirmMoveOut(
-            idempotency_key=key(), event_date=date(2025, 5, 30), notified_on=None, atena_number=head
-        ),
-    )
+    _move_out(svc, (head,), date(2025, 6, 20), remaining_head=wife)
+    confirmed = _confirm(svc, head, date(2025, 5, 30))
     assert set(confirmed.atena_numbers) == {head, wife}
     on_the_day = svc.person_as_of(read_ctx(), wife, date(2025, 5, 30))
     assert on_the_day is not None and on_the_day.relationship == "世帯主"
@@ -287,24 +274,9 @@ def test_a_head_confirmed_to_leave_before_his_successor_was_born_is_refused(svc:
         ),
     )
     (child,) = born.atena_numbers
-    svc.submit(
-        change_ctx(),
-        MoveOut(
-            idempotency_key=key(),
-            event_date=date(2025, 6, 1),
-            notified_on=date(2025, 6, 1),
-            persons=(head,),
-            destination="神奈川県横浜市中区本町1-1",
-            remaining_head=child,
-        ),
-    )
+    _move_out(svc, (head,), date(2025, 6, 1), remaining_head=child)
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            ConfirmMoveOut(
-                idempotency_key=key(), event_date=date(2025, 5, 25), notified_on=None, atena_number=head
-            ),
-        )
+        _confirm(svc, head, date(2025, 5, 25))
     refused(exc, "野口　陽菜", "生年月日より前です")
     assert svc.person(read_ctx(), head).removed_on == date(2025, 6, 1)
     assert svc.person_as_of(read_ctx(), child, date(2025, 5, 31)) is None
