@@ -143,7 +143,7 @@ CHANGE_REASONS: frozenset[str] = frozenset(
      "職権記載", "職権修正", "職権消除", "在留資格変更", "在留期間更新", "通称記載", "通称削除"}
 )  # fmt: skip
 REMOVAL_REASONS: frozenset[str] = frozenset({"転出", "国外転出", "死亡", "職権消除", "国籍取得", "国籍喪失"})
-_FUTURE_ALLOWED_REMOVALS = frozenset({"転出", "国外転出"})  # 転出予定日 may lie ahead
+FUTURE_ALLOWED_REMOVALS: frozenset[str] = frozenset({"転出", "国外転出"})  # 転出予定日 may lie ahead
 
 RESIDENCE_STATUSES: frozenset[str] = frozenset(
     {"外交", "公用", "教授", "芸術", "宗教", "報道", "高度専門職1号", "高度専門職2号", "経営・管理",
@@ -163,8 +163,9 @@ _DIGITS = re.compile(r"^\d+$")
 _ISO_DATE = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 RESIDENCE_CARD = re.compile(r"^[A-Z]{2}\d{8}[A-Z]{2}$")
-_SEX = {"1": Sex.MALE, "2": Sex.FEMALE, "男": Sex.MALE, "女": Sex.FEMALE}
-_KIND = {"日本人": ResidentKind.JAPANESE, "外国人": ResidentKind.FOREIGN}
+# how the file may write 性別 and 住民種別 (read here and by the fast validator, migration/fastrow.py)
+SEX_CODES: dict[str, Sex] = {"1": Sex.MALE, "2": Sex.FEMALE, "男": Sex.MALE, "女": Sex.FEMALE}
+KIND_CODES: dict[str, ResidentKind] = {"日本人": ResidentKind.JAPANESE, "外国人": ResidentKind.FOREIGN}
 
 
 # --- 個人番号 ------------------------------------------------------------------------------------
@@ -353,7 +354,7 @@ class _Row:
         value = self.text(column, required=required)
         if value is None:
             return None
-        parsed = _parse_date(value)
+        parsed = parse_date(value)
         if isinstance(parsed, str):
             self.error(column, parsed)
             return None
@@ -432,7 +433,7 @@ class _Row:
 
 
 @lru_cache(maxsize=1 << 16)  # dates repeat a lot in a city's file (a few tens of thousands of days)
-def _parse_date(value: str) -> date | str:
+def parse_date(value: str) -> date | str:
     """The date written in ``value``, or the reason it is not one."""
     m = _ISO_DATE.match(value) or _COMPACT_DATE.match(value)
     try:
@@ -471,7 +472,7 @@ def parse_row(record: Mapping[str, object], line: int, ctx: ParseContext) -> Res
         relationship = None
 
     kind_text = r.text("住民種別", required=True)
-    kind = _KIND.get(kind_text) if kind_text else None
+    kind = KIND_CODES.get(kind_text) if kind_text else None
     if kind_text and kind is None:
         r.error("住民種別", f"住民種別は「日本人」か「外国人」です: 「{kind_text}」")
     foreign = kind is ResidentKind.FOREIGN
@@ -485,7 +486,7 @@ def parse_row(record: Mapping[str, object], line: int, ctx: ParseContext) -> Res
         r.error("通称", "通称は外国人住民のみ記載できます")
 
     sex_text = r.text("性別", required=True)
-    sex = _SEX.get(sex_text) if sex_text else None
+    sex = SEX_CODES.get(sex_text) if sex_text else None
     if sex_text and sex is None:
         r.error("性別", f"性別は 1（男）か 2（女）です: 「{sex_text}」")
 
@@ -564,7 +565,7 @@ def parse_row(record: Mapping[str, object], line: int, ctx: ParseContext) -> Res
         if birth is not None and value < birth:
             r.error(column, f"生年月日（{birth.isoformat()}）より前の日付です: {value.isoformat()}")
         elif value > today and not (
-            column in ("異動日", "消除日") and (removal_reason or change_reason) in _FUTURE_ALLOWED_REMOVALS
+            column in ("異動日", "消除日") and (removal_reason or change_reason) in FUTURE_ALLOWED_REMOVALS
         ):
             r.error(column, f"未来の日付です: {value.isoformat()}")
     if became is not None and since is not None and since < became:

@@ -25,25 +25,25 @@ from typing import Any
 
 from jichitai.mynumber.registry.addresses import Address, normalize_address_text, parse_address
 from jichitai.mynumber.registry.interchange import (
-    _FUTURE_ALLOWED_REMOVALS,
-    _KIND,
-    _SEX,
     BLOCK_MAX_CHARS,
     CHANGE_REASONS,
     COLUMN_NAMES,
+    FUTURE_ALLOWED_REMOVALS,
+    KIND_CODES,
     MAX_AGE_YEARS,
     NAME_MAX_CHARS,
     REMOVAL_REASONS,
     RESIDENCE_CARD,
     RESIDENCE_STATUSES,
+    SEX_CODES,
     STATUSES_WITHOUT_PERIOD,
     TEXT_MAX_CHARS,
     ParseContext,
     ResidentKind,
     ResidentRow,
-    _parse_date,
     is_valid_my_number,
     is_valid_relationship,
+    parse_date,
 )
 from jichitai.mynumber.registry.names import (
     GaijiMap,
@@ -128,13 +128,13 @@ class FastRowParser:
             return _BAD if len(parsed.block) > BLOCK_MAX_CHARS else parsed
 
         def birth(value: str) -> Any:
-            d = _parse_date(value)
+            d = parse_date(value)
             if isinstance(d, str) or d > self.today or _age(d, self.today) > MAX_AGE_YEARS:
                 return _BAD
             return d
 
         def day(value: str) -> Any:
-            d = _parse_date(value)
+            d = parse_date(value)
             return _BAD if isinstance(d, str) else d
 
         def nationality(value: str) -> Any:
@@ -208,7 +208,7 @@ class FastRowParser:
             )
         if not ok:
             return None
-        kind = _KIND.get(raw_kind.strip())
+        kind = KIND_CODES.get(raw_kind.strip())
         if kind is None:
             return None
         foreign = kind is FOREIGN
@@ -245,7 +245,7 @@ class FastRowParser:
                 return None
         if not foreign and (alias or alias_kana):
             return None
-        sex = _SEX.get(raw_sex.strip())
+        sex = SEX_CODES.get(raw_sex.strip())
         if sex is None:
             return None
         raw = raw_birth.strip()
@@ -354,7 +354,7 @@ class FastRowParser:
         if (removed_on is None) != (removal_reason is None):
             return None
 
-        future_ok = (removal_reason or change_reason) in _FUTURE_ALLOWED_REMOVALS
+        future_ok = (removal_reason or change_reason) in FUTURE_ALLOWED_REMOVALS
         if became < birth or became > today or since < birth or since > today:
             return None
         for value in (change_date, removed_on):
