@@ -625,6 +625,15 @@ class RegistrySequences(RuleBasedStateMachine):
                     (vf, vt, without(f, ignored)) for vf, vt, f in from_day(was, day)
                 ], f"the 職権修正 of {atena} changed more than its fields"
                 continue
+            if len(from_day(now, day)) > 1 and not isinstance(request, ConfirmMoveOut):
+                # a new 世帯主 or restated 続柄 laid over a member's later record that kept their
+                # household and 続柄 (ChangeTx.restate_relationship): only the 続柄 changes
+                ignored = {"relationship", *CHANGE_FACTS}
+                assert [(vf, vt, without(f, ignored)) for vf, vt, f in from_day(now, day)] == [
+                    (vf, vt, without(f, ignored)) for vf, vt, f in from_day(was, day)
+                ], f"{request.change_type} on {day} changed more than the 続柄 of {atena} after that day"
+                assert len({f[FACT_INDEX["relationship"]] for _vf, _vt, f in from_day(now, day)}) == 1
+                continue
             assert len(from_day(now, day)) == 1 and now[-1][0] == day and now[-1][1] is None
             self._check_not_rewritten(request, atena, was, expected)
 

@@ -15,6 +15,7 @@ import pytest
 from jichitai.mynumber.registry.errors import RegistryRefusal
 from jichitai.mynumber.registry.service import (
     Birth,
+    ChangeHead,
     ChangeResult,
     ConfirmMoveOut,
     Correction,
@@ -76,24 +77,27 @@ def _confirm(svc: RegistryService, atena_number: str, moved_on: date) -> ChangeR
     )
 
 
-def test_a_new_head_is_not_dated_before_their_own_last_change(svc: RegistryService) -> None:
+def test_a_new_head_keeps_their_own_later_changes(svc: RegistryService) -> None:
+    """The wife becomes 世帯主 on the day of the death, recorded after her later 氏名変更: the 続柄
+    is laid over her record from that day, and the name change stays where it was."""
     result, _ = move_in_family(svc, "前田", "マエダ", on=date(2020, 4, 1))
-    head, wife, _child = result.atena_numbers
+    head, wife, child = result.atena_numbers
     _name_change(svc, wife, date(2021, 6, 1), "前田　花江", "マエダ　ハナエ")
-    with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            Death(
-                idempotency_key=key(),
-                event_date=date(2021, 3, 1),
-                notified_on=None,
-                atena_number=head,
-                new_head=wife,
-            ),
-        )
-    refused(exc, "前田　花江", "直前の異動日（2021-06-01）より前です")
-    assert svc.person(read_ctx(), head).status == "resident"
-    assert svc.person(read_ctx(), wife).relationship == "妻"
+    svc.submit(
+        change_ctx(),
+        Death(
+            idempotency_key=key(),
+            event_date=date(2021, 3, 1),
+            notified_on=None,
+            atena_number=head,
+            new_head=wife,
+            relationships={child: "子"},
+        ),
+    )
+    before, after = (svc.person_as_of(read_ctx(), wife, day) for day in (date(2021, 4, 1), date(2021, 7, 1)))
+    assert before is not None and (before.name, before.relationship) == ("前田　花子", "世帯主")
+    assert after is not None and (after.name, after.relationship) == ("前田　花江", "世帯主")
+    assert svc.person_as_of(read_ctx(), wife, date(2021, 2, 28)).relationship == "妻"  # type: ignore[union-attr]
 
 
 def test_a_returning_resident_is_not_dated_before_their_removal(svc: RegistryService) -> None:
@@ -204,13 +208,15 @@ def test_a_birth_is_not_dated_before_the_household_s_present_address(svc: Regist
 
 def test_a_member_whose_move_out_lies_ahead_still_lives_in_the_household(svc: RegistryService) -> None:
     """The wife's 転出予定日 is after the head's death: she lives in the household until then, so it
-    needs a 世帯主 (and can get none dated before her 転出 was recorded): not dissolved at once."""
+    needs a 世帯主 and is not dissolved at his death. She becomes 世帯主 that day and leaves as one;
+    her recorded 転出 is kept."""
     result, _ = move_in_family(svc, "松井", "マツイ", on=date(2020, 4, 1), with_child=False)
     head, wife = result.atena_numbers
+    household = result.household_numbers[0]
     _move_out(svc, (wife,), date(2025, 6, 20))
 
-    def death(new_head: str | None) -> None:
-        svc.submit(
+    def death(new_head: str | None) -> ChangeResult:
+        return svc.submit(
             change_ctx(),
             Death(
                 idempotency_key=key(),
@@ -224,14 +230,48 @@ def test_a_member_whose_move_out_lies_ahead_still_lives_in_the_household(svc: Re
     with pytest.raises(RegistryRefusal) as exc:
         death(None)
     refused(exc, "新しい世帯主を指定してください")
+    assert set(death(wife).atena_numbers) == {head, wife}
+    that_day = svc.household_as_of(read_ctx(), household, date(2025, 6, 1))
+    assert that_day.head is not None and that_day.head.atena_number == wife
+    assert [m.atena_number for m in that_day.members] == [wife]
+    record = svc.person(read_ctx(), wife)
+    assert (record.relationship, record.removal_reason, record.removed_on) == (
+        "世帯主",
+        "転出",
+        date(2025, 6, 20),
+    )
+    assert svc.person_as_of(read_ctx(), wife, date(2025, 5, 27)).relationship == "妻"  # type: ignore[union-attr]
+
+
+def test_a_restated_relationship_does_not_erase_a_later_one(svc: RegistryService) -> None:
+    """A member whose 続柄 changed after the change's date cannot be restated before it (the later
+    change would be lost): refused, as before."""
+    result, _ = move_in_family(svc, "平野", "ヒラノ", on=date(2020, 4, 1), with_child=False)
+    head, wife = result.atena_numbers
+    household = result.household_numbers[0]
+    svc.submit(
+        change_ctx(),
+        ChangeHead(
+            idempotency_key=key(),
+            event_date=date(2025, 5, 1),
+            notified_on=date(2025, 5, 1),
+            household_number=household,
+            new_head=wife,
+            relationships={head: "夫"},
+        ),
+    )
     with pytest.raises(RegistryRefusal) as exc:
-        death(wife)
-    refused(exc, "松井　花子", "直前の異動日（2025-06-20）より前です")
-    assert svc.person(read_ctx(), head).status == "resident"
-    # on the day of the refused death both still live there, the husband as 世帯主
-    that_day = svc.household_as_of(read_ctx(), result.household_numbers[0], date(2025, 5, 28))
-    assert that_day.head is not None and that_day.head.atena_number == head
-    assert {m.atena_number for m in that_day.members} == {head, wife}
+        svc.submit(
+            change_ctx(),
+            Death(
+                idempotency_key=key(),
+                event_date=date(2025, 4, 1),
+                notified_on=None,
+                atena_number=head,
+                new_head=wife,
+            ),
+        )
+    refused(exc, "直前の異動日（2025-05-01）より前です")
 
 
 def test_a_move_out_confirmed_early_is_not_dated_before_the_changes_before_it(svc: RegistryService) -> None:

@@ -121,7 +121,7 @@ def _after_leaving(
         if new_head is None:
             tx.refuse(f"新しい世帯主（統合宛名番号 {remaining_head}）は世帯に残る世帯員ではありません")
             return
-        tx.set(new_head, relationship=rules.HEAD, last_change="世帯主変更")
+        tx.restate_relationship(new_head, rules.HEAD, "世帯主変更")
         tx.event(EventType.HOUSEHOLD_CHANGE, new_head, kind="世帯主変更", relationship=rules.HEAD)
     elif remaining_head is not None:
         tx.refuse("世帯主は世帯に残るため、新しい世帯主は指定できません")
@@ -129,7 +129,7 @@ def _after_leaving(
         p = tx.persons[pid]
         if p is new_head:
             continue
-        tx.set(p, relationship=rel, last_change="続柄変更")
+        tx.restate_relationship(p, rel, "続柄変更")
         tx.event(EventType.HOUSEHOLD_CHANGE, p, kind="続柄変更", relationship=rel)
 
 

@@ -228,6 +228,27 @@ class ChangeTx:
         self.persons[p.id] = p
         return facts
 
+    def restate_relationship(self, p: Person, relationship: str, kind: str) -> None:
+        """Plan ``p``'s 続柄 from the effective date on: a new 世帯主, or a restated 続柄 (``kind``).
+
+        When ``p`` has later recorded changes that kept their household and 続柄 (a 転出予定日 ahead,
+        a 死亡 entered late), the 続柄 is laid over them, as a 職権修正 would, instead of erasing
+        them: the wife whose 転出 is pending becomes 世帯主 on the day her husband died, and leaves
+        as 世帯主. Any other later change refuses (see :meth:`set`).
+        """
+        if p.version_no and self.effective < p.last_change_on and self.effective >= p.birth_date:
+            later = [v for v in self.versions(p) if v.valid_to is None or v.valid_to > self.effective]
+            if (
+                later
+                and later[0].valid_from <= self.effective
+                and len({(v.relationship, v.household_id) for v in later}) == 1
+            ):
+                self.corrections[p.id] = {"relationship": relationship}
+                self.plan[p.id] = self.facts(p) | {"relationship": relationship}
+                self.persons[p.id] = p
+                return
+        self.set(p, relationship=relationship, last_change=kind)
+
     def correct(self, p: Person, fields: Facts) -> None:
         """Plan a 職権修正: ``fields`` overlay every version from the effective date on.
 
