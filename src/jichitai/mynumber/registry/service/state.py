@@ -167,6 +167,9 @@ class ChangeTx:
         lives there on that date; one recorded as joining on a later day does not yet. A change
         that would rewrite such a member's later record is refused by :meth:`set`.
         """
+        return self._members_on_effective_date(household)[0]
+
+    def _members_on_effective_date(self, household: Household) -> tuple[list[Person], dict[str, str]]:
         on_day = self.residents_on(household, self.effective)
         missing = [pid for pid in on_day if pid not in self.persons]
         if missing:
@@ -174,7 +177,7 @@ class ChangeTx:
                 self.persons[p.id] = p
         rows = [self.persons[pid] for pid in on_day]
         rows.sort(key=lambda p: (on_day[p.id] != rules.HEAD, p.birth_date, p.atena_number))
-        return rows
+        return rows, on_day
 
     def current_members(self, household: Household) -> list[Person]:
         """Those living in the household now (whatever the effective date)."""
@@ -185,9 +188,8 @@ class ChangeTx:
 
     def head_of(self, household: Household) -> Person | None:
         """The 世帯主 on the effective date, as recorded now."""
-        on_day = self.residents_on(household, self.effective)
-        heads = [p for p in self.members(household) if on_day[p.id] == rules.HEAD]
-        return heads[0] if heads else None
+        rows, on_day = self._members_on_effective_date(household)
+        return next((p for p in rows if on_day[p.id] == rules.HEAD), None)
 
     def address(self, text: str, note: str | None) -> Facts:
         """A resident's address, normalized and checked to lie in the municipality."""
