@@ -270,6 +270,7 @@ def _confirm(v: FormValues, key: str, on: date | None, notified: date | None) ->
         notified_on=notified,
         atena_number=v.digits("atena_number") or v.text("atena_number", "統合宛名番号", required=True),
         new_address=v.optional("new_address"),
+        remaining_head=v.optional("remaining_head"),
     )
 
 
@@ -470,7 +471,16 @@ CHANGE_FORMS: dict[str, ChangeForm] = {
             "confirm-move-out",
             "転出確定",
             "転入通知により、転出を確定します（施行令第11条）。異動日は実際の転出日です。",
-            (ATENA, Field("new_address", "転入通知の住所")),
+            (
+                ATENA,
+                Field("new_address", "転入通知の住所"),
+                Field(
+                    "remaining_head",
+                    "残る世帯の新しい世帯主の統合宛名番号",
+                    hint="世帯主が他の世帯員より先に転出していた場合",
+                    keywords=("残る", "世帯主のいない"),
+                ),
+            ),
             _confirm,
             notified=False,
         ),

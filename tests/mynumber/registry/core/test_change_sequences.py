@@ -625,7 +625,8 @@ class RegistrySequences(RuleBasedStateMachine):
                     (vf, vt, without(f, ignored)) for vf, vt, f in from_day(was, day)
                 ], f"the 職権修正 of {atena} changed more than its fields"
                 continue
-            if len(from_day(now, day)) > 1 and not isinstance(request, ConfirmMoveOut):
+            confirmed_one = isinstance(request, ConfirmMoveOut) and atena == request.atena_number
+            if len(from_day(now, day)) > 1 and not confirmed_one:
                 # a new 世帯主 or restated 続柄 laid over a member's later record that kept their
                 # household and 続柄 (ChangeTx.restate_relationship): only the 続柄 changes
                 ignored = {"relationship", *CHANGE_FACTS}
@@ -857,8 +858,16 @@ class RegistrySequences(RuleBasedStateMachine):
                 new_address=data.draw(
                     st.sampled_from((None, "神奈川県横浜市中区本町2-2")), label="new address"
                 ),
+                # mostly unnamed; a housemate when the 世帯主 left before the others
+                remaining_head=data.draw(
+                    st.sampled_from([None, None, None, *self._housemates(world, p)]), label="remaining head"
+                ),
             )
         )
+
+    @staticmethod
+    def _housemates(world: World, p: PersonState) -> list[str]:
+        return [q.atena for q in world.persons.values() if q.household == p.household and q.atena != p.atena]
 
     # -- rules: household changes ------------------------------------------------------------------
     @precondition(lambda self: bool(self.households))

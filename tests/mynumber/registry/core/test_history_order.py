@@ -352,3 +352,132 @@ def test_someone_may_join_before_a_younger_member_s_birth(svc: RegistryService) 
     assert joined.late_notification
     members = svc.household_as_of(read_ctx(), household, date(2025, 5, 5)).members
     assert len(members) == 3
+
+
+def _roles(svc: RegistryService, day: date, *atena_numbers: str) -> list[tuple[str, str] | None]:
+    """(続柄, status) of each person on ``day``, as recorded now."""
+    out: list[tuple[str, str] | None] = []
+    for a in atena_numbers:
+        p = svc.person_as_of(read_ctx(), a, day)
+        out.append(None if p is None else (p.relationship, p.status))
+    return out
+
+
+def test_a_member_confirmed_to_leave_before_the_head_leaves_the_new_head_where_it_was(
+    svc: RegistryService,
+) -> None:
+    """Husband and wife leave by one 転出, their son stays as 世帯主 from the 転出予定日. The wife is
+    confirmed to have left early: the husband is still 世帯主 until he leaves, so the son's start
+    does not move with her (it did, and two 世帯主 were refused)."""
+    result, _ = move_in_family(svc, "松本", "マツモト", on=date(2020, 4, 1))
+    head, wife, son = result.atena_numbers
+    _move_out(svc, (head, wife), date(2025, 6, 20), remaining_head=son)
+    _confirm(svc, wife, date(2025, 5, 20))
+    assert _roles(svc, date(2025, 5, 20), head, wife, son) == [
+        ("世帯主", "resident"),
+        ("妻", "removed"),
+        ("子", "resident"),
+    ]
+    assert _roles(svc, date(2025, 6, 20), head, son) == [("世帯主", "removed"), ("世帯主", "resident")]
+    # the husband confirmed earlier still: his son takes over on his day, the wife stays till hers
+    _confirm(svc, head, date(2025, 5, 10))
+    assert _roles(svc, date(2025, 5, 9), head, wife, son)[2] == ("子", "resident")
+    assert _roles(svc, date(2025, 5, 10), head, wife, son) == [
+        ("世帯主", "removed"),
+        ("妻", "resident"),
+        ("世帯主", "resident"),
+    ]
+
+
+def test_a_head_who_left_first_leaves_the_one_who_left_later_as_head(svc: RegistryService) -> None:
+    """Both left by one 転出, nobody stayed; the 転入通知 say the wife left ten days after her husband.
+    In between she was 世帯主 of her household of one: recorded without being asked, since her own
+    day is confirmed."""
+    result, _ = move_in_family(svc, "井上", "イノウエ", on=date(2020, 4, 1), with_child=False)
+    head, wife = result.atena_numbers
+    household = result.household_numbers[0]
+    _move_out(svc, (head, wife), date(2025, 6, 20))
+    _confirm(svc, wife, date(2025, 5, 20))
+    confirmed = _confirm(svc, head, date(2025, 5, 10))
+    assert set(confirmed.atena_numbers) == {head, wife}
+    assert _roles(svc, date(2025, 5, 9), head, wife) == [("世帯主", "resident"), ("妻", "resident")]
+    assert _roles(svc, date(2025, 5, 10), head, wife) == [("世帯主", "removed"), ("世帯主", "resident")]
+    assert _roles(svc, date(2025, 5, 20), wife) == [("世帯主", "removed")]
+    members = svc.household_as_of(read_ctx(), household, date(2025, 5, 15)).members
+    assert [m.atena_number for m in members] == [wife]
+
+
+def test_a_head_who_left_first_names_the_head_of_those_still_pending(svc: RegistryService) -> None:
+    """The wife's own 転出確定 has not come yet: she may turn out to have left the same day, so she is
+    not made 世帯主 unasked. The clerk either confirms her first or names her."""
+    result, _ = move_in_family(svc, "木村", "キムラ", on=date(2020, 4, 1), with_child=False)
+    head, wife = result.atena_numbers
+    _move_out(svc, (head, wife), date(2025, 6, 20))
+    with pytest.raises(RegistryRefusal) as exc:
+        _confirm(svc, head, date(2025, 5, 10))
+    refused(
+        exc,
+        "木村　花子が世帯主のいない世帯に残ります",
+        "残る世帯の新しい世帯主を指定するか、",
+        "同じ日に転出した場合は先に木村　花子の転出確定を記録してください",
+    )
+    svc.submit(
+        change_ctx(),
+        ConfirmMoveOut(
+            idempotency_key=key(),
+            event_date=date(2025, 5, 10),
+            notified_on=None,
+            atena_number=head,
+            remaining_head=wife,
+        ),
+    )
+    # she is 世帯主 from his day and leaves as 世帯主 on her 転出予定日, still pending
+    assert _roles(svc, date(2025, 5, 10), head, wife) == [("世帯主", "removed"), ("世帯主", "resident")]
+    assert _roles(svc, date(2025, 6, 20), wife) == [("世帯主", "removed")]
+    assert svc.person(read_ctx(), wife).move_out_confirmed is False
+
+
+def test_a_new_head_named_on_confirmation_must_be_one_who_stayed(svc: RegistryService) -> None:
+    result, _ = move_in_family(svc, "清水", "シミズ", on=date(2020, 4, 1))
+    head, wife, son = result.atena_numbers
+    _move_out(svc, (head, wife, son), date(2025, 6, 20))
+    _confirm(svc, son, date(2025, 5, 10))
+    _confirm(svc, wife, date(2025, 5, 20))
+
+    def confirm_head(**extra: str) -> None:
+        svc.submit(
+            change_ctx(),
+            ConfirmMoveOut(
+                idempotency_key=key(),
+                event_date=date(2025, 5, 15),
+                notified_on=None,
+                atena_number=head,
+                **extra,  # type: ignore[arg-type]
+            ),
+        )
+
+    with pytest.raises(RegistryRefusal) as exc:
+        confirm_head(remaining_head=son)  # gone on 05-10
+    refused(exc, f"新しい世帯主（統合宛名番号 {son}）は2025-05-15に世帯に残る者ではありません")
+    # the wife alone stayed, her day confirmed: she is 世帯主 without being named
+    confirm_head()
+    assert _roles(svc, date(2025, 5, 15), wife) == [("世帯主", "resident")]
+
+
+def test_a_new_head_is_named_on_confirmation_only_when_the_head_left_first(svc: RegistryService) -> None:
+    result, _ = move_in_family(svc, "山口", "ヤマグチ", on=date(2020, 4, 1))
+    head, wife, son = result.atena_numbers
+    _move_out(svc, (head,), date(2025, 6, 20), remaining_head=wife)
+    with pytest.raises(RegistryRefusal) as exc:
+        svc.submit(
+            change_ctx(),
+            ConfirmMoveOut(
+                idempotency_key=key(),
+                event_date=date(2025, 5, 10),
+                notified_on=None,
+                atena_number=head,
+                remaining_head=son,
+            ),
+        )
+    refused(exc, "新しい世帯主は転出の届出で指定されているため、ここでは指定できません")
+    assert svc.person(read_ctx(), head).move_out_confirmed is False

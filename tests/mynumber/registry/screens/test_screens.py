@@ -11,8 +11,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from jichitai.mynumber.registry.issuance import verify
-from jichitai.mynumber.registry.service import RegistryService
+from jichitai.mynumber.registry.service import MoveOut, RegistryService
 from jichitai.platform.storage import Storage
+from tests.conftest import ctx
 from tests.mynumber.registry.issuance.support import register_family
 from tests.mynumber.registry.screens.conftest import csrf_of, log_in
 
@@ -144,6 +145,45 @@ def test_move_in_through_the_form(clerk: TestClient, screen_storage: Storage) ->
     assert answer.status_code == 303, answer.text
     page = clerk.get(answer.headers["location"])
     assert "榎本　健" in page.text and "転入届を記録しました" in page.text
+
+
+def test_confirming_a_head_who_left_first_names_the_new_head(
+    clerk: TestClient, screen_storage: Storage
+) -> None:
+    """転出確定 of a 世帯主 who left before his wife, both by one 転出: the form asks who was 世帯主
+    in between, next to the field, and records it when named."""
+    svc = RegistryService(screen_storage)
+    family, _ = register_family(svc, "黒田", "クロダ", children=0, on=ON)
+    head, wife = family.atena_numbers
+    svc.submit(
+        ctx("registry.change.record"),
+        MoveOut(
+            idempotency_key="screen-move-out-kuroda",
+            event_date=date(2024, 9, 30),
+            notified_on=date(2024, 9, 2),
+            persons=(head, wife),
+            destination="大阪府大阪市北区梅田1-1-1",
+        ),
+    )
+    form = clerk.get("/staff/registry/changes/confirm-move-out", params={"atena_number": head})
+    assert form.status_code == 200 and 'name="remaining_head"' in form.text
+    data = {
+        "csrf_token": csrf_of(form.text),
+        "idempotency_key": "screen-confirm-kuroda",
+        "atena_number": head,
+        **_date("event_date", date(2024, 9, 10)),
+    }
+    refused = clerk.post("/staff/registry/changes/confirm-move-out", data=data)
+    assert refused.status_code == 400
+    assert "黒田　花子が世帯主のいない世帯に残ります" in refused.text
+    assert 'id="f-remaining_head-error"' in refused.text
+    ok = clerk.post(
+        "/staff/registry/changes/confirm-move-out",
+        data={**data, "idempotency_key": "screen-confirm-kuroda-2", "remaining_head": wife},
+    )
+    assert ok.status_code == 303, ok.text
+    during = svc.person_as_of(ctx("registry.person.read"), wife, date(2024, 9, 20))
+    assert during is not None and during.relationship == "世帯主"
 
 
 def test_certificate_download_is_a_valid_sealed_pdf(

@@ -359,9 +359,17 @@ def confirm_move_out(tx: ChangeTx, req: ConfirmMoveOut) -> None:
             f"（{versions[removal - 1].valid_from.isoformat()}）より前です"
         )
     tx.check()
-    if tx.effective < versions[removal].valid_from:
-        _move_back_with(tx, p, versions[removal])
-        _check_head_leaves_first(tx, p, versions[removal - 1] if removal else None)
+    early = tx.effective < versions[removal].valid_from
+    was_head = removal > 0 and versions[removal - 1].relationship == rules.HEAD
+    if early and (was_head or _alone_in(tx, p, versions[removal])):
+        successors = _move_back_with(tx, p, versions[removal])
+    else:
+        successors = []
+    if early and was_head:
+        _head_for_those_staying(tx, p, successors, req.remaining_head)
+    elif req.remaining_head is not None:
+        tx.refuse("世帯主が転出予定日より前に転出した場合のほかは、残る世帯の新しい世帯主は指定できません")
+    tx.check()
     tx.set(
         p,
         checked=False,
@@ -380,9 +388,28 @@ def confirm_move_out(tx: ChangeTx, req: ConfirmMoveOut) -> None:
     )
 
 
-def _move_back_with(tx: ChangeTx, p: Person, removal: PersonVersion) -> None:
+def _alone_in(tx: ChangeTx, p: Person, removal: PersonVersion) -> bool:
+    """Whether ``p`` was the only person the 転出 that removed them took out of the register."""
+    others = tx.session.scalar(
+        select(func.count()).where(
+            PersonVersion.change_id == removal.change_id,
+            PersonVersion.superseded_at.is_(None),
+            PersonVersion.status == STATUS_REMOVED,
+            PersonVersion.person_id != p.id,
+        )
+    )
+    return not others
+
+
+def _move_back_with(tx: ChangeTx, p: Person, removal: PersonVersion) -> list[Person]:
     """A 転出 confirmed for a day before its 転出予定日: what that 転出 made of those who stayed (a
-    new 世帯主, restated 続柄) moves back to the actual day with it, unless they changed since."""
+    new 世帯主, restated 続柄) moves back to the actual day with it, unless they changed since.
+
+    Only when it was the 世帯主's 転出 (the new 世帯主 takes over when he leaves) or ``p``'s alone:
+    a member who leaves early with the 世帯主 still there until the 転出予定日 takes nothing along.
+    Returns those moved back.
+    """
+    moved = []
     for v in tx.session.scalars(
         select(PersonVersion).where(
             PersonVersion.change_id == removal.change_id,
@@ -412,23 +439,56 @@ def _move_back_with(tx: ChangeTx, p: Person, removal: PersonVersion) -> None:
         )
         tx.set(q, checked=False, last_change=q.last_change)
         tx.event(EventType.HOUSEHOLD_CHANGE, q, kind=q.last_change, relationship=q.relationship)
+        moved.append(q)
+    return moved
 
 
-def _check_head_leaves_first(tx: ChangeTx, p: Person, last_resident: PersonVersion | None) -> None:
+def _head_for_those_staying(
+    tx: ChangeTx, p: Person, successors: Sequence[Person], remaining_head: str | None
+) -> None:
     """A 世帯主 confirmed to have left before the 転出予定日 must not leave behind, for those days,
-    members whose own 転出 is still pending: their 転出確定 comes first (or the same day)."""
-    if last_resident is None or last_resident.relationship != rules.HEAD:
-        return
+    a household without 世帯主.
+
+    Those still there on the actual day (members leaving later by the same 転出, or otherwise) get
+    the new 世帯主 the 転出 named, moved back with him; or, when it named none because all were
+    leaving, the one the clerk names now (``remaining_head``). One who stays alone and whose own
+    転出確定 is already recorded for a later day is 世帯主 of their household of one without being
+    named. Otherwise the clerk names the new 世帯主 or confirms the others' 転出 first (for the same
+    day, when they left together).
+    """
     household = tx.households[p.household_id]
-    staying = [
-        q for q in tx.members(household) if q is not p and q.id not in tx.plan and q.status == STATUS_REMOVED
-    ]
-    if staying:
+    moved = {q.id for q in successors}
+    staying = [q for q in tx.members(household) if q is not p and q.id not in moved]
+    if any(tx.facts(q)["relationship"] == rules.HEAD for q in successors):
+        if remaining_head is not None:
+            tx.refuse("新しい世帯主は転出の届出で指定されているため、ここでは指定できません")
+        return
+    if not staying:
+        if remaining_head is not None:
+            tx.refuse("世帯に残る者がいないため、新しい世帯主は指定できません")
+        return
+    new_head: Person | None
+    if remaining_head is not None:
+        new_head = next((q for q in staying if q.atena_number == remaining_head), None)
+        if new_head is None:
+            tx.refuse(
+                f"新しい世帯主（統合宛名番号 {remaining_head}）は"
+                f"{tx.effective.isoformat()}に世帯に残る者ではありません"
+            )
+            return
+    elif len(staying) == 1 and (staying[0].status != STATUS_REMOVED or staying[0].move_out_confirmed):
+        new_head = staying[0]
+    else:
         names = "、".join(q.name for q in staying)
+        pending = [q.name for q in staying if q.status == STATUS_REMOVED and not q.move_out_confirmed]
+        first = f"か、同じ日に転出した場合は先に{'、'.join(pending)}の転出確定を記録" if pending else ""
         tx.refuse(
             f"{p.name}: 世帯主の転出日を転出予定日より前にすると、{names}が世帯主のいない世帯に残ります。"
-            f"先に{names}の転出確定を記録してください"
+            f"残る世帯の新しい世帯主を指定する{first}してください"
         )
+        return
+    tx.restate_relationship(new_head, rules.HEAD, "世帯主変更")
+    tx.event(EventType.HOUSEHOLD_CHANGE, new_head, kind="世帯主変更", relationship=rules.HEAD)
 
 
 def split_household(tx: ChangeTx, req: SplitHousehold) -> None:

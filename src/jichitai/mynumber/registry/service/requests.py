@@ -124,6 +124,9 @@ class ConfirmMoveOut(ChangeRequest):
 
     atena_number: str = ""
     new_address: str | None = None  # 転入通知の住所
+    # a 世帯主 who left before the 転出予定日, leaving behind members who all left later by the same
+    # 転出 (so it named no new 世帯主): the one who was 世帯主 in between
+    remaining_head: str | None = None
 
     change_type = "転出確定"
 
