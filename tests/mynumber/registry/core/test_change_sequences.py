@@ -606,9 +606,13 @@ class RegistrySequences(RuleBasedStateMachine):
         day = request.event_date
         correction = isinstance(request, Correction)
         expected = None  # a 転出確定: the 転出予定日 it replaces
-        if isinstance(request, ConfirmMoveOut):
+        if isinstance(request, ConfirmMoveOut | Death):
+            # a death accepted for a 除票 is one before the 転出予定日 of a pending 転出
             confirmed = timeline([v for v in versions_before.values() if v.atena == request.atena_number])
-            expected = min(vf for vf, _vt, f in confirmed if f[FACT_INDEX["status"]] == STATUS_REMOVED)
+            expected = min(
+                (vf for vf, _vt, f in confirmed if f[FACT_INDEX["status"]] == STATUS_REMOVED), default=None
+            )
+        replaces_move_out = expected is not None
         for atena in self.persons:
             was = timeline([v for v in versions_before.values() if v.atena == atena])
             now = timeline([v for v in versions.values() if v.atena == atena])
@@ -625,7 +629,7 @@ class RegistrySequences(RuleBasedStateMachine):
                     (vf, vt, without(f, ignored)) for vf, vt, f in from_day(was, day)
                 ], f"the 職権修正 of {atena} changed more than its fields"
                 continue
-            confirmed_one = isinstance(request, ConfirmMoveOut) and atena == request.atena_number
+            confirmed_one = replaces_move_out and atena == getattr(request, "atena_number", None)
             if len(from_day(now, day)) > 1 and not confirmed_one:
                 # a new 世帯主 or restated 続柄 laid over a member's later record that kept their
                 # household and 続柄 (ChangeTx.restate_relationship): only the 続柄 changes
@@ -645,9 +649,10 @@ class RegistrySequences(RuleBasedStateMachine):
         its 異動日 (rules.check_history_order: "not before the last recorded change")."""
         day = request.event_date
         later = [(vf, f) for vf, _vt, f in was if vf > day]
-        if isinstance(request, ConfirmMoveOut):
-            # the actual move date replaces the 転出予定日 (``expected``): the 除票 part moves back,
-            # and with it what the 転出 made of those who stayed that day (a new 世帯主, 続柄)
+        if expected is not None:
+            # the actual move date (or the death before it) replaces the 転出予定日 (``expected``):
+            # the 除票 part moves back, and with it what the 転出 made of those who stayed that day
+            # (a new 世帯主, 続柄)
             later = [
                 (vf, f) for vf, f in later if f[FACT_INDEX["status"]] != STATUS_REMOVED and vf != expected
             ]
@@ -813,7 +818,8 @@ class RegistrySequences(RuleBasedStateMachine):
         elif flaw == 7:
             persons.append(persons[0])  # named twice
         roles = self._roles(data, world, household, leaving, forms_household=False)
-        abroad = data.draw(st.booleans(), label="abroad")
+        # mostly within Japan: pending until their 転出確定 (or a death before the day)
+        abroad = data.draw(st.integers(0, 3), label="abroad") == 0
         self._submit(
             MoveOut(
                 idempotency_key=key(),
@@ -1006,15 +1012,36 @@ class RegistrySequences(RuleBasedStateMachine):
     @rule(data=st.data())
     def death(self, data: st.DataObject) -> None:
         world = self._world()
-        p = self._person(data, world)
-        event_date = self._date(data)
+        pending = [
+            p for p in world.persons.values() if p.removal_reason == "転出" and not p.move_out_confirmed
+        ]
+        roles: dict[str, Any]
+        if pending and data.draw(st.integers(0, 2), label="dies before moving") == 0:
+            # before the 転出予定日 of their pending 転出 (or, now and then, on it)
+            p = data.draw(st.sampled_from(pending), label="moving out")
+            assert p.removed_on is not None
+            last = min(
+                p.removed_on - timedelta(days=data.draw(st.sampled_from((1, 1, 1, 0)), label="on it")), TODAY
+            )
+            span = max((last - p.address_since).days, 0)
+            event_date = p.address_since + timedelta(days=data.draw(st.integers(0, span), label="died on"))
+            roles = {
+                "new_head": data.draw(
+                    st.sampled_from([None, None, *self._housemates(world, p)]), label="new head"
+                ),
+                "relationships": {},
+            }
+        else:
+            p = self._person(data, world)
+            event_date = self._date(data)
+            roles = self._removal_roles(data, world, p)
         self._submit(
             Death(
                 idempotency_key=key(),
                 event_date=event_date,
                 notified_on=self._notified(data, event_date),
                 atena_number=p.atena,
-                **self._removal_roles(data, world, p),
+                **roles,
             )
         )
 

@@ -481,3 +481,69 @@ def test_a_new_head_is_named_on_confirmation_only_when_the_head_left_first(svc: 
         )
     refused(exc, "新しい世帯主は転出の届出で指定されているため、ここでは指定できません")
     assert svc.person(read_ctx(), head).move_out_confirmed is False
+
+
+def _death(svc: RegistryService, atena_number: str, on: date, **extra: str) -> ChangeResult:
+    return svc.submit(
+        change_ctx(),
+        Death(
+            idempotency_key=key(),
+            event_date=on,
+            notified_on=on,
+            atena_number=atena_number,
+            **extra,  # type: ignore[arg-type]
+        ),
+    )
+
+
+def test_a_death_before_the_move_out_day_replaces_the_pending_move_out(svc: RegistryService) -> None:
+    """Husband and wife filed a 転出 (their son stays as 世帯主); the husband dies before the day.
+    He never moved: his 除票 is by death, and his son is 世帯主 from that day (it was refused as
+    the 死亡 of a 除票, so a death before the move could not be recorded)."""
+    result, _ = move_in_family(svc, "中島", "ナカジマ", on=date(2020, 4, 1))
+    head, wife, son = result.atena_numbers
+    _move_out(svc, (head, wife), date(2025, 6, 20), remaining_head=son)
+    died = _death(svc, head, date(2025, 5, 10))
+    assert set(died.atena_numbers) == {head, son}
+    record = svc.person(read_ctx(), head)
+    assert (record.removal_reason, record.removed_on) == ("死亡", date(2025, 5, 10))
+    assert record.moved_out_to is None
+    assert _roles(svc, date(2025, 5, 9), head, son) == [("世帯主", "resident"), ("子", "resident")]
+    assert _roles(svc, date(2025, 5, 10), head, wife, son) == [
+        ("世帯主", "removed"),
+        ("妻", "resident"),
+        ("世帯主", "resident"),
+    ]
+    assert _roles(svc, date(2025, 6, 20), wife) == [("妻", "removed")]  # her 転出 stands
+    events = [e for e in svc.events_since(read_ctx(), 0, 1000) if e.atena_number == head]
+    assert events[-1].event_type.value == "death" and events[-1].payload["replaces_move_out"] is True
+
+
+def test_a_member_s_death_before_the_move_out_day_leaves_the_head_s_move_out_as_it_was(
+    svc: RegistryService,
+) -> None:
+    result, _ = move_in_family(svc, "石川", "イシカワ", on=date(2020, 4, 1))
+    head, wife, son = result.atena_numbers
+    _move_out(svc, (head, wife), date(2025, 6, 20), remaining_head=son)
+    _death(svc, wife, date(2025, 5, 10))
+    assert svc.person(read_ctx(), wife).removal_reason == "死亡"
+    assert _roles(svc, date(2025, 5, 10), head, son) == [("世帯主", "resident"), ("子", "resident")]
+    assert _roles(svc, date(2025, 6, 20), head, son) == [("世帯主", "removed"), ("世帯主", "resident")]
+    # after the day he has moved: his death is the new municipality's to record
+    with pytest.raises(RegistryRefusal) as exc:
+        _death(svc, head, date(2025, 6, 20))
+    refused(exc, "除票（消除された住民）のため死亡は記録できません")
+
+
+def test_a_head_s_death_before_a_move_out_with_nobody_staying_names_the_new_head(
+    svc: RegistryService,
+) -> None:
+    result, _ = move_in_family(svc, "前川", "マエカワ", on=date(2020, 4, 1), with_child=False)
+    head, wife = result.atena_numbers
+    _move_out(svc, (head, wife), date(2025, 6, 20))
+    with pytest.raises(RegistryRefusal) as exc:
+        _death(svc, head, date(2025, 5, 10))
+    refused(exc, "世帯主が転出予定日より前に死亡したため、前川　花子が世帯主のいない世帯に残ります")
+    _death(svc, head, date(2025, 5, 10), new_head=wife)
+    assert _roles(svc, date(2025, 5, 10), wife) == [("世帯主", "resident")]
+    assert _roles(svc, date(2025, 6, 20), wife) == [("世帯主", "removed")]

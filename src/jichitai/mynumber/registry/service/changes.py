@@ -351,23 +351,14 @@ def confirm_move_out(tx: ChangeTx, req: ConfirmMoveOut) -> None:
     if tx.effective < p.address_since:
         tx.refuse(f"{p.name}: 転出日が住所を定めた日（{p.address_since.isoformat()}）より前です")
     tx.check()
-    versions = tx.versions(p)
-    removal = next(i for i, v in enumerate(versions) if v.status == STATUS_REMOVED)
-    if removal and tx.effective < versions[removal - 1].valid_from:
-        tx.refuse(
-            f"{p.name}: 転出日（{tx.effective.isoformat()}）が転出前の最後の異動日"
-            f"（{versions[removal - 1].valid_from.isoformat()}）より前です"
-        )
-    tx.check()
-    early = tx.effective < versions[removal].valid_from
-    was_head = removal > 0 and versions[removal - 1].relationship == rules.HEAD
-    if early and (was_head or _alone_in(tx, p, versions[removal])):
-        successors = _move_back_with(tx, p, versions[removal])
-    else:
-        successors = []
-    if early and was_head:
-        _head_for_those_staying(tx, p, successors, req.remaining_head)
-    elif req.remaining_head is not None:
+    staying = _ends_move_out_early(
+        tx,
+        p,
+        day_label="転出日",
+        head_left="世帯主の転出日を転出予定日より前にすると",
+        remaining_head=req.remaining_head,
+    )
+    if req.remaining_head is not None and staying is None:
         tx.refuse("世帯主が転出予定日より前に転出した場合のほかは、残る世帯の新しい世帯主は指定できません")
     tx.check()
     tx.set(
@@ -386,6 +377,36 @@ def confirm_move_out(tx: ChangeTx, req: ConfirmMoveOut) -> None:
         confirmed=True,
         expected_on=p.removed_on,
     )
+
+
+def _ends_move_out_early(
+    tx: ChangeTx, p: Person, *, day_label: str, head_left: str, remaining_head: str | None
+) -> list[Person] | None:
+    """``p``'s pending 転出 ends on the effective date instead (a 転出確定 for an earlier day than
+    the 転出予定日, or a death before it): checks, and what it carries along for those who stay.
+
+    Not before ``p``'s last change before the 転出. On a day before the 転出予定日, what the 転出
+    made of those who stayed moves back too (:func:`_move_back_with`) and, when ``p`` was 世帯主,
+    those still there get one (:func:`_head_for_those_staying`, which may take ``remaining_head``):
+    the members who stay on the effective date are returned then, and None otherwise.
+    """
+    versions = tx.versions(p)
+    removal = next(i for i, v in enumerate(versions) if v.status == STATUS_REMOVED)
+    if removal and tx.effective < versions[removal - 1].valid_from:
+        tx.refuse(
+            f"{p.name}: {day_label}（{tx.effective.isoformat()}）が転出前の最後の異動日"
+            f"（{versions[removal - 1].valid_from.isoformat()}）より前です"
+        )
+    tx.check()
+    if tx.effective >= versions[removal].valid_from:
+        return None
+    was_head = removal > 0 and versions[removal - 1].relationship == rules.HEAD
+    if not (was_head or _alone_in(tx, p, versions[removal])):
+        return None
+    successors = _move_back_with(tx, p, versions[removal])
+    if not was_head:
+        return None
+    return _head_for_those_staying(tx, p, successors, remaining_head, head_left=head_left)
 
 
 def _alone_in(tx: ChangeTx, p: Person, removal: PersonVersion) -> bool:
@@ -444,8 +465,8 @@ def _move_back_with(tx: ChangeTx, p: Person, removal: PersonVersion) -> list[Per
 
 
 def _head_for_those_staying(
-    tx: ChangeTx, p: Person, successors: Sequence[Person], remaining_head: str | None
-) -> None:
+    tx: ChangeTx, p: Person, successors: Sequence[Person], remaining_head: str | None, *, head_left: str
+) -> list[Person]:
     """A 世帯主 confirmed to have left before the 転出予定日 must not leave behind, for those days,
     a household without 世帯主.
 
@@ -454,7 +475,7 @@ def _head_for_those_staying(
     leaving, the one the clerk names now (``remaining_head``). One who stays alone and whose own
     転出確定 is already recorded for a later day is 世帯主 of their household of one without being
     named. Otherwise the clerk names the new 世帯主 or confirms the others' 転出 first (for the same
-    day, when they left together).
+    day, when they left together). Returns those who stay.
     """
     household = tx.households[p.household_id]
     moved = {q.id for q in successors}
@@ -462,11 +483,11 @@ def _head_for_those_staying(
     if any(tx.facts(q)["relationship"] == rules.HEAD for q in successors):
         if remaining_head is not None:
             tx.refuse("新しい世帯主は転出の届出で指定されているため、ここでは指定できません")
-        return
+        return staying
     if not staying:
         if remaining_head is not None:
             tx.refuse("世帯に残る者がいないため、新しい世帯主は指定できません")
-        return
+        return staying
     new_head: Person | None
     if remaining_head is not None:
         new_head = next((q for q in staying if q.atena_number == remaining_head), None)
@@ -475,7 +496,7 @@ def _head_for_those_staying(
                 f"新しい世帯主（統合宛名番号 {remaining_head}）は"
                 f"{tx.effective.isoformat()}に世帯に残る者ではありません"
             )
-            return
+            return staying
     elif len(staying) == 1 and (staying[0].status != STATUS_REMOVED or staying[0].move_out_confirmed):
         new_head = staying[0]
     else:
@@ -483,12 +504,13 @@ def _head_for_those_staying(
         pending = [q.name for q in staying if q.status == STATUS_REMOVED and not q.move_out_confirmed]
         first = f"か、同じ日に転出した場合は先に{'、'.join(pending)}の転出確定を記録" if pending else ""
         tx.refuse(
-            f"{p.name}: 世帯主の転出日を転出予定日より前にすると、{names}が世帯主のいない世帯に残ります。"
+            f"{p.name}: {head_left}、{names}が世帯主のいない世帯に残ります。"
             f"残る世帯の新しい世帯主を指定する{first}してください"
         )
-        return
+        return staying
     tx.restate_relationship(new_head, rules.HEAD, "世帯主変更")
     tx.event(EventType.HOUSEHOLD_CHANGE, new_head, kind="世帯主変更", relationship=rules.HEAD)
+    return staying
 
 
 def split_household(tx: ChangeTx, req: SplitHousehold) -> None:
@@ -658,6 +680,11 @@ def _remove(
 
 def death(tx: ChangeTx, req: Death) -> None:
     """死亡: a 除票; the household of a dead head needs a new head unless nobody is left."""
+    p = tx.person(req.atena_number)
+    moving_out = p.removal_reason == "転出" and not p.move_out_confirmed
+    if moving_out and p.removed_on is not None and tx.effective < p.removed_on:
+        _death_before_move_out(tx, p, req)
+        return
     _remove(
         tx,
         req.atena_number,
@@ -668,6 +695,44 @@ def death(tx: ChangeTx, req: Death) -> None:
         event_type=EventType.DEATH,
         payload={},
     )
+
+
+def _death_before_move_out(tx: ChangeTx, p: Person, req: Death) -> None:
+    """Death before the 転出予定日 of a pending 転出: the person never moved; the 除票 is by death,
+    from the day of death, as with a 転出確定 for that day (``new_head`` as its 残る世帯の新しい世帯主,
+    ``relationships`` restating those who stay)."""
+    tx.refuse(*rules.check_event_date(tx.effective, today=tx.today, birth_date=p.birth_date, label=p.name))
+    tx.refuse(*rules.check_notification_date(req.notified_on, tx.effective, today=tx.today))
+    if tx.effective < p.address_since:
+        tx.refuse(f"{p.name}: 死亡日が住所を定めた日（{p.address_since.isoformat()}）より前です")
+    tx.check()
+    staying = _ends_move_out_early(
+        tx,
+        p,
+        day_label="死亡日",
+        head_left="世帯主が転出予定日より前に死亡したため",
+        remaining_head=req.new_head,
+    )
+    if staying is None:
+        if req.new_head is not None:
+            tx.refuse("世帯主は世帯に残るため、新しい世帯主は指定できません")
+        staying = [q for q in tx.members(tx.households[p.household_id]) if q is not p]
+    for pid, rel in tx.relationships(req.relationships, staying).items():
+        q = tx.persons[pid]
+        if tx.facts(q)["relationship"] != rules.HEAD:
+            tx.restate_relationship(q, rel, "続柄変更")
+            tx.event(EventType.HOUSEHOLD_CHANGE, q, kind="続柄変更", relationship=rel)
+    tx.check()
+    tx.set(
+        p,
+        checked=False,
+        removal_reason="死亡",
+        removed_on=tx.effective,
+        moved_out_to=None,
+        move_out_confirmed=None,
+        last_change="死亡",
+    )
+    tx.event(EventType.DEATH, p, replaces_move_out=True)
 
 
 def ex_officio_removal(tx: ChangeTx, req: ExOfficioRemoval) -> None:
