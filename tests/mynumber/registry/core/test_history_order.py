@@ -68,11 +68,17 @@ def _move_out(svc: RegistryService, persons: tuple[str, ...], expected: date, **
     )
 
 
-def _confirm(svc: RegistryService, atena_number: str, moved_on: date) -> ChangeResult:
+def _confirm(
+    svc: RegistryService, atena_number: str, moved_on: date, remaining_head: str | None = None
+) -> ChangeResult:
     return svc.submit(
         change_ctx(),
         ConfirmMoveOut(
-            idempotency_key=key(), event_date=moved_on, notified_on=None, atena_number=atena_number
+            idempotency_key=key(),
+            event_date=moved_on,
+            notified_on=None,
+            atena_number=atena_number,
+            remaining_head=remaining_head,
         ),
     )
 
@@ -421,16 +427,7 @@ def test_a_head_who_left_first_names_the_head_of_those_still_pending(svc: Regist
         "残る世帯の新しい世帯主を指定するか、",
         "同じ日に転出した場合は先に木村　花子の転出確定を記録してください",
     )
-    svc.submit(
-        change_ctx(),
-        ConfirmMoveOut(
-            idempotency_key=key(),
-            event_date=date(2025, 5, 10),
-            notified_on=None,
-            atena_number=head,
-            remaining_head=wife,
-        ),
-    )
+    _confirm(svc, head, date(2025, 5, 10), remaining_head=wife)
     # she is 世帯主 from his day and leaves as 世帯主 on her 転出予定日, still pending
     assert _roles(svc, date(2025, 5, 10), head, wife) == [("世帯主", "removed"), ("世帯主", "resident")]
     assert _roles(svc, date(2025, 6, 20), wife) == [("世帯主", "removed")]
@@ -444,23 +441,11 @@ def test_a_new_head_named_on_confirmation_must_be_one_who_stayed(svc: RegistrySe
     _confirm(svc, son, date(2025, 5, 10))
     _confirm(svc, wife, date(2025, 5, 20))
 
-    def confirm_head(**extra: str) -> None:
-        svc.submit(
-            change_ctx(),
-            ConfirmMoveOut(
-                idempotency_key=key(),
-                event_date=date(2025, 5, 15),
-                notified_on=None,
-                atena_number=head,
-                **extra,  # type: ignore[arg-type]
-            ),
-        )
-
     with pytest.raises(RegistryRefusal) as exc:
-        confirm_head(remaining_head=son)  # gone on 05-10
+        _confirm(svc, head, date(2025, 5, 15), remaining_head=son)  # gone on 05-10
     refused(exc, f"新しい世帯主（統合宛名番号 {son}）は2025-05-15に世帯に残る者ではありません")
     # the wife alone stayed, her day confirmed: she is 世帯主 without being named
-    confirm_head()
+    _confirm(svc, head, date(2025, 5, 15))
     assert _roles(svc, date(2025, 5, 15), wife) == [("世帯主", "resident")]
 
 
@@ -469,16 +454,7 @@ def test_a_new_head_is_named_on_confirmation_only_when_the_head_left_first(svc: 
     head, wife, son = result.atena_numbers
     _move_out(svc, (head,), date(2025, 6, 20), remaining_head=wife)
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            ConfirmMoveOut(
-                idempotency_key=key(),
-                event_date=date(2025, 5, 10),
-                notified_on=None,
-                atena_number=head,
-                remaining_head=son,
-            ),
-        )
+        _confirm(svc, head, date(2025, 5, 10), remaining_head=son)
     refused(exc, "新しい世帯主は転出の届出で指定されているため、ここでは指定できません")
     assert svc.person(read_ctx(), head).move_out_confirmed is False
 

@@ -347,10 +347,6 @@ def confirm_move_out(tx: ChangeTx, req: ConfirmMoveOut) -> None:
         tx.refuse(f"{p.name}: 転出の届出がないため転出確定はできません")
     elif p.move_out_confirmed:
         tx.refuse(f"{p.name}: 既に転出確定されています")
-    tx.refuse(*rules.check_event_date(tx.effective, today=tx.today, birth_date=p.birth_date, label=p.name))
-    if tx.effective < p.address_since:
-        tx.refuse(f"{p.name}: 転出日が住所を定めた日（{p.address_since.isoformat()}）より前です")
-    tx.check()
     staying = _ends_move_out_early(
         tx,
         p,
@@ -385,11 +381,16 @@ def _ends_move_out_early(
     """``p``'s pending 転出 ends on the effective date instead (a 転出確定 for an earlier day than
     the 転出予定日, or a death before it): checks, and what it carries along for those who stay.
 
-    Not before ``p``'s last change before the 転出. On a day before the 転出予定日, what the 転出
+    Not in the future, nor before ``p``'s birth, 住所を定めた日 or last change before the 転出
+    (``day_label`` names the date in the reasons). On a day before the 転出予定日, what the 転出
     made of those who stayed moves back too (:func:`_move_back_with`) and, when ``p`` was 世帯主,
     those still there get one (:func:`_head_for_those_staying`, which may take ``remaining_head``):
     the members who stay on the effective date are returned then, and None otherwise.
     """
+    tx.refuse(*rules.check_event_date(tx.effective, today=tx.today, birth_date=p.birth_date, label=p.name))
+    if tx.effective < p.address_since:
+        tx.refuse(f"{p.name}: {day_label}が住所を定めた日（{p.address_since.isoformat()}）より前です")
+    tx.check()
     versions = tx.versions(p)
     removal = next(i for i, v in enumerate(versions) if v.status == STATUS_REMOVED)
     if removal and tx.effective < versions[removal - 1].valid_from:
@@ -701,11 +702,7 @@ def _death_before_move_out(tx: ChangeTx, p: Person, req: Death) -> None:
     """Death before the 転出予定日 of a pending 転出: the person never moved; the 除票 is by death,
     from the day of death, as with a 転出確定 for that day (``new_head`` as its 残る世帯の新しい世帯主,
     ``relationships`` restating those who stay)."""
-    tx.refuse(*rules.check_event_date(tx.effective, today=tx.today, birth_date=p.birth_date, label=p.name))
     tx.refuse(*rules.check_notification_date(req.notified_on, tx.effective, today=tx.today))
-    if tx.effective < p.address_since:
-        tx.refuse(f"{p.name}: 死亡日が住所を定めた日（{p.address_since.isoformat()}）より前です")
-    tx.check()
     staying = _ends_move_out_early(
         tx,
         p,
