@@ -138,12 +138,14 @@ KIN_TERMS: frozenset[str] = frozenset(
 )  # fmt: skip
 
 CHANGE_REASONS: frozenset[str] = frozenset(
-    {"移行", "転入", "国外転入", "転居", "転出", "国外転出", "出生", "死亡", "世帯変更", "世帯分離",
-     "世帯合併", "世帯主変更", "氏名変更", "続柄変更", "転籍", "帰化", "国籍取得", "国籍喪失",
+    {"移行", "転入", "国外転入", "転居", "転出", "国外転出", "転出取消", "出生", "死亡", "世帯変更",
+     "世帯分離", "世帯合併", "世帯主変更", "氏名変更", "続柄変更", "転籍", "帰化", "国籍取得", "国籍喪失",
      "職権記載", "職権修正", "職権消除", "在留資格変更", "在留期間更新", "通称記載", "通称削除"}
 )  # fmt: skip
 REMOVAL_REASONS: frozenset[str] = frozenset({"転出", "国外転出", "死亡", "職権消除", "国籍取得", "国籍喪失"})
 FUTURE_ALLOWED_REMOVALS: frozenset[str] = frozenset({"転出", "国外転出"})  # 転出予定日 may lie ahead
+# a 転出取消 is dated on the 転出予定日 it cancels, which may lie ahead too
+FUTURE_ALLOWED_CHANGES: frozenset[str] = FUTURE_ALLOWED_REMOVALS | {"転出取消"}
 
 RESIDENCE_STATUSES: frozenset[str] = frozenset(
     {"外交", "公用", "教授", "芸術", "宗教", "報道", "高度専門職1号", "高度専門職2号", "経営・管理",
@@ -565,7 +567,7 @@ def parse_row(record: Mapping[str, object], line: int, ctx: ParseContext) -> Res
         if birth is not None and value < birth:
             r.error(column, f"生年月日（{birth.isoformat()}）より前の日付です: {value.isoformat()}")
         elif value > today and not (
-            column in ("異動日", "消除日") and (removal_reason or change_reason) in FUTURE_ALLOWED_REMOVALS
+            column in ("異動日", "消除日") and (removal_reason or change_reason) in FUTURE_ALLOWED_CHANGES
         ):
             r.error(column, f"未来の日付です: {value.isoformat()}")
     if became is not None and since is not None and since < became:

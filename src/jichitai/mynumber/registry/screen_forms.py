@@ -17,6 +17,7 @@ from typing import Any
 
 from jichitai.mynumber.registry.service import (
     Birth,
+    CancelMoveOut,
     ChangeHead,
     ChangeRequest,
     ConfirmMoveOut,
@@ -274,6 +275,15 @@ def _confirm(v: FormValues, key: str, on: date | None, notified: date | None) ->
     )
 
 
+def _cancel_move_out(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
+    return CancelMoveOut(
+        idempotency_key=key,
+        event_date=on or date.min,
+        notified_on=notified,
+        atena_number=v.digits("atena_number") or v.text("atena_number", "統合宛名番号", required=True),
+    )
+
+
 def _split_household(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
     persons = v.numbers("persons")
     if not persons:
@@ -483,6 +493,14 @@ CHANGE_FORMS: dict[str, ChangeForm] = {
             ),
             _confirm,
             notified=False,
+        ),
+        ChangeForm(
+            "cancel-move-out",
+            "転出取消",
+            "転出の届出をした者が転出しないことになったときに、転出を取り消します。"
+            "異動日には取り消す転出の転出予定日を入力します。",
+            (ATENA,),
+            _cancel_move_out,
         ),
         ChangeForm(
             "split-household",

@@ -70,6 +70,7 @@ from jichitai.mynumber.registry.models import (
 )
 from jichitai.mynumber.registry.service import (
     Birth,
+    CancelMoveOut,
     ChangeHead,
     ChangeRequest,
     ChangeResult,
@@ -868,6 +869,28 @@ class RegistrySequences(RuleBasedStateMachine):
                 remaining_head=data.draw(
                     st.sampled_from([None, None, None, *self._housemates(world, p)]), label="remaining head"
                 ),
+            )
+        )
+
+    @precondition(lambda self: bool(self.persons))
+    @rule(data=st.data())
+    def cancel_move_out(self, data: st.DataObject) -> None:
+        world = self._world()
+        pending = [
+            p for p in world.persons.values() if p.removal_reason == "転出" and not p.move_out_confirmed
+        ]
+        if pending and data.draw(st.integers(0, 4), label="pending") < 4:
+            p = data.draw(st.sampled_from(pending), label="moving out")
+        else:
+            p = world.persons[data.draw(st.sampled_from(self.persons), label="person")]
+        on_its_day = p.removed_on is not None and data.draw(st.integers(0, 5), label="wrong day") < 5
+        event_date = p.removed_on if on_its_day and p.removed_on is not None else self._date(data)
+        self._submit(
+            CancelMoveOut(
+                idempotency_key=key(),
+                event_date=event_date,
+                notified_on=min(event_date, TODAY),
+                atena_number=p.atena,
             )
         )
 

@@ -186,6 +186,44 @@ def test_confirming_a_head_who_left_first_names_the_new_head(
     assert during is not None and during.relationship == "世帯主"
 
 
+def test_cancelling_a_move_out_through_the_form(clerk: TestClient, screen_storage: Storage) -> None:
+    svc = RegistryService(screen_storage)
+    family, _ = register_family(svc, "青木", "アオキ", children=0, on=ON)
+    head, wife = family.atena_numbers
+    svc.submit(
+        ctx("registry.change.record"),
+        MoveOut(
+            idempotency_key="screen-move-out-aoki",
+            event_date=date(2024, 10, 31),
+            notified_on=date(2024, 10, 1),
+            persons=(head,),
+            destination="大阪府大阪市北区梅田1-1-1",
+            remaining_head=wife,
+        ),
+    )
+    form = clerk.get("/staff/registry/changes/cancel-move-out", params={"atena_number": head})
+    assert form.status_code == 200 and "転出取消" in form.text
+    data = {
+        "csrf_token": csrf_of(form.text),
+        "idempotency_key": "screen-cancel-aoki",
+        "atena_number": head,
+        **_date("event_date", date(2024, 10, 30)),
+        **_date("notified_on", date(2024, 10, 20)),
+    }
+    wrong_day = clerk.post("/staff/registry/changes/cancel-move-out", data=data)
+    assert wrong_day.status_code == 400
+    assert "異動日には取り消す転出の転出予定日（2024-10-31）を入力してください" in wrong_day.text
+    ok = clerk.post(
+        "/staff/registry/changes/cancel-move-out",
+        data={**data, "idempotency_key": "screen-cancel-aoki-2", **_date("event_date", date(2024, 10, 31))},
+    )
+    assert ok.status_code == 303, ok.text
+    shown = clerk.get(ok.headers["location"])
+    assert "転出取消を記録しました" in shown.text
+    record = svc.person(ctx("registry.person.read"), head)
+    assert (record.status, record.relationship) == ("resident", "世帯主")
+
+
 def test_certificate_download_is_a_valid_sealed_pdf(
     clerk: TestClient, screen_storage: Storage, family: tuple[tuple[str, ...], str]
 ) -> None:

@@ -28,7 +28,7 @@ from jichitai.mynumber.registry.interchange import (
     BLOCK_MAX_CHARS,
     CHANGE_REASONS,
     COLUMN_NAMES,
-    FUTURE_ALLOWED_REMOVALS,
+    FUTURE_ALLOWED_CHANGES,
     KIND_CODES,
     MAX_AGE_YEARS,
     NAME_MAX_CHARS,
@@ -354,7 +354,7 @@ class FastRowParser:
         if (removed_on is None) != (removal_reason is None):
             return None
 
-        future_ok = (removal_reason or change_reason) in FUTURE_ALLOWED_REMOVALS
+        future_ok = (removal_reason or change_reason) in FUTURE_ALLOWED_CHANGES
         if became < birth or became > today or since < birth or since > today:
             return None
         for value in (change_date, removed_on):

@@ -27,6 +27,7 @@ from jichitai.mynumber.registry.service.changes import HANDLERS
 from jichitai.mynumber.registry.service.queries import HouseholdRecord, PersonRecord, VersionRecord
 from jichitai.mynumber.registry.service.requests import (
     Birth,
+    CancelMoveOut,
     ChangeHead,
     ChangeRequest,
     ChangeResult,
@@ -51,6 +52,7 @@ from jichitai.platform.zones import Zone
 
 __all__ = [
     "Birth",
+    "CancelMoveOut",
     "ChangeHead",
     "ChangeRequest",
     "ChangeResult",

@@ -14,10 +14,17 @@ from sqlalchemy import func, select
 
 from jichitai.mynumber.registry import rules
 from jichitai.mynumber.registry.events import EventType
-from jichitai.mynumber.registry.models import STATUS_REMOVED, Household, Person, PersonVersion
+from jichitai.mynumber.registry.models import (
+    STATUS_REMOVED,
+    STATUS_RESIDENT,
+    Household,
+    Person,
+    PersonVersion,
+)
 from jichitai.mynumber.registry.names import check_katakana, normalize_kana, normalize_name
 from jichitai.mynumber.registry.service.requests import (
     Birth,
+    CancelMoveOut,
     ChangeHead,
     ChangeRequest,
     ConfirmMoveOut,
@@ -373,6 +380,88 @@ def confirm_move_out(tx: ChangeTx, req: ConfirmMoveOut) -> None:
         confirmed=True,
         expected_on=p.removed_on,
     )
+
+
+def cancel_move_out(tx: ChangeTx, req: CancelMoveOut) -> None:
+    """転出取消: from its 転出予定日 the person is a resident again, and what the 転出 made of those
+    who stayed (a new 世帯主, restated 続柄) is undone.
+
+    Only a pending 転出 (not confirmed; a 国外転出 is final when notified), dated on its
+    転出予定日. What the 転出 made of others is undone when the person was 世帯主 or left alone (as
+    a 転出確定 moves it back), and refused when those records changed since. A member who stays
+    while the 世帯主 still leaves, with no new 世帯主 named, becomes 世帯主 of the household from
+    that day; a household that the 転出 emptied goes on.
+    """
+    p = tx.person(req.atena_number)
+    if p.removal_reason == "国外転出":
+        tx.refuse(f"{p.name}: 国外転出は届出により確定しているため転出取消はできません")
+    elif p.removal_reason != "転出" or p.removed_on is None:
+        tx.refuse(f"{p.name}: 転出の届出がないため転出取消はできません")
+    elif p.move_out_confirmed:
+        tx.refuse(f"{p.name}: 転出確定の後は転出取消はできません")
+    elif tx.effective != p.removed_on:
+        tx.refuse(
+            f"{p.name}: 異動日には取り消す転出の転出予定日（{p.removed_on.isoformat()}）を入力してください"
+        )
+    tx.refuse(*rules.check_notification_date(req.notified_on, tx.effective, today=tx.today))
+    tx.check()
+    versions = tx.versions(p)
+    removal = next(i for i, v in enumerate(versions) if v.status == STATUS_REMOVED)
+    before = versions[removal - 1] if removal else None
+    was_head = before is not None and before.relationship == rules.HEAD
+    household = tx.households[p.household_id]
+    if was_head or _alone_in(tx, p, versions[removal]):
+        _undo_for_those_staying(tx, p, versions[removal])
+    relationship = before.relationship if before is not None else p.relationship
+    if not was_head and tx.head_of(household) is None:
+        relationship = rules.HEAD  # the 世帯主 still leaves, and nobody was named to follow
+    tx.check()
+    tx.set(
+        p,
+        checked=False,
+        status=STATUS_RESIDENT,
+        relationship=relationship,
+        removal_reason=None,
+        removed_on=None,
+        moved_out_to=None,
+        move_out_confirmed=None,
+        last_change="転出取消",
+    )
+    if household.dissolved_on is not None and household.dissolved_on >= tx.effective:
+        household.dissolved_on = None  # the 転出 emptied it; it goes on
+    tx.event(EventType.CORRECTION, p, kind="転出取消", removed=False, relationship=relationship)
+
+
+def _undo_for_those_staying(tx: ChangeTx, p: Person, removal: PersonVersion) -> None:
+    """The new 世帯主 and restated 続柄 the 転出 of ``p`` recorded for those who stayed go back to
+    what they were the day before; refused for a record that changed since."""
+    for v in tx.session.scalars(
+        select(PersonVersion).where(
+            PersonVersion.change_id == removal.change_id,
+            PersonVersion.superseded_at.is_(None),
+            PersonVersion.valid_from == removal.valid_from,
+            PersonVersion.person_id != p.id,
+            PersonVersion.status != STATUS_REMOVED,
+        )
+    ):
+        q = tx.person(v.atena_number)
+        if v.valid_to is not None:
+            tx.refuse(
+                f"{q.name}: 転出の後に異動が記録されているため、転出で変わった続柄を戻せません。"
+                "先に職権修正で直してください"
+            )
+            continue
+        earlier = tx.session.scalar(
+            select(PersonVersion.relationship).where(
+                PersonVersion.person_id == q.id,
+                PersonVersion.superseded_at.is_(None),
+                PersonVersion.valid_to == v.valid_from,
+            )
+        )
+        if earlier is None or earlier == v.relationship:
+            continue
+        tx.set(q, checked=False, relationship=earlier, last_change="転出取消")
+        tx.event(EventType.HOUSEHOLD_CHANGE, q, kind="転出取消", relationship=earlier)
 
 
 def _ends_move_out_early(
@@ -814,6 +903,7 @@ HANDLERS: dict[type[ChangeRequest], Handler] = {
     MoveWithin: move_within,
     MoveOut: move_out,
     ConfirmMoveOut: confirm_move_out,
+    CancelMoveOut: cancel_move_out,
     SplitHousehold: split_household,
     MergeHouseholds: merge_households,
     ChangeHead: change_head,

@@ -132,6 +132,18 @@ class ConfirmMoveOut(ChangeRequest):
 
 
 @dataclass(frozen=True)
+class CancelMoveOut(ChangeRequest):
+    """転出取消: a 転出 notified in advance that did not happen; the person stays a resident.
+
+    ``event_date`` is the 転出予定日 being cancelled: from that day nothing the 転出 recorded holds.
+    """
+
+    atena_number: str = ""
+
+    change_type = "転出取消"
+
+
+@dataclass(frozen=True)
 class SplitHousehold(ChangeRequest):
     """世帯分離: ``persons`` leave to form a new household at the same address."""
 
