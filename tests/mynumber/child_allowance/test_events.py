@@ -8,8 +8,8 @@ import pytest
 
 from jichitai.mynumber.child_allowance.events import TaskKind, TaskService, consume_registry_events
 from jichitai.mynumber.child_allowance.service import ChildAllowanceService
-from jichitai.mynumber.registry.service import Death, MoveOut, RegistryService
-from jichitai.platform.errors import Conflict
+from jichitai.mynumber.registry.service import CancelMoveOut, Death, MoveOut, RegistryService
+from jichitai.platform.errors import Conflict, ValidationError
 from jichitai.platform.storage import Storage
 from tests.mynumber.child_allowance.support import (
     Family,
@@ -91,3 +91,43 @@ def test_move_out_ends_and_child_death_reduces(
     tasks.resolve(clerk_ctx(), mine[TaskKind.CHILD_MOVED_OUT].id, apply=False, note="受給者の消滅で処理済み")
     assert not [t for t in tasks.tasks(clerk_ctx()) if t.recipient_id == recipient]
     assert [v[1] for v in detail.versions] == ["certified", "amount_changed", "ended"]
+
+
+def test_a_cancelled_move_out_raises_a_task_even_after_the_entitlement_ended(
+    ca_storage: Storage, registry: RegistryService, ca: ChildAllowanceService
+) -> None:
+    family, recipient = certify(ca_storage, registry, ca)
+    consume_registry_events(ca_storage, "131016", registry=registry)
+    registry.submit(
+        change_ctx(),
+        MoveOut(
+            idempotency_key=key(),
+            event_date=date(2025, 6, 20),
+            notified_on=date(2025, 6, 2),
+            persons=(family.head,),
+            destination="大阪府大阪市北区梅田1-1-1",
+            remaining_head=family.wife,
+        ),
+    )
+    consume_registry_events(ca_storage, "131016", registry=registry)
+    tasks = TaskService(ca)
+    (moved,) = [t for t in tasks.tasks(clerk_ctx()) if t.recipient_id == recipient]
+    tasks.resolve(clerk_ctx(), moved.id, apply=True)
+    assert ca.recipient(clerk_ctx(), recipient).status == "ended"
+    registry.submit(
+        change_ctx(),
+        CancelMoveOut(
+            idempotency_key=key(),
+            event_date=date(2025, 6, 20),
+            notified_on=date(2025, 6, 2),
+            atena_number=family.head,
+        ),
+    )
+    assert consume_registry_events(ca_storage, "131016", registry=registry) == 1
+    (task,) = [t for t in tasks.tasks(clerk_ctx()) if t.recipient_id == recipient]
+    assert task.kind == TaskKind.MOVE_OUT_CANCELLED and task.atena_number == family.head
+    with pytest.raises(ValidationError) as exc:
+        tasks.resolve(clerk_ctx(), task.id, apply=True)
+    assert "自動で反映する処理はありません" in (exc.value.message_ja or "")
+    tasks.resolve(clerk_ctx(), task.id, apply=False, note="消滅を職権で取り消し、認定を継続")
+    assert not [t for t in tasks.tasks(clerk_ctx()) if t.recipient_id == recipient]

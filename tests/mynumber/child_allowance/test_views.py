@@ -11,8 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from jichitai.mynumber.child_allowance import views
+from jichitai.mynumber.child_allowance.events import TaskKind, TaskService, consume_registry_events
+from jichitai.mynumber.child_allowance.service import ChildAllowanceService
 from jichitai.mynumber.intake import views as intake_views
-from jichitai.mynumber.registry.service import RegistryService
+from jichitai.mynumber.registry.service import CancelMoveOut, MoveOut, RegistryService
 from jichitai.platform.context import STAFF_ADMIN, Actor, ActorKind, TenantContext
 from jichitai.platform.identity.service import IdentityService
 from jichitai.platform.identity.testing import TEST_PASSWORD, fast_hasher
@@ -27,8 +29,11 @@ from tests.mynumber.child_allowance.support import (
     application,
     case_id_of,
     case_results,
+    change_ctx,
     claim_form,
+    clerk_ctx,
     deliver_application,
+    key,
     move_in_family,
 )
 
@@ -198,3 +203,41 @@ def test_payment_run_screens_and_tasks(web_storage: Storage) -> None:
     assert client.post(f"{run_url}/rerun", data={"csrf_token": settings["csrf_token"]}).status_code == 409
     assert client.get(f"{run_url}/files/csv").text.startswith("\ufeff受給者番号")
     assert client.get("/child-allowance/tasks").status_code == 200
+
+
+def test_a_cancelled_move_out_task_is_closed_with_a_note(web_storage: Storage) -> None:
+    registry = RegistryService(web_storage, clock=lambda: NOW)
+    family = move_in_family(registry, children=(date(2016, 5, 5),))
+    app = application(claim_form(family), family.head)
+    deliver_application(web_storage, app)
+    ca = ChildAllowanceService(web_storage, clock=lambda: NOW)
+    ca.certify(clerk_ctx(), case_id_of(web_storage, app.receipt_number))
+    for request in (
+        MoveOut(
+            idempotency_key=key(), event_date=date(2025, 6, 20), notified_on=date(2025, 6, 2),
+            persons=(family.head,), destination="大阪府大阪市北区梅田1-1-1", remaining_head=family.wife,
+        ),
+        CancelMoveOut(
+            idempotency_key=key(), event_date=date(2025, 6, 20), notified_on=date(2025, 6, 2),
+            atena_number=family.head,
+        ),
+    ):  # fmt: skip
+        registry.submit(change_ctx(), request)
+    consume_registry_events(web_storage, "131016", registry=registry)
+    (task,) = [
+        t
+        for t in TaskService(ca).tasks(clerk_ctx())
+        if t.kind == TaskKind.MOVE_OUT_CANCELLED and t.atena_number == family.head
+    ]
+    client = client_for(web_storage, "tanaka")
+    page = client.get("/child-allowance/tasks")
+    section = page.text.split(f'id="task-{task.id}"')[1].split("</section>")[0]
+    assert "転出取消（転出による消滅・減額の確認）" in section and "対応した内容" in section
+    assert 'name="apply"' not in section  # nothing to apply: closed with what was done
+    token = csrf(page.text)
+    resolve = f"/child-allowance/tasks/{task.id}/resolve"
+    applied = client.post(resolve, data={"csrf_token": token, "apply": "1"})
+    assert applied.status_code == 400 and "自動で反映する処理はありません" in applied.text
+    closed = client.post(resolve, data={"csrf_token": token, "note": "転出なし、認定継続"})
+    assert closed.status_code == 303
+    assert f'id="task-{task.id}"' not in client.get("/child-allowance/tasks").text

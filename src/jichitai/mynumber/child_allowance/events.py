@@ -62,6 +62,12 @@ class TaskKind:
     CHILD_DIED = "child_died"  # 児童の死亡: 減額
     CHILD_MOVED_OUT = "child_moved_out"  # 児童の転出: 減額
     CHILD_LEFT_HOUSEHOLD = "child_left_household"  # 児童の世帯異動: 監護状況の確認
+    # 転出取消: the 転出 did not happen; a 消滅 or 減額 confirmed for it must be looked at again
+    MOVE_OUT_CANCELLED = "move_out_cancelled"
+
+
+# Tasks with no decision to apply: the clerk records what was done (the note) to close them.
+NOTE_ONLY = frozenset({TaskKind.MOVE_OUT_CANCELLED})
 
 
 TASK_LABELS = {
@@ -71,6 +77,7 @@ TASK_LABELS = {
     TaskKind.CHILD_DIED: "児童の死亡（額改定・減額）",
     TaskKind.CHILD_MOVED_OUT: "児童の転出（額改定・減額）",
     TaskKind.CHILD_LEFT_HOUSEHOLD: "児童の世帯異動（監護状況の確認）",
+    TaskKind.MOVE_OUT_CANCELLED: "転出取消（転出による消滅・減額の確認）",
 }
 
 
@@ -141,12 +148,30 @@ def tasks_for(uow: UnitOfWork, event: Event) -> list[Task]:
             and event.household_number != r.household_number
         ):
             tasks.append(_task(r, TaskKind.CHILD_LEFT_HOUSEHOLD, event, child_id=child.id, name=child.name))
+    if event.event_type is EventType.CORRECTION and event.payload.get("kind") == "転出取消":
+        tasks += _cancelled_move_out_tasks(uow, event)
     if event.event_type is EventType.BIRTH and event.household_number:
         for r in uow.session.scalars(
             select(Recipient).where(Recipient.household_number == event.household_number, certified)
         ):
             tasks.append(_task(r, TaskKind.BIRTH, event, child_atena=event.atena_number))
     return tasks
+
+
+def _cancelled_move_out_tasks(uow: UnitOfWork, event: Event) -> list[Task]:
+    """A 転出取消 of a recipient or a child, whether or not the 転出 was acted on (the entitlement
+    may have ended, the child may have been taken off): the clerk looks at it again."""
+    recipients = {
+        r.id: r
+        for r in uow.session.scalars(select(Recipient).where(Recipient.atena_number == event.atena_number))
+    }
+    for r in uow.session.scalars(
+        select(Recipient)
+        .join(Child, Child.recipient_id == Recipient.id)
+        .where(Child.atena_number == event.atena_number)
+    ):
+        recipients.setdefault(r.id, r)
+    return [_task(r, TaskKind.MOVE_OUT_CANCELLED, event) for r in recipients.values()]
 
 
 def consume_registry_events(
@@ -277,6 +302,11 @@ class TaskService:
                 )
             change = AmountChange(filed_on=filed_on, add=[NewChild(row.atena_number)], birth=True)
             return svc.change_amount(ctx, row.recipient_id, change, task_id=row.id)
+        if row.kind in NOTE_ONLY:
+            raise ValidationError(
+                f"task kind {row.kind} has no decision to apply",
+                message_ja="この確認事項には自動で反映する処理はありません。対応した内容を入力して完了してください",
+            )
         raise ValidationError(f"unknown task kind {row.kind}")
 
     @staticmethod
