@@ -9,7 +9,13 @@ import pytest
 
 from jichitai.mynumber.registry.errors import RegistryRefusal
 from jichitai.mynumber.registry.migration.exporter import ExportOptions, export_file
-from jichitai.mynumber.registry.service import CancelMoveOut, ChangeResult, MoveOut, RegistryService
+from jichitai.mynumber.registry.service import (
+    CancelMoveOut,
+    ChangeResult,
+    Correction,
+    MoveOut,
+    RegistryService,
+)
 from tests.conftest import ctx
 from tests.mynumber.registry.core.support import change_ctx, key, move_in_family, read_ctx
 from tests.mynumber.registry.core.test_changes import refused
@@ -127,3 +133,27 @@ def test_a_cancellation_does_not_undo_a_later_change_of_the_new_head(svc: Regist
         _cancel(svc, head, date(2025, 5, 20))
     refused(exc, "平野　一朗: 転出の後に異動が記録されているため、転出で変わった続柄を戻せません")
     assert svc.person(read_ctx(), head).status == "removed"
+
+
+def test_a_correction_of_the_removed_record_stays_after_the_cancellation(svc: RegistryService) -> None:
+    """A 職権修正 recorded on the 除票 for a day after the 転出予定日 (found by the state machine): the
+    cancellation replaces the 除票 from the 転出予定日, and keeps the corrected value from then on."""
+    result, _ = move_in_family(svc, "原田", "ハラダ", on=date(2020, 4, 1))
+    _head, wife, _son = result.atena_numbers
+    _move_out(svc, (wife,), date(2025, 5, 20))
+    svc.submit(
+        change_ctx(),
+        Correction(
+            idempotency_key=key(),
+            event_date=date(2025, 5, 28),
+            notified_on=None,
+            atena_number=wife,
+            fields={"previous_address": "大阪府堺市堺区南瓦町3-1"},
+            reason="誤記",
+        ),
+    )
+    _cancel(svc, wife, date(2025, 5, 20))
+    on_the_day = svc.person_as_of(read_ctx(), wife, date(2025, 5, 20))
+    assert on_the_day is not None and on_the_day.status == "resident"
+    assert on_the_day.previous_address == "大阪府堺市堺区南瓦町3-1"
+    assert svc.person(read_ctx(), wife).status == "resident"

@@ -607,8 +607,9 @@ class RegistrySequences(RuleBasedStateMachine):
         day = request.event_date
         correction = isinstance(request, Correction)
         expected = None  # a 転出確定: the 転出予定日 it replaces
-        if isinstance(request, ConfirmMoveOut | Death):
-            # a death accepted for a 除票 is one before the 転出予定日 of a pending 転出
+        if isinstance(request, ConfirmMoveOut | Death | CancelMoveOut):
+            # a death accepted for a 除票 is one before the 転出予定日 of a pending 転出; a 転出取消
+            # replaces the 除票 from that day (a 職権修正 of it recorded for a later day included)
             confirmed = timeline([v for v in versions_before.values() if v.atena == request.atena_number])
             expected = min(
                 (vf for vf, _vt, f in confirmed if f[FACT_INDEX["status"]] == STATUS_REMOVED), default=None

@@ -390,7 +390,8 @@ def cancel_move_out(tx: ChangeTx, req: CancelMoveOut) -> None:
     転出予定日. What the 転出 made of others is undone when the person was 世帯主 or left alone (as
     a 転出確定 moves it back), and refused when those records changed since. A member who stays
     while the 世帯主 still leaves, with no new 世帯主 named, becomes 世帯主 of the household from
-    that day; a household that the 転出 emptied goes on.
+    that day; a household that the 転出 emptied goes on. The 除票 is replaced from that day, as a
+    転出確定 replaces it: a 職権修正 of it recorded for a later day stays in the facts, from that day.
     """
     p = tx.person(req.atena_number)
     if p.removal_reason == "国外転出":
