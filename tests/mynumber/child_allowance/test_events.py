@@ -33,6 +33,21 @@ def certify(ca_storage: Storage, registry: RegistryService, ca: ChildAllowanceSe
     return family, decision.recipient_id or ""
 
 
+def move_out(registry: RegistryService, *persons: str, remaining_head: str | None = None) -> None:
+    """A 転出 to Osaka on 2025-06-20, notified on 2025-06-02."""
+    registry.submit(
+        change_ctx(),
+        MoveOut(
+            idempotency_key=key(),
+            event_date=date(2025, 6, 20),
+            notified_on=date(2025, 6, 2),
+            persons=persons,
+            destination="大阪府大阪市北区梅田1-1-1",
+            remaining_head=remaining_head,
+        ),
+    )
+
+
 def test_birth_raises_a_task_and_the_confirmed_increase(
     ca_storage: Storage, registry: RegistryService, ca: ChildAllowanceService
 ) -> None:
@@ -68,16 +83,7 @@ def test_move_out_ends_and_child_death_reduces(
         Death(idempotency_key=key(), event_date=date(2025, 5, 30), notified_on=date(2025, 6, 1),
               atena_number=family.children[1]),
     )  # fmt: skip
-    registry.submit(
-        change_ctx(),
-        MoveOut(
-            idempotency_key=key(),
-            event_date=date(2025, 6, 20),
-            notified_on=date(2025, 6, 2),
-            persons=(family.head, family.wife, family.children[0]),
-            destination="大阪府大阪市北区梅田1-1-1",
-        ),
-    )
+    move_out(registry, family.head, family.wife, family.children[0])
     consume_registry_events(ca_storage, "131016", registry=registry)
     tasks = TaskService(ca)
     mine = {t.kind: t for t in tasks.tasks(clerk_ctx()) if t.recipient_id == recipient}
@@ -98,17 +104,7 @@ def test_a_cancelled_move_out_raises_a_task_even_after_the_entitlement_ended(
 ) -> None:
     family, recipient = certify(ca_storage, registry, ca)
     consume_registry_events(ca_storage, "131016", registry=registry)
-    registry.submit(
-        change_ctx(),
-        MoveOut(
-            idempotency_key=key(),
-            event_date=date(2025, 6, 20),
-            notified_on=date(2025, 6, 2),
-            persons=(family.head,),
-            destination="大阪府大阪市北区梅田1-1-1",
-            remaining_head=family.wife,
-        ),
-    )
+    move_out(registry, family.head, remaining_head=family.wife)
     consume_registry_events(ca_storage, "131016", registry=registry)
     tasks = TaskService(ca)
     (moved,) = [t for t in tasks.tasks(clerk_ctx()) if t.recipient_id == recipient]

@@ -147,6 +147,23 @@ def test_move_in_through_the_form(clerk: TestClient, screen_storage: Storage) ->
     assert "榎本　健" in page.text and "転入届を記録しました" in page.text
 
 
+def _move_out(
+    svc: RegistryService, persons: tuple[str, ...], on: date, remaining_head: str | None = None
+) -> None:
+    """A 転出 to Osaka on ``on``, notified on the first of that month."""
+    svc.submit(
+        ctx("registry.change.record"),
+        MoveOut(
+            idempotency_key=f"screen-move-out-{persons[0]}-{on}",
+            event_date=on,
+            notified_on=on.replace(day=1),
+            persons=persons,
+            destination="大阪府大阪市北区梅田1-1-1",
+            remaining_head=remaining_head,
+        ),
+    )
+
+
 def test_confirming_a_head_who_left_first_names_the_new_head(
     clerk: TestClient, screen_storage: Storage
 ) -> None:
@@ -155,16 +172,7 @@ def test_confirming_a_head_who_left_first_names_the_new_head(
     svc = RegistryService(screen_storage)
     family, _ = register_family(svc, "黒田", "クロダ", children=0, on=ON)
     head, wife = family.atena_numbers
-    svc.submit(
-        ctx("registry.change.record"),
-        MoveOut(
-            idempotency_key="screen-move-out-kuroda",
-            event_date=date(2024, 9, 30),
-            notified_on=date(2024, 9, 2),
-            persons=(head, wife),
-            destination="大阪府大阪市北区梅田1-1-1",
-        ),
-    )
+    _move_out(svc, (head, wife), date(2024, 9, 30))
     form = clerk.get("/staff/registry/changes/confirm-move-out", params={"atena_number": head})
     assert form.status_code == 200 and 'name="remaining_head"' in form.text
     data = {
@@ -190,17 +198,7 @@ def test_cancelling_a_move_out_through_the_form(clerk: TestClient, screen_storag
     svc = RegistryService(screen_storage)
     family, _ = register_family(svc, "青木", "アオキ", children=0, on=ON)
     head, wife = family.atena_numbers
-    svc.submit(
-        ctx("registry.change.record"),
-        MoveOut(
-            idempotency_key="screen-move-out-aoki",
-            event_date=date(2024, 10, 31),
-            notified_on=date(2024, 10, 1),
-            persons=(head,),
-            destination="大阪府大阪市北区梅田1-1-1",
-            remaining_head=wife,
-        ),
-    )
+    _move_out(svc, (head,), date(2024, 10, 31), remaining_head=wife)
     form = clerk.get("/staff/registry/changes/cancel-move-out", params={"atena_number": head})
     assert form.status_code == 200 and "転出取消" in form.text
     data = {
