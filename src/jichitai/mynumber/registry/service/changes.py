@@ -8,6 +8,7 @@ events; ``ChangeTx.finish`` checks the households as they will be and writes eve
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -128,8 +129,7 @@ def _after_leaving(
         if new_head is None:
             tx.refuse(f"新しい世帯主（統合宛名番号 {remaining_head}）は世帯に残る世帯員ではありません")
             return
-        tx.restate_relationship(new_head, rules.HEAD, "世帯主変更")
-        tx.event(EventType.HOUSEHOLD_CHANGE, new_head, kind="世帯主変更", relationship=rules.HEAD)
+        _make_head(tx, new_head)
     elif remaining_head is not None:
         tx.refuse("世帯主は世帯に残るため、新しい世帯主は指定できません")
     for pid, rel in tx.relationships(remaining_relationships, remaining).items():
@@ -138,6 +138,12 @@ def _after_leaving(
             continue
         tx.restate_relationship(p, rel, "続柄変更")
         tx.event(EventType.HOUSEHOLD_CHANGE, p, kind="続柄変更", relationship=rel)
+
+
+def _make_head(tx: ChangeTx, p: Person) -> None:
+    """``p`` becomes 世帯主 from the effective date (``ChangeTx.restate_relationship``)."""
+    tx.restate_relationship(p, rules.HEAD, "世帯主変更")
+    tx.event(EventType.HOUSEHOLD_CHANGE, p, kind="世帯主変更", relationship=rules.HEAD)
 
 
 def _check_joining(tx: ChangeTx, household: Household) -> None:
@@ -406,15 +412,13 @@ def cancel_move_out(tx: ChangeTx, req: CancelMoveOut) -> None:
         )
     tx.refuse(*rules.check_notification_date(req.notified_on, tx.effective, today=tx.today))
     tx.check()
-    versions = tx.versions(p)
-    removal = next(i for i, v in enumerate(versions) if v.status == STATUS_REMOVED)
-    before = versions[removal - 1] if removal else None
-    was_head = before is not None and before.relationship == rules.HEAD
+    move_out = _pending_move_out(tx, p)
     household = tx.households[p.household_id]
-    if was_head or _alone_in(tx, p, versions[removal]):
-        _undo_for_those_staying(tx, p, versions[removal])
+    if move_out.carries_along(tx, p):
+        _undo_for_those_staying(tx, p, move_out.removal)
+    before = move_out.before
     relationship = before.relationship if before is not None else p.relationship
-    if not was_head and tx.head_of(household) is None:
+    if not move_out.was_head and tx.head_of(household) is None:
         relationship = rules.HEAD  # the 世帯主 still leaves, and nobody was named to follow
     tx.check()
     tx.set(
@@ -436,15 +440,7 @@ def cancel_move_out(tx: ChangeTx, req: CancelMoveOut) -> None:
 def _undo_for_those_staying(tx: ChangeTx, p: Person, removal: PersonVersion) -> None:
     """The new 世帯主 and restated 続柄 the 転出 of ``p`` recorded for those who stayed go back to
     what they were the day before; refused for a record that changed since."""
-    for v in tx.session.scalars(
-        select(PersonVersion).where(
-            PersonVersion.change_id == removal.change_id,
-            PersonVersion.superseded_at.is_(None),
-            PersonVersion.valid_from == removal.valid_from,
-            PersonVersion.person_id != p.id,
-            PersonVersion.status != STATUS_REMOVED,
-        )
-    ):
+    for v in _restated_by(tx, p, removal):
         q = tx.person(v.atena_number)
         if v.valid_to is not None:
             tx.refuse(
@@ -481,23 +477,58 @@ def _ends_move_out_early(
     if tx.effective < p.address_since:
         tx.refuse(f"{p.name}: {day_label}が住所を定めた日（{p.address_since.isoformat()}）より前です")
     tx.check()
-    versions = tx.versions(p)
-    removal = next(i for i, v in enumerate(versions) if v.status == STATUS_REMOVED)
-    if removal and tx.effective < versions[removal - 1].valid_from:
+    move_out = _pending_move_out(tx, p)
+    if move_out.before is not None and tx.effective < move_out.before.valid_from:
         tx.refuse(
             f"{p.name}: {day_label}（{tx.effective.isoformat()}）が転出前の最後の異動日"
-            f"（{versions[removal - 1].valid_from.isoformat()}）より前です"
+            f"（{move_out.before.valid_from.isoformat()}）より前です"
         )
     tx.check()
-    if tx.effective >= versions[removal].valid_from:
+    if tx.effective >= move_out.removal.valid_from or not move_out.carries_along(tx, p):
         return None
-    was_head = removal > 0 and versions[removal - 1].relationship == rules.HEAD
-    if not (was_head or _alone_in(tx, p, versions[removal])):
-        return None
-    successors = _move_back_with(tx, p, versions[removal])
-    if not was_head:
+    successors = _move_back_with(tx, p, move_out.removal)
+    if not move_out.was_head:
         return None
     return _head_for_those_staying(tx, p, successors, remaining_head, head_left=head_left)
+
+
+@dataclass(frozen=True)
+class _PendingMoveOut:
+    """A person's pending 転出 as recorded: their record before it and the 除票 from its day."""
+
+    before: PersonVersion | None
+    removal: PersonVersion
+
+    @property
+    def was_head(self) -> bool:
+        return self.before is not None and self.before.relationship == rules.HEAD
+
+    def carries_along(self, tx: ChangeTx, p: Person) -> bool:
+        """Whether what the 転出 made of those who stayed goes with ``p``'s 転出 (moved back,
+        undone): it was the 世帯主's 転出, or ``p``'s alone."""
+        return self.was_head or _alone_in(tx, p, self.removal)
+
+
+def _pending_move_out(tx: ChangeTx, p: Person) -> _PendingMoveOut:
+    versions = tx.versions(p)
+    removal = next(i for i, v in enumerate(versions) if v.status == STATUS_REMOVED)
+    return _PendingMoveOut(versions[removal - 1] if removal else None, versions[removal])
+
+
+def _restated_by(tx: ChangeTx, p: Person, removal: PersonVersion) -> list[PersonVersion]:
+    """What the 転出 that removed ``p`` recorded for those who stayed, from its day (a new 世帯主,
+    restated 続柄), as believed now."""
+    return list(
+        tx.session.scalars(
+            select(PersonVersion).where(
+                PersonVersion.change_id == removal.change_id,
+                PersonVersion.superseded_at.is_(None),
+                PersonVersion.valid_from == removal.valid_from,
+                PersonVersion.person_id != p.id,
+                PersonVersion.status != STATUS_REMOVED,
+            )
+        )
+    )
 
 
 def _alone_in(tx: ChangeTx, p: Person, removal: PersonVersion) -> bool:
@@ -522,16 +553,9 @@ def _move_back_with(tx: ChangeTx, p: Person, removal: PersonVersion) -> list[Per
     Returns those moved back.
     """
     moved = []
-    for v in tx.session.scalars(
-        select(PersonVersion).where(
-            PersonVersion.change_id == removal.change_id,
-            PersonVersion.superseded_at.is_(None),
-            PersonVersion.valid_to.is_(None),
-            PersonVersion.valid_from == removal.valid_from,
-            PersonVersion.person_id != p.id,
-            PersonVersion.status != STATUS_REMOVED,
-        )
-    ):
+    for v in _restated_by(tx, p, removal):
+        if v.valid_to is not None:  # changed since: stays where it is
+            continue
         q = tx.person(v.atena_number)
         earlier = tx.session.scalar(
             select(func.max(PersonVersion.valid_from)).where(
@@ -599,8 +623,7 @@ def _head_for_those_staying(
             f"残る世帯の新しい世帯主を指定する{first}してください"
         )
         return staying
-    tx.restate_relationship(new_head, rules.HEAD, "世帯主変更")
-    tx.event(EventType.HOUSEHOLD_CHANGE, new_head, kind="世帯主変更", relationship=rules.HEAD)
+    _make_head(tx, new_head)
     return staying
 
 
