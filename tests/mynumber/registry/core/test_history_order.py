@@ -83,23 +83,33 @@ def _confirm(
     )
 
 
+def _death(
+    svc: RegistryService,
+    atena_number: str,
+    on: date,
+    new_head: str | None = None,
+    relationships: dict[str, str] | None = None,
+) -> ChangeResult:
+    return svc.submit(
+        change_ctx(),
+        Death(
+            idempotency_key=key(),
+            event_date=on,
+            notified_on=None,
+            atena_number=atena_number,
+            new_head=new_head,
+            relationships=relationships or {},
+        ),
+    )
+
+
 def test_a_new_head_keeps_their_own_later_changes(svc: RegistryService) -> None:
     """The wife becomes 世帯主 on the day of the death, recorded after her later 氏名変更: the 続柄
     is laid over her record from that day, and the name change stays where it was."""
     result, _ = move_in_family(svc, "前田", "マエダ", on=date(2020, 4, 1))
     head, wife, child = result.atena_numbers
     _name_change(svc, wife, date(2021, 6, 1), "前田　花江", "マエダ　ハナエ")
-    svc.submit(
-        change_ctx(),
-        Death(
-            idempotency_key=key(),
-            event_date=date(2021, 3, 1),
-            notified_on=None,
-            atena_number=head,
-            new_head=wife,
-            relationships={child: "子"},
-        ),
-    )
+    _death(svc, head, date(2021, 3, 1), new_head=wife, relationships={child: "子"})
     before, after = (svc.person_as_of(read_ctx(), wife, day) for day in (date(2021, 4, 1), date(2021, 7, 1)))
     assert before is not None and (before.name, before.relationship) == ("前田　花子", "世帯主")
     assert after is not None and (after.name, after.relationship) == ("前田　花江", "世帯主")
@@ -221,22 +231,10 @@ def test_a_member_whose_move_out_lies_ahead_still_lives_in_the_household(svc: Re
     household = result.household_numbers[0]
     _move_out(svc, (wife,), date(2025, 6, 20))
 
-    def death(new_head: str | None) -> ChangeResult:
-        return svc.submit(
-            change_ctx(),
-            Death(
-                idempotency_key=key(),
-                event_date=date(2025, 5, 28),
-                notified_on=None,
-                atena_number=head,
-                new_head=new_head,
-            ),
-        )
-
     with pytest.raises(RegistryRefusal) as exc:
-        death(None)
+        _death(svc, head, date(2025, 5, 28))
     refused(exc, "新しい世帯主を指定してください")
-    assert set(death(wife).atena_numbers) == {head, wife}
+    assert set(_death(svc, head, date(2025, 5, 28), new_head=wife).atena_numbers) == {head, wife}
     that_day = svc.household_as_of(read_ctx(), household, date(2025, 6, 1))
     assert that_day.head is not None and that_day.head.atena_number == wife
     assert [m.atena_number for m in that_day.members] == [wife]
@@ -267,16 +265,7 @@ def test_a_restated_relationship_does_not_erase_a_later_one(svc: RegistryService
         ),
     )
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            Death(
-                idempotency_key=key(),
-                event_date=date(2025, 4, 1),
-                notified_on=None,
-                atena_number=head,
-                new_head=wife,
-            ),
-        )
+        _death(svc, head, date(2025, 4, 1), new_head=wife)
     refused(exc, "直前の異動日（2025-05-01）より前です")
 
 
@@ -457,19 +446,6 @@ def test_a_new_head_is_named_on_confirmation_only_when_the_head_left_first(svc: 
         _confirm(svc, head, date(2025, 5, 10), remaining_head=son)
     refused(exc, "新しい世帯主は転出の届出で指定されているため、ここでは指定できません")
     assert svc.person(read_ctx(), head).move_out_confirmed is False
-
-
-def _death(svc: RegistryService, atena_number: str, on: date, **extra: str) -> ChangeResult:
-    return svc.submit(
-        change_ctx(),
-        Death(
-            idempotency_key=key(),
-            event_date=on,
-            notified_on=on,
-            atena_number=atena_number,
-            **extra,  # type: ignore[arg-type]
-        ),
-    )
 
 
 def test_a_death_before_the_move_out_day_replaces_the_pending_move_out(svc: RegistryService) -> None:
