@@ -8,8 +8,8 @@ Usage:
 Generates a synthetic 横浜市 (18 wards) once into ``bench/results/registry_<N>.csv`` (reused when it
 exists), then in the same run:
 
-1. ``COPY`` of that CSV into an unindexed table of 31 text columns (psycopg ``copy.write`` of the
-   raw bytes; the server parses the CSV): the floor any loader is measured against;
+1. ``COPY`` of that CSV into an unindexed table with one text column per interchange column
+   (psycopg ``copy.write`` of the raw bytes; the server parses the CSV): the reference;
 2. ``jichitai registry import`` of the same file into a fresh PostgreSQL installation (tenant 141003
    横浜市): every row validated and normalized, search keys, 個人番号 encrypted twice (registry and
    統合宛名) with its blind index, 統合宛名番号 drawn, versions, households, duplicate checks against
@@ -37,6 +37,7 @@ dropped at the end.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import resource
@@ -51,7 +52,6 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from jichitai.mynumber.registry.interchange import COLUMN_NAMES
 from jichitai.mynumber.registry.migration import indexes
 from jichitai.mynumber.registry.migration.importer import ImportOptions, import_file
 from jichitai.mynumber.registry.synthetic import write_population
@@ -88,7 +88,9 @@ def generate(path: Path, residents: int) -> float:
 
 def plain_copy(pg_url: str, path: Path) -> float:
     table = f"bench_copy_{secrets.token_hex(4)}"
-    cols = ", ".join(f"c{i} text" for i in range(len(COLUMN_NAMES)))
+    with path.open(encoding="utf-8", newline="") as f:
+        header = next(csv.reader(f))  # a file generated before a column was added has fewer
+    cols = ", ".join(f"c{i} text" for i in range(len(header)))
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"CREATE TABLE {table} ({cols})")
         try:

@@ -256,6 +256,37 @@ def test_move_out_may_be_dated_ahead() -> None:
     assert any(e.column == "消除日" and "未来" in e.reason_ja for e in bad)
 
 
+AHEAD = {"異動事由": "世帯主変更", "異動日": "2025-04-20", "異動前続柄": "妻"}
+
+
+def test_a_new_head_from_a_pending_move_out_is_dated_ahead_with_the_relationship_before() -> None:
+    row = parsed(japanese(**AHEAD))
+    assert (row.relationship, row.relationship_before, row.change_date) == ("世帯主", "妻", date(2025, 4, 20))
+    assert (
+        parsed(
+            japanese(続柄="夫の子", 異動事由="続柄変更", 異動日="2025-04-20", 異動前続柄="子")
+        ).relationship_before
+        == "子"
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({**AHEAD, "異動前続柄": ""}, "異動前続柄（その前日までの続柄）が必要"),
+        ({**AHEAD, "異動前続柄": "友人"}, "続柄として認められない"),
+        ({**AHEAD, "異動前続柄": "世帯主"}, "世帯主は記載できません"),
+        ({**AHEAD, "異動日": "2025-03-20"}, "異動前続柄は、異動日が未来の"),
+        ({**AHEAD, "異動事由": "転居"}, "異動前続柄は、異動日が未来の"),
+        ({"異動前続柄": "妻"}, "異動前続柄は、異動日が未来の"),
+        ({**AHEAD, "消除事由": "転出", "消除日": "2025-04-25"}, "除票には記載できません"),
+    ],
+)
+def test_relationship_before_is_only_for_a_change_ahead(overrides: dict[str, str], fragment: str) -> None:
+    found = errors(japanese(**overrides))
+    assert [e for e in found if e.column == "異動前続柄" and fragment in e.reason_ja], found
+
+
 def test_removed_record_may_have_an_address_outside_after_leaving() -> None:
     # A 除票 keeps its last address; the municipality check applies to current residents only.
     row = parsed(japanese(住所="東京都新宿区西新宿2-8-1", 消除事由="転出", 消除日="2024-03-31"))
@@ -313,6 +344,23 @@ def test_removed_head_does_not_count() -> None:
         member("10000000002", "世帯主"),
     )
     assert validate_households(rows) == []
+
+
+def test_a_change_ahead_falls_on_the_day_the_head_leaves() -> None:
+    leaving = {"消除事由": "転出", "消除日": "2025-04-20", "異動事由": "転出", "異動日": "2025-04-20",
+               "転出先住所": "大阪府大阪市北区梅田3-1-1"}  # fmt: skip
+    wife = {"氏名": "髙橋　花子", "性別": "2", **AHEAD}
+    rows = household(member("10000000001", "世帯主", **leaving), member("10000000002", "世帯主", **wife))
+    assert validate_households(rows) == []
+    elsewhere = household(
+        member("10000000001", "世帯主", **{**leaving, "消除日": "2025-04-21", "異動日": "2025-04-21"}),
+        member("10000000002", "世帯主", **wife),
+    )
+    found = validate_households(elsewhere)
+    assert [(e.line, e.column) for e in found] == [(3, "異動日")]
+    assert "世帯主の転出予定日（消除日）と一致しません" in found[0].reason_ja
+    alone = household(member("10000000002", "世帯主", **wife))
+    assert [(e.line, e.column) for e in validate_households(alone)] == [(2, "異動日")]
 
 
 def test_head_name_reference_and_address_must_agree() -> None:

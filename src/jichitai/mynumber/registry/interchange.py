@@ -126,12 +126,20 @@ COLUMNS: tuple[Column, ...] = (
     Column("消除事由", "code", False, "転出", "消除日があれば必須（除票）"),
     Column("消除日", "date", False, "2024-03-31", "除票の消除日"),
     Column("転出先住所", "address", False, "大阪府大阪市北区梅田3-1-1", "転出・国外転出のとき"),
+    Column(
+        "異動前続柄",
+        "code",
+        False,
+        "妻",
+        "異動日が未来の世帯主変更・続柄変更（世帯主の転出予定日から）のとき必須。その前日までの続柄",
+    ),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 REQUIRED_COLUMNS: frozenset[str] = frozenset(c.name for c in COLUMNS if c.required)
 
 # 続柄 as written on the 住民票: a few standalone terms, or kin terms chained with の (妻の子, 子の妻).
-_STANDALONE_RELATIONSHIPS = frozenset({"世帯主", "同居人", "縁故者", "妻（未届）", "夫（未届）"})
+HEAD = "世帯主"
+_STANDALONE_RELATIONSHIPS = frozenset({HEAD, "同居人", "縁故者", "妻（未届）", "夫（未届）"})
 KIN_TERMS: frozenset[str] = frozenset(
     {"妻", "夫", "子", "父", "母", "孫", "兄", "姉", "弟", "妹", "祖父", "祖母", "曾孫", "伯父", "叔父",
      "伯母", "叔母", "甥", "姪", "養父", "養母", "曾祖父", "曾祖母"}
@@ -144,8 +152,14 @@ CHANGE_REASONS: frozenset[str] = frozenset(
 )  # fmt: skip
 REMOVAL_REASONS: frozenset[str] = frozenset({"転出", "国外転出", "死亡", "職権消除", "国籍取得", "国籍喪失"})
 FUTURE_ALLOWED_REMOVALS: frozenset[str] = frozenset({"転出", "国外転出"})  # 転出予定日 may lie ahead
+# A 世帯主 whose 転出 is pending names who heads the household from the 転出予定日 and restates the
+# 続柄 of those who stay from that day: their rows carry that change ahead, with 異動前続柄 (required).
+RELATIONSHIP_CHANGES: frozenset[str] = frozenset({"世帯主変更", "続柄変更"})
+# A member whose own 転出 on that day is cancelled (転出取消) may become 世帯主 from it too: 異動前続柄
+# then says what they were until the day before (optional: a 転出取消 need not change the 続柄).
+CHANGES_WITH_RELATIONSHIP_BEFORE: frozenset[str] = RELATIONSHIP_CHANGES | {"転出取消"}
 # a 転出取消 is dated on the 転出予定日 it cancels, which may lie ahead too
-FUTURE_ALLOWED_CHANGES: frozenset[str] = FUTURE_ALLOWED_REMOVALS | {"転出取消"}
+FUTURE_ALLOWED_CHANGES: frozenset[str] = FUTURE_ALLOWED_REMOVALS | {"転出取消"} | RELATIONSHIP_CHANGES
 
 RESIDENCE_STATUSES: frozenset[str] = frozenset(
     {"外交", "公用", "教授", "芸術", "宗教", "報道", "高度専門職1号", "高度専門職2号", "経営・管理",
@@ -240,7 +254,7 @@ class ResidentRow:
 
     Names are normalized (:func:`names.normalize_name`), kana is full-width katakana, dates are
     dates, and the address is split into components. Japanese item names are in the field comments.
-    Treat it as a value: it is not frozen only because a frozen dataclass of 32 fields costs three
+    Treat it as a value: it is not frozen only because a frozen dataclass of 33 fields costs three
     times as much to build, which counts when millions of rows are imported or generated.
     """
 
@@ -276,6 +290,8 @@ class ResidentRow:
     removal_reason: str | None  # 消除事由
     removed_on: date | None  # 消除日
     moved_out_to: str | None  # 転出先住所
+    # 異動前続柄: the 続柄 until a 世帯主変更/続柄変更 dated ahead (see RELATIONSHIP_CHANGES)
+    relationship_before: str | None = None
 
     @property
     def is_removed(self) -> bool:
@@ -553,6 +569,16 @@ def parse_row(record: Mapping[str, object], line: int, ctx: ParseContext) -> Res
         r.error("消除事由", "消除日があるときは消除事由が必要です")
     if r.raw("消除事由") and not r.raw("消除日"):
         r.error("消除日", "消除事由があるときは消除日が必要です")
+    relationship_before = r.text("異動前続柄")
+    if relationship_before is not None:
+        problem = relationship_before_problem(relationship_before, change_reason, change_date, today)
+        if problem is None and r.raw("消除日"):
+            problem = "除票には記載できません"
+        if problem is not None:
+            r.error("異動前続柄", problem)
+            relationship_before = None
+    elif change_reason in RELATIONSHIP_CHANGES and change_date is not None and change_date > today:
+        r.error("異動前続柄", f"異動日が未来の{change_reason}には異動前続柄（その前日までの続柄）が必要です")
 
     # Date order: nothing before birth; registration dates not in the future.
     for column, value in (
@@ -635,7 +661,22 @@ def parse_row(record: Mapping[str, object], line: int, ctx: ParseContext) -> Res
         removal_reason=removal_reason,
         removed_on=removed_on,
         moved_out_to=moved_out_to,
+        relationship_before=relationship_before,
     )
+
+
+def relationship_before_problem(
+    value: str, change_reason: str | None, change_date: date | None, today: date
+) -> str | None:
+    """Why 異動前続柄 ``value`` is refused on its row, or None (the row-level rules; whether the
+    異動日 is the 転出予定日 of the household's 世帯主 is checked across rows)."""
+    if not is_valid_relationship(value):
+        return f"続柄として認められない値です: 「{value}」"
+    if change_reason not in CHANGES_WITH_RELATIONSHIP_BEFORE or change_date is None or change_date <= today:
+        return "異動前続柄は、異動日が未来の世帯主変更・続柄変更・転出取消のときに記載します"
+    if value == HEAD:
+        return "異動前続柄に世帯主は記載できません（異動日の前日までは転出予定の世帯主が世帯主です）"
+    return None
 
 
 # --- cross-row rules -----------------------------------------------------------------------------
@@ -655,7 +696,8 @@ class HouseholdChecker:
     """Cross-row rules over parsed rows, fed one at a time so that a large file streams through.
 
     Among current (not removed) persons: each household has exactly one 世帯主, its members live at
-    the same address, and a 世帯主氏名 given on a member's row is the head's name. Across all rows:
+    the same address, and a 世帯主氏名 given on a member's row is the head's name. A 続柄 that
+    changes ahead (異動前続柄) changes on the 消除日 of the household's 世帯主. Across all rows:
     no 住民票コード or 個人番号 twice (``check_duplicates``; keeps every number in memory, about
     150 bytes a row — an importer at city scale may rely on its database's unique indexes instead).
     """
@@ -665,6 +707,8 @@ class HouseholdChecker:
         self._households: dict[str, _Household] = {}
         self._codes: dict[int, int] = {}
         self._numbers: dict[int, int] = {}
+        self._heads_leaving: dict[str, set[date]] = {}  # 世帯番号 -> 消除日 of its removed 世帯主
+        self._changes_ahead: list[tuple[int, str, date]] = []  # rows with 異動前続柄
         self.errors: list[RowError] = []
 
     def add(self, row: ResidentRow) -> list[RowError]:
@@ -678,6 +722,10 @@ class HouseholdChecker:
                 first = self._numbers.setdefault(int(row.my_number), row.line)
                 if first != row.line:
                     found.append(RowError(row.line, "個人番号", f"個人番号が{first}行目と重複しています"))
+        if row.removed_on is not None and row.relationship == HEAD:
+            self._heads_leaving.setdefault(row.household_number, set()).add(row.removed_on)
+        if row.relationship_before is not None and row.change_date is not None:
+            self._changes_ahead.append((row.line, row.household_number, row.change_date))
         if not row.is_removed:
             h = self._households.get(row.household_number)
             if h is None:
@@ -722,6 +770,16 @@ class HouseholdChecker:
                                 f"世帯番号{number}の世帯主（{h.heads[0]}行目）の氏名と一致しません",
                             )
                         )
+        for line, number, day in self._changes_ahead:
+            if day not in self._heads_leaving.get(number, ()):
+                found.append(
+                    RowError(
+                        line,
+                        "異動日",
+                        f"異動前続柄のある行の異動日（{day.isoformat()}）が、世帯番号{number}の"
+                        "世帯主の転出予定日（消除日）と一致しません",
+                    )
+                )
         found.sort(key=lambda e: e.line)
         self.errors.extend(found)
         return found
@@ -912,6 +970,7 @@ def row_to_values(row: ResidentRow) -> tuple[str, ...]:
         row.removal_reason or "",
         _d(row.removed_on),
         row.moved_out_to or "",
+        row.relationship_before or "",
     )
 
 

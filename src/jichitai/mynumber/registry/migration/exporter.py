@@ -28,13 +28,17 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from jichitai.mynumber.registry import purposes
-from jichitai.mynumber.registry.interchange import COLUMN_NAMES
+from jichitai.mynumber.registry.interchange import (
+    CHANGES_WITH_RELATIONSHIP_BEFORE,
+    COLUMN_NAMES,
+    RELATIONSHIP_CHANGES,
+)
 from jichitai.mynumber.registry.migration.parsing import PERSON_TABLE
 from jichitai.mynumber.registry.migration.rows import export_values
-from jichitai.mynumber.registry.models import STATUS_RESIDENT, Household, Person
+from jichitai.mynumber.registry.models import STATUS_RESIDENT, Household, Person, PersonVersion
 from jichitai.platform.context import DATA_EXPORT, TenantContext
 from jichitai.platform.errors import PermissionDenied, ValidationError
 from jichitai.platform.storage import Storage
@@ -94,6 +98,27 @@ def selection(options: ExportOptions, today: date) -> list[ColumnElement[bool]]:
     return where
 
 
+def _relationship_before(session: Session, r: Mapping[str, Any], today: date) -> str | None:
+    """異動前続柄: the 続柄 until a 世帯主変更 or 続柄変更 dated ahead (a new 世帯主 or a restated 続柄
+    from the 転出予定日 of a 世帯主 whose 転出 is pending), or until a 転出取消 dated ahead that made
+    the person 世帯主, read from the version believed for the day before; None for every other row
+    (one query only for those few rows)."""
+    if r["last_change"] not in CHANGES_WITH_RELATIONSHIP_BEFORE or r["last_change_on"] <= today:
+        return None
+    day = r["last_change_on"] - timedelta(days=1)
+    relationship: str | None = session.scalar(
+        select(PersonVersion.relationship).where(
+            PersonVersion.person_id == r["id"],
+            PersonVersion.superseded_at.is_(None),
+            PersonVersion.valid_from <= day,
+            or_(PersonVersion.valid_to.is_(None), PersonVersion.valid_to > day),
+        )
+    )
+    if r["last_change"] not in RELATIONSHIP_CHANGES and relationship == r["relationship"]:
+        return None  # a 転出取消 that left the 続柄 as it was
+    return relationship
+
+
 def export_file(
     storage: Storage,
     ctx: TenantContext,
@@ -151,6 +176,7 @@ def export_file(
                         household_number=r["household_number"],
                         individual_number=number,
                         head_name=r["head_name"],
+                        relationship_before=_relationship_before(uow.session, row, today),
                     )
                     if writer is not None:
                         writer.writerow(values)

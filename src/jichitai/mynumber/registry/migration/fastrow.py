@@ -32,6 +32,7 @@ from jichitai.mynumber.registry.interchange import (
     KIND_CODES,
     MAX_AGE_YEARS,
     NAME_MAX_CHARS,
+    RELATIONSHIP_CHANGES,
     REMOVAL_REASONS,
     RESIDENCE_CARD,
     RESIDENCE_STATUSES,
@@ -44,6 +45,7 @@ from jichitai.mynumber.registry.interchange import (
     is_valid_my_number,
     is_valid_relationship,
     parse_date,
+    relationship_before_problem,
 )
 from jichitai.mynumber.registry.names import (
     GaijiMap,
@@ -171,7 +173,7 @@ class FastRowParser:
             raw_kana, raw_alias, raw_alias_kana, raw_birth, raw_sex, raw_kind, raw_became, raw_address,
             raw_note, raw_since, raw_previous, raw_before, raw_honseki, raw_hittosha, raw_nationality,
             raw_status, raw_stay, raw_card, raw_change, raw_change_date, raw_notified, raw_removal,
-            raw_removed_on, raw_moved_out,
+            raw_removed_on, raw_moved_out, raw_relationship_before,
         ) = values  # fmt: skip
         today = self.today
         ctx = self.ctx
@@ -353,6 +355,14 @@ class FastRowParser:
                 return None
         if (removed_on is None) != (removal_reason is None):
             return None
+        relationship_before: str | None = raw_relationship_before.strip() or None
+        if relationship_before is not None:
+            if removed_on is not None or relationship_before_problem(
+                relationship_before, change_reason, change_date, today
+            ):
+                return None
+        elif change_reason in RELATIONSHIP_CHANGES and change_date is not None and change_date > today:
+            return None
 
         future_ok = (removal_reason or change_reason) in FUTURE_ALLOWED_CHANGES
         if became < birth or became > today or since < birth or since > today:
@@ -376,7 +386,7 @@ class FastRowParser:
             line, code, my_number, atena, household, relationship, head_name, name, name_kana, alias,
             alias_kana, birth, sex, kind, became, address, address_note, since, previous, before_move_in,
             honseki, hittosha, nationality, status, stay_until, card, change_reason, change_date, notified,
-            removal_reason, removed_on, moved_out_to,
+            removal_reason, removed_on, moved_out_to, relationship_before,
         )  # fmt: skip
 
 

@@ -342,7 +342,7 @@ def _values(rows: list[ResidentRow], setup: ParseSetup, ids: Iterator[str]) -> H
                 person_enc=person_enc,
                 atena_enc=atena_enc,
                 bidx=bidx,
-                version_ids=[new_id() for _ in version_spans(facts)],
+                version_ids=[new_id() for _ in version_spans(facts, row.relationship_before)],
                 now=now,
             )
         )

@@ -13,7 +13,9 @@ only, not a full history):
   転出 or 死亡 recorded by the registry would; 転出 with a 消除日 in the past is final
   (``move_out_confirmed``), a future one is a 転出予定;
 - 異動事由 and 異動日 become the version's last change; a row without them gets ``移行`` dated
-  the day of the import (and is exported so).
+  the day of the import (and is exported so);
+- a 世帯主変更 or 続柄変更 dated ahead (on the 転出予定日 of the household's 世帯主) gets two
+  versions too: the 異動前続柄 until that day, the row's 続柄 from it.
 
 Export side: :func:`export_values` writes a registry row back in the interchange columns. The core's
 ``転出確定`` is written as ``転出`` (the interchange file knows no confirmation step; a past
@@ -91,6 +93,7 @@ VERSION_CHANGE = VERSION_COLUMNS.index("change_id")
 ATENA_ATENA = ATENA_COLUMNS.index("atena_number")
 
 
+F_RELATIONSHIP = FACT_FIELDS.index("relationship")
 F_HOUSEHOLD = FACT_FIELDS.index("household_id")
 F_ADDRESS_TEXT = FACT_FIELDS.index("address_text")
 F_ADDRESS_SINCE = FACT_FIELDS.index("address_since")
@@ -106,6 +109,11 @@ _RESIDENT_BEFORE_REMOVAL = {
     )
 }  # fmt: skip
 _LAST_CHANGE_ON = FACT_FIELDS.index("last_change_on")
+# what the version before a 続柄 change dated ahead has instead (besides the 異動前続柄)
+_BEFORE_CHANGE_AHEAD = {
+    FACT_FIELDS.index("last_change"): MIGRATION_CHANGE,
+    FACT_FIELDS.index("last_notified_on"): None,
+}
 
 
 def address_values(address: Address) -> tuple[Any, ...]:
@@ -140,9 +148,20 @@ def person_facts(row: ResidentRow, *, today: date, address: Sequence[Any] | None
     ]  # fmt: skip
 
 
-def version_spans(facts: Sequence[Any]) -> list[tuple[Sequence[Any], date, date | None]]:
-    """The versions (facts, valid_from, valid_to) the migrated facts stand for."""
+def version_spans(
+    facts: Sequence[Any], relationship_before: str | None = None
+) -> list[tuple[Sequence[Any], date, date | None]]:
+    """The versions (facts, valid_from, valid_to) the migrated facts stand for (and the row's
+    異動前続柄, which a removed person's row never has)."""
     start: date = facts[F_ADDRESS_SINCE]
+    if relationship_before is not None:
+        changes_on: date = facts[_LAST_CHANGE_ON]
+        before = list(facts)
+        for at, value in _BEFORE_CHANGE_AHEAD.items():
+            before[at] = value
+        before[F_RELATIONSHIP] = relationship_before
+        before[_LAST_CHANGE_ON] = start
+        return [(before, start, changes_on), (facts, changes_on, None)]
     removed_on: date | None = facts[F_REMOVED_ON]
     if facts[F_STATUS] != STATUS_REMOVED or removed_on is None:
         return [(facts, start, None)]
@@ -193,7 +212,9 @@ def member_values(
     ]  # fmt: skip
     versions = [
         [None, None, *values, version_id, person_id, valid_from, valid_to, now, None]
-        for (values, valid_from, valid_to), version_id in zip(version_spans(facts), version_ids, strict=False)
+        for (values, valid_from, valid_to), version_id in zip(
+            version_spans(facts, row.relationship_before), version_ids, strict=False
+        )
     ]
     removed = facts[F_STATUS] != STATUS_RESIDENT
     atena = [
@@ -223,11 +244,17 @@ def _d(value: date | None) -> str:
 
 
 def export_values(
-    r: Mapping[str, Any], *, household_number: str, individual_number: str | None, head_name: str | None
+    r: Mapping[str, Any],
+    *,
+    household_number: str,
+    individual_number: str | None,
+    head_name: str | None,
+    relationship_before: str | None = None,
 ) -> tuple[str, ...]:
     """A registry row (``registry_persons`` columns) in interchange column order.
 
-    ``head_name`` is the household's current 世帯主 (written on the other members' rows).
+    ``head_name`` is the household's current 世帯主 (written on the other members' rows);
+    ``relationship_before`` the 続柄 until a 世帯主変更/続柄変更 dated ahead (異動前続柄).
     """
     change = _EXPORTED_CHANGE.get(r["last_change"], r["last_change"])
     if change not in CHANGE_REASONS:  # pragma: no cover - every registry change type is a reason
@@ -264,4 +291,5 @@ def export_values(
         r["removal_reason"] or "",
         _d(r["removed_on"]),
         r["moved_out_to"] or "",
+        relationship_before or "",
     )
