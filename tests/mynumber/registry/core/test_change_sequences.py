@@ -23,7 +23,9 @@ checked against what the models and rules promise:
 - a household with current residents has exactly one 世帯主 among them, at one address, and is not
   dissolved; one without is dissolved; the service's household view shows no 除票 as a member or
   head; the same holds on every past day (as recorded now) for the members then, and nobody lives
-  in a household before it began or after it ended.
+  in a household before it began or after it ended;
+- at the end of each sequence, the exit path: the export (with 除票) of the persons it made is a
+  file the import accepts whole (every row valid, every household's cross-row rules kept).
 
 The machine found the bugs pinned in ``test_history_order.py`` (change dates checked against the
 current row only, not all the recorded history). Search harder with
@@ -35,12 +37,15 @@ and its outcome in the notes).
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import itertools
 import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -57,6 +62,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from jichitai.mynumber.registry.errors import IdempotencyConflict
+from jichitai.mynumber.registry.interchange import ParseContext, ResidentRow, parse_row, validate_households
+from jichitai.mynumber.registry.migration.exporter import ExportOptions, export_file
 from jichitai.mynumber.registry.models import (
     FACT_FIELDS,
     STATUS_REMOVED,
@@ -92,7 +99,7 @@ from jichitai.platform.errors import Conflict, JichitaiError
 from jichitai.platform.identifiers import individual_number_check_digit
 from jichitai.platform.storage import Storage
 from jichitai.platform.zones import Zone
-from tests.conftest import add_demo_tenant, close_storage, make_settings, make_storage
+from tests.conftest import add_demo_tenant, close_storage, ctx, make_settings, make_storage
 from tests.mynumber.registry.core.support import ADDRESS, NOW, TODAY, change_ctx, key, read_ctx
 
 HEAD = "世帯主"
@@ -1157,6 +1164,35 @@ class RegistrySequences(RuleBasedStateMachine):
         with pytest.raises(IdempotencyConflict):
             self.svc.submit(change_ctx(), other)
         assert self._fingerprint() == fp, "a refused key reuse changed the database"
+
+    # -- the exit path -------------------------------------------------------------------------------
+    def teardown(self) -> None:
+        """What the registry holds after the sequence leaves by the exit path: its export parses
+        row by row and household by household as the import checks it (no import: a second
+        installation per sequence would cost seconds each)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "export.csv"
+            assert self.storage is not None
+            export_file(
+                self.storage,
+                ctx("platform.data.export"),
+                out,
+                ExportOptions(today=TODAY, include_removed=True),
+            )
+            with out.open(encoding="utf-8", newline="") as f:
+                mine = set(self.persons)
+                records = [r for r in csv.DictReader(f) if r["統合宛名番号"] in mine]
+        parse = ParseContext(today=TODAY, known_cities=("千代田区",), municipality_prefix="東京都千代田区")
+        rows: list[ResidentRow] = []
+        problems: list[str] = []
+        for line, record in enumerate(records, start=2):
+            parsed = parse_row(record, line, parse)
+            if isinstance(parsed, ResidentRow):
+                rows.append(parsed)
+            else:
+                problems += [f"{e} in {record}" for e in parsed]
+        problems += [str(e) for e in validate_households(rows)]
+        assert not problems, "the export does not import:\n" + "\n".join(problems)
 
     # -- invariants --------------------------------------------------------------------------------
     @invariant()
