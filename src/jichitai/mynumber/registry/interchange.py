@@ -138,7 +138,7 @@ COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 REQUIRED_COLUMNS: frozenset[str] = frozenset(c.name for c in COLUMNS if c.required)
 
 # 続柄 as written on the 住民票: a few standalone terms, or kin terms chained with の (妻の子, 子の妻).
-HEAD = "世帯主"
+HEAD = "世帯主"  # the 続柄 of the head of household (世帯主); rules.py and the service use this one
 _STANDALONE_RELATIONSHIPS = frozenset({HEAD, "同居人", "縁故者", "妻（未届）", "夫（未届）"})
 KIN_TERMS: frozenset[str] = frozenset(
     {"妻", "夫", "子", "父", "母", "孫", "兄", "姉", "弟", "妹", "祖父", "祖母", "曾孫", "伯父", "叔父",
@@ -300,7 +300,7 @@ class ResidentRow:
 
     @property
     def is_head(self) -> bool:
-        return self.relationship == "世帯主"
+        return self.relationship == HEAD
 
     def age_on(self, day: date) -> int:
         years = day.year - self.birth_date.year
@@ -570,15 +570,12 @@ def parse_row(record: Mapping[str, object], line: int, ctx: ParseContext) -> Res
     if r.raw("消除事由") and not r.raw("消除日"):
         r.error("消除日", "消除事由があるときは消除日が必要です")
     relationship_before = r.text("異動前続柄")
-    if relationship_before is not None:
-        problem = relationship_before_problem(relationship_before, change_reason, change_date, today)
-        if problem is None and r.raw("消除日"):
-            problem = "除票には記載できません"
-        if problem is not None:
-            r.error("異動前続柄", problem)
-            relationship_before = None
-    elif change_reason in RELATIONSHIP_CHANGES and change_date is not None and change_date > today:
-        r.error("異動前続柄", f"異動日が未来の{change_reason}には異動前続柄（その前日までの続柄）が必要です")
+    problem = relationship_before_problem(
+        relationship_before, change_reason, change_date, removed=bool(r.raw("消除日")), today=today
+    )
+    if problem is not None:
+        r.error("異動前続柄", problem)
+        relationship_before = None
 
     # Date order: nothing before birth; registration dates not in the future.
     for column, value in (
@@ -666,16 +663,24 @@ def parse_row(record: Mapping[str, object], line: int, ctx: ParseContext) -> Res
 
 
 def relationship_before_problem(
-    value: str, change_reason: str | None, change_date: date | None, today: date
+    value: str | None, change_reason: str | None, change_date: date | None, *, removed: bool, today: date
 ) -> str | None:
-    """Why 異動前続柄 ``value`` is refused on its row, or None (the row-level rules; whether the
-    異動日 is the 転出予定日 of the household's 世帯主 is checked across rows)."""
+    """Why the row's 異動前続柄 ``value`` (None: empty) is refused, or None: the row-level rules,
+    which ``parse_row`` and the import's fast path share (whether the 異動日 is the 転出予定日 of the
+    household's 世帯主 is checked across rows)."""
+    ahead = change_date is not None and change_date > today
+    if value is None:
+        if ahead and change_reason in RELATIONSHIP_CHANGES:
+            return f"異動日が未来の{change_reason}には異動前続柄（その前日までの続柄）が必要です"
+        return None
     if not is_valid_relationship(value):
         return f"続柄として認められない値です: 「{value}」"
-    if change_reason not in CHANGES_WITH_RELATIONSHIP_BEFORE or change_date is None or change_date <= today:
+    if not ahead or change_reason not in CHANGES_WITH_RELATIONSHIP_BEFORE:
         return "異動前続柄は、異動日が未来の世帯主変更・続柄変更・転出取消のときに記載します"
     if value == HEAD:
         return "異動前続柄に世帯主は記載できません（異動日の前日までは転出予定の世帯主が世帯主です）"
+    if removed:
+        return "除票には記載できません"
     return None
 
 

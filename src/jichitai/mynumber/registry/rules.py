@@ -22,10 +22,12 @@ from jichitai.mynumber.registry.interchange import (
     is_valid_relationship,
     too_long,
 )
+from jichitai.mynumber.registry.interchange import (
+    HEAD as HEAD,  # re-exported: the service reads rules.HEAD
+)
 from jichitai.mynumber.registry.names import check_katakana, check_name_characters
 from jichitai.platform.identifiers import is_valid_individual_number, normalize_individual_number
 
-HEAD = "世帯主"
 CHILD = "子"
 MAX_AGE_YEARS = 130
 # 転出届 may be filed before the move (施行令第23条: 転出予定日を届け出る); local practice accepts it up

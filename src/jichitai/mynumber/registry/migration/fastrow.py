@@ -32,7 +32,6 @@ from jichitai.mynumber.registry.interchange import (
     KIND_CODES,
     MAX_AGE_YEARS,
     NAME_MAX_CHARS,
-    RELATIONSHIP_CHANGES,
     REMOVAL_REASONS,
     RESIDENCE_CARD,
     RESIDENCE_STATUSES,
@@ -356,12 +355,9 @@ class FastRowParser:
         if (removed_on is None) != (removal_reason is None):
             return None
         relationship_before: str | None = raw_relationship_before.strip() or None
-        if relationship_before is not None:
-            if removed_on is not None or relationship_before_problem(
-                relationship_before, change_reason, change_date, today
-            ):
-                return None
-        elif change_reason in RELATIONSHIP_CHANGES and change_date is not None and change_date > today:
+        if relationship_before_problem(
+            relationship_before, change_reason, change_date, removed=removed_on is not None, today=today
+        ):
             return None
 
         future_ok = (removal_reason or change_reason) in FUTURE_ALLOWED_CHANGES

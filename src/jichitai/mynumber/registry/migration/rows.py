@@ -156,22 +156,25 @@ def version_spans(
     start: date = facts[F_ADDRESS_SINCE]
     if relationship_before is not None:
         changes_on: date = facts[_LAST_CHANGE_ON]
-        before = list(facts)
-        for at, value in _BEFORE_CHANGE_AHEAD.items():
-            before[at] = value
+        before = _earlier(facts, _BEFORE_CHANGE_AHEAD, start)
         before[F_RELATIONSHIP] = relationship_before
-        before[_LAST_CHANGE_ON] = start
         return [(before, start, changes_on), (facts, changes_on, None)]
     removed_on: date | None = facts[F_REMOVED_ON]
     if facts[F_STATUS] != STATUS_REMOVED or removed_on is None:
         return [(facts, start, None)]
     if removed_on <= start:
         return [(facts, removed_on, None)]
-    resident = list(facts)
-    for at, value in _RESIDENT_BEFORE_REMOVAL.items():
-        resident[at] = value
-    resident[_LAST_CHANGE_ON] = start
-    return [(resident, start, removed_on), (facts, removed_on, None)]
+    return [(_earlier(facts, _RESIDENT_BEFORE_REMOVAL, start), start, removed_on), (facts, removed_on, None)]
+
+
+def _earlier(facts: Sequence[Any], overlay: Mapping[int, Any], start: date) -> list[Any]:
+    """The facts of the version before the row's last change: ``overlay`` laid over them, the last
+    change being the migration's, from ``start``."""
+    earlier = list(facts)
+    for at, value in overlay.items():
+        earlier[at] = value
+    earlier[_LAST_CHANGE_ON] = start
+    return earlier
 
 
 @dataclass(slots=True)
