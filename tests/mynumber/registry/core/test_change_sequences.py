@@ -25,7 +25,10 @@ checked against what the models and rules promise:
   head; the same holds on every past day (as recorded now) for the members then, and nobody lives
   in a household before it began or after it ended;
 - at the end of each sequence, the exit path: the export (with 除票) of the persons it made is a
-  file the import accepts whole (every row valid, every household's cross-row rules kept).
+  file the import accepts whole (every row valid, every household's cross-row rules kept), and
+  imported into a second installation it is exported again as the same rows (the round trip
+  import → export → import keeps what the file says; the second installation is shared by the
+  run's sequences like the first, each adding its own persons).
 
 The machine found the bugs pinned in ``test_history_order.py`` (change dates checked against the
 current row only, not all the recorded history). Search harder with
@@ -64,6 +67,7 @@ from sqlalchemy.orm import Session
 from jichitai.mynumber.registry.errors import IdempotencyConflict
 from jichitai.mynumber.registry.interchange import ParseContext, ResidentRow, parse_row, validate_households
 from jichitai.mynumber.registry.migration.exporter import ExportOptions, export_file
+from jichitai.mynumber.registry.migration.importer import ImportOptions, import_file
 from jichitai.mynumber.registry.models import (
     FACT_FIELDS,
     STATUS_REMOVED,
@@ -246,9 +250,8 @@ class Fingerprint:
 # -- the storage (one per test run: adding a tenant takes seconds) -----------------------------------
 
 
-@pytest.fixture(scope="module")
-def sequence_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Storage]:
-    home = tmp_path_factory.mktemp("change-sequences") / "home"
+def _storage(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Storage]:
+    home = tmp_path_factory.mktemp(name) / "home"
     # SQLite in the suite; REGISTRY_SEQUENCE_BACKEND=postgresql runs the same search on PostgreSQL
     storage = make_storage(make_settings(home, os.environ.get("REGISTRY_SEQUENCE_BACKEND", "sqlite")))
     try:
@@ -258,11 +261,23 @@ def sequence_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stora
         close_storage(storage)
 
 
+@pytest.fixture(scope="module")
+def sequence_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Storage]:
+    yield from _storage(tmp_path_factory, "change-sequences")
+
+
+@pytest.fixture(scope="module")
+def exit_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Storage]:
+    """The installation each sequence's export is imported into (the municipality's next system)."""
+    yield from _storage(tmp_path_factory, "change-sequences-exit")
+
+
 # -- the machine -------------------------------------------------------------------------------------
 
 
 class RegistrySequences(RuleBasedStateMachine):
     storage: ClassVar[Storage | None] = None
+    exit_storage: ClassVar[Storage | None] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -1167,32 +1182,50 @@ class RegistrySequences(RuleBasedStateMachine):
 
     # -- the exit path -------------------------------------------------------------------------------
     def teardown(self) -> None:
-        """What the registry holds after the sequence leaves by the exit path: its export parses
-        row by row and household by household as the import checks it (no import: a second
-        installation per sequence would cost seconds each)."""
+        """What the registry holds leaves by the exit path: its export (with 除票) parses row by row
+        and household by household as the import checks it, and imported into the second
+        installation it is exported again as the same rows."""
+        if not self.persons:
+            return
+        assert self.storage is not None and self.exit_storage is not None
         with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "export.csv"
-            assert self.storage is not None
-            export_file(
-                self.storage,
-                ctx("platform.data.export"),
-                out,
-                ExportOptions(today=TODAY, include_removed=True),
+            header, records = self._exported(self.storage, Path(tmp) / "export.csv")
+            parse = ParseContext(
+                today=TODAY, known_cities=("千代田区",), municipality_prefix="東京都千代田区"
             )
-            with out.open(encoding="utf-8", newline="") as f:
-                mine = set(self.persons)
-                records = [r for r in csv.DictReader(f) if r["統合宛名番号"] in mine]
-        parse = ParseContext(today=TODAY, known_cities=("千代田区",), municipality_prefix="東京都千代田区")
-        rows: list[ResidentRow] = []
-        problems: list[str] = []
-        for line, record in enumerate(records, start=2):
-            parsed = parse_row(record, line, parse)
-            if isinstance(parsed, ResidentRow):
-                rows.append(parsed)
-            else:
-                problems += [f"{e} in {record}" for e in parsed]
-        problems += [str(e) for e in validate_households(rows)]
-        assert not problems, "the export does not import:\n" + "\n".join(problems)
+            rows: list[ResidentRow] = []
+            problems: list[str] = []
+            for line, record in enumerate(records, start=2):
+                parsed = parse_row(record, line, parse)
+                if isinstance(parsed, ResidentRow):
+                    rows.append(parsed)
+                else:
+                    problems += [f"{e} in {record}" for e in parsed]
+            problems += [str(e) for e in validate_households(rows)]
+            assert not problems, "the export does not import:\n" + "\n".join(problems)
+
+            mine = Path(tmp) / "mine.csv"
+            with mine.open("w", encoding="utf-8", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=header)
+                writer.writeheader()
+                writer.writerows(records)
+            summary = import_file(
+                self.exit_storage, ctx("registry.migration"), mine, ImportOptions(today=TODAY)
+            )
+            assert (summary.status, summary.rows_rejected) == ("done", 0), summary
+            _, again = self._exported(self.exit_storage, Path(tmp) / "again.csv")
+        for before, after in itertools.zip_longest(records, again):
+            assert before == after, f"exported {before}\nimported and exported again {after}"
+
+    def _exported(self, storage: Storage, out: Path) -> tuple[list[str], list[dict[str, str]]]:
+        """The header and the rows of this sequence's persons in ``storage``'s export (with 除票)."""
+        options = ExportOptions(today=TODAY, include_removed=True)
+        export_file(storage, ctx("platform.data.export"), out, options)
+        with out.open(encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f)
+            mine = set(self.persons)
+            records = [r for r in reader if r["統合宛名番号"] in mine]
+            return list(reader.fieldnames or ()), records
 
     # -- invariants --------------------------------------------------------------------------------
     @invariant()
@@ -1292,9 +1325,11 @@ SETTINGS = settings(
 )
 
 
-def test_change_sequences_keep_the_registry_consistent(sequence_storage: Storage) -> None:
-    RegistrySequences.storage = sequence_storage
+def test_change_sequences_keep_the_registry_consistent(
+    sequence_storage: Storage, exit_storage: Storage
+) -> None:
+    RegistrySequences.storage, RegistrySequences.exit_storage = sequence_storage, exit_storage
     try:
         run_state_machine_as_test(RegistrySequences, settings=SETTINGS)
     finally:
-        RegistrySequences.storage = None
+        RegistrySequences.storage = RegistrySequences.exit_storage = None
