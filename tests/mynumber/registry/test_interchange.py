@@ -287,6 +287,32 @@ def test_relationship_before_is_only_for_a_change_ahead(overrides: dict[str, str
     assert [e for e in found if e.column == "異動前続柄" and fragment in e.reason_ja], found
 
 
+GONE = {"消除事由": "転出", "消除日": "2025-03-20", "異動事由": "転出", "異動日": "2025-03-20"}
+PENDING = {**GONE, "消除日": "2025-04-20", "異動日": "2025-04-20"}  # 転出予定日 ahead
+
+
+def test_move_out_confirmation_is_as_stated_or_by_its_date() -> None:
+    assert parsed(japanese(**GONE, 転出確定="未確定")).move_out_confirmed is False
+    assert parsed(japanese(**GONE, 転出確定="確定")).move_out_confirmed is True
+    assert parsed(japanese(**GONE)).move_out_confirmed is None  # the import decides by the date
+    assert parsed(japanese(**PENDING, 転出確定="未確定")).move_out_confirmed is False
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({**GONE, "転出確定": "済"}, "「確定」か「未確定」です: 「済」"),
+        ({**GONE, "転出確定": "1"}, "「確定」か「未確定」です"),
+        ({**GONE, "消除事由": "死亡", "異動事由": "死亡", "転出確定": "確定"}, "消除事由が転出のとき"),
+        ({"転出確定": "未確定"}, "消除事由が転出のとき"),
+        ({**PENDING, "転出確定": "確定"}, "未来の転出は確定できません"),
+    ],
+)  # fmt: skip
+def test_move_out_confirmation_is_only_for_a_move_out(overrides: dict[str, str], fragment: str) -> None:
+    found = errors(japanese(**overrides))
+    assert [e for e in found if e.column == "転出確定" and fragment in e.reason_ja], found
+
+
 def test_removed_record_may_have_an_address_outside_after_leaving() -> None:
     # A 除票 keeps its last address; the municipality check applies to current residents only.
     row = parsed(japanese(住所="東京都新宿区西新宿2-8-1", 消除事由="転出", 消除日="2024-03-31"))

@@ -133,6 +133,13 @@ COLUMNS: tuple[Column, ...] = (
         "妻",
         "異動日が未来の世帯主変更・続柄変更（世帯主の転出予定日から）のとき必須。その前日までの続柄",
     ),
+    Column(
+        "転出確定",
+        "code",
+        False,
+        "未確定",
+        "消除事由が転出のとき。確定／未確定（転入通知が未着）。空欄なら消除日が基準日以前で確定",
+    ),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 REQUIRED_COLUMNS: frozenset[str] = frozenset(c.name for c in COLUMNS if c.required)
@@ -254,7 +261,7 @@ class ResidentRow:
 
     Names are normalized (:func:`names.normalize_name`), kana is full-width katakana, dates are
     dates, and the address is split into components. Japanese item names are in the field comments.
-    Treat it as a value: it is not frozen only because a frozen dataclass of 33 fields costs three
+    Treat it as a value: it is not frozen only because a frozen dataclass of 34 fields costs three
     times as much to build, which counts when millions of rows are imported or generated.
     """
 
@@ -292,6 +299,8 @@ class ResidentRow:
     moved_out_to: str | None  # 転出先住所
     # 異動前続柄: the 続柄 until a 世帯主変更/続柄変更 dated ahead (see RELATIONSHIP_CHANGES)
     relationship_before: str | None = None
+    # 転出確定: whether a 転出 was confirmed (転入通知 received); None when the file does not say
+    move_out_confirmed: bool | None = None
 
     @property
     def is_removed(self) -> bool:
@@ -576,6 +585,11 @@ def parse_row(record: Mapping[str, object], line: int, ctx: ParseContext) -> Res
     if problem is not None:
         r.error("異動前続柄", problem)
         relationship_before = None
+    move_out_confirmed, problem = parse_move_out_confirmed(
+        r.text("転出確定"), removal_reason, removed_on, today=today
+    )
+    if problem is not None:
+        r.error("転出確定", problem)
 
     # Date order: nothing before birth; registration dates not in the future.
     for column, value in (
@@ -659,7 +673,30 @@ def parse_row(record: Mapping[str, object], line: int, ctx: ParseContext) -> Res
         removed_on=removed_on,
         moved_out_to=moved_out_to,
         relationship_before=relationship_before,
+        move_out_confirmed=move_out_confirmed,
     )
+
+
+MOVE_OUT_CONFIRMED = {"確定": True, "未確定": False}
+
+
+def parse_move_out_confirmed(
+    value: str | None, removal_reason: str | None, removed_on: date | None, *, today: date
+) -> tuple[bool | None, str | None]:
+    """The row's 転出確定 (None: not stated) and why it is refused, or None; ``parse_row`` and the
+    import's fast path share it. Not stated, a 転出 is confirmed once its 消除日 has come; 未確定
+    keeps one whose 転入通知 has not arrived (it may still be confirmed or cancelled), and a 転出
+    dated ahead cannot be 確定."""
+    if value is None:
+        return None, None
+    confirmed = MOVE_OUT_CONFIRMED.get(value)
+    if confirmed is None:
+        return None, f"転出確定は「確定」か「未確定」です: 「{value}」"
+    if removal_reason != "転出":
+        return None, "転出確定は消除事由が転出のときに記載します"
+    if confirmed and removed_on is not None and removed_on > today:
+        return None, f"転出予定日（消除日 {removed_on.isoformat()}）が未来の転出は確定できません"
+    return confirmed, None
 
 
 def relationship_before_problem(
@@ -976,6 +1013,7 @@ def row_to_values(row: ResidentRow) -> tuple[str, ...]:
         _d(row.removed_on),
         row.moved_out_to or "",
         row.relationship_before or "",
+        "" if row.move_out_confirmed is None else ("確定" if row.move_out_confirmed else "未確定"),
     )
 
 

@@ -150,6 +150,8 @@ _OTHER_PLACES = (
 )  # fmt: skip
 _BUILDING_SUFFIXES = ("ハイツ", "コーポ", "メゾン", "レジデンス", "パレス", "グランド")
 _BLOCK_STYLE_CHOME = 0.7  # share of addresses under 住居表示 (…丁目…番…号)
+# a 転出 stays 未確定 until the new municipality's 転入通知 arrives: those of the last days still are
+_NOTICE_DAYS = 14
 
 
 class _Weighted:
@@ -576,6 +578,12 @@ class PopulationGenerator:
                         removal_reason=removal_reason,
                         removed_on=removed_on,
                         moved_out_to=moved_out_to,
+                        move_out_confirmed=(
+                            # the 転入通知 of a recent 転出 may not have arrived yet
+                            (as_of - removed_on).days > _NOTICE_DAYS
+                            if removal_reason == "転出" and removed_on is not None
+                            else None
+                        ),
                     )
                 )
                 line += 1

@@ -25,10 +25,10 @@ checked against what the models and rules promise:
   head; the same holds on every past day (as recorded now) for the members then, and nobody lives
   in a household before it began or after it ended;
 - at the end of each sequence, the exit path: the export (with 除票) of the persons it made is a
-  file the import accepts whole (every row valid, every household's cross-row rules kept), and
-  imported into a second installation it is exported again as the same rows (the round trip
-  import → export → import keeps what the file says; the second installation is shared by the
-  run's sequences like the first, each adding its own persons).
+  file the import accepts whole (every row valid, every household's cross-row rules kept);
+  imported into a second installation, it is exported again as the same rows, and each person's
+  current facts there are those registered here (the second installation is shared by the run's
+  sequences like the first, each adding its own persons).
 
 The machine found the bugs pinned in ``test_history_order.py`` (change dates checked against the
 current row only, not all the recorded history). Search harder with
@@ -1183,8 +1183,8 @@ class RegistrySequences(RuleBasedStateMachine):
     # -- the exit path -------------------------------------------------------------------------------
     def teardown(self) -> None:
         """What the registry holds leaves by the exit path: its export (with 除票) parses row by row
-        and household by household as the import checks it, and imported into the second
-        installation it is exported again as the same rows."""
+        and household by household as the import checks it; imported into the second installation
+        it is exported again as the same rows, and there each person's current facts are the same."""
         if not self.persons:
             return
         assert self.storage is not None and self.exit_storage is not None
@@ -1216,6 +1216,28 @@ class RegistrySequences(RuleBasedStateMachine):
             _, again = self._exported(self.exit_storage, Path(tmp) / "again.csv")
         for before, after in itertools.zip_longest(records, again):
             assert before == after, f"exported {before}\nimported and exported again {after}"
+        there = self.exit_storage.tenant_engine(Zone.MYNUMBER, self.exit_storage.tenant("131016"))
+        here, imported = self._current(self.engine), self._current(there)
+        assert sorted(imported) == sorted(here)
+        for atena, facts in imported.items():
+            registered = here[atena]
+            # a 転出確定 is written as 異動事由 転出, its confirmation in the column 転出確定 (rows.py)
+            if registered["last_change"] == "転出確定":
+                registered["last_change"] = "転出"
+            assert facts == registered, f"{atena}: registered {registered}\nimported {facts}"
+
+    def _current(self, engine: Engine) -> dict[str, dict[str, Any]]:
+        """The current facts of this sequence's persons, their household by its 世帯番号."""
+        with Session(engine) as s:
+            found = s.execute(
+                select(Person, Household.household_number)
+                .join(Household, Household.id == Person.household_id)
+                .where(Person.atena_number.in_(self.persons))
+            )
+            return {
+                p.atena_number: {f: getattr(p, f) for f in FACT_FIELDS} | {"household_id": number}
+                for p, number in found
+            }
 
     def _exported(self, storage: Storage, out: Path) -> tuple[list[str], list[dict[str, str]]]:
         """The header and the rows of this sequence's persons in ``storage``'s export (with 除票)."""

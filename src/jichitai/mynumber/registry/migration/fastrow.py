@@ -44,6 +44,7 @@ from jichitai.mynumber.registry.interchange import (
     is_valid_my_number,
     is_valid_relationship,
     parse_date,
+    parse_move_out_confirmed,
     relationship_before_problem,
 )
 from jichitai.mynumber.registry.names import (
@@ -172,7 +173,7 @@ class FastRowParser:
             raw_kana, raw_alias, raw_alias_kana, raw_birth, raw_sex, raw_kind, raw_became, raw_address,
             raw_note, raw_since, raw_previous, raw_before, raw_honseki, raw_hittosha, raw_nationality,
             raw_status, raw_stay, raw_card, raw_change, raw_change_date, raw_notified, raw_removal,
-            raw_removed_on, raw_moved_out, raw_relationship_before,
+            raw_removed_on, raw_moved_out, raw_relationship_before, raw_confirmed,
         ) = values  # fmt: skip
         today = self.today
         ctx = self.ctx
@@ -359,6 +360,13 @@ class FastRowParser:
             relationship_before, change_reason, change_date, removed=removed_on is not None, today=today
         ):
             return None
+        move_out_confirmed = None
+        if raw_confirmed:
+            move_out_confirmed, problem = parse_move_out_confirmed(
+                raw_confirmed.strip() or None, removal_reason, removed_on, today=today
+            )
+            if problem is not None:
+                return None
 
         future_ok = (removal_reason or change_reason) in FUTURE_ALLOWED_CHANGES
         if became < birth or became > today or since < birth or since > today:
@@ -382,7 +390,7 @@ class FastRowParser:
             line, code, my_number, atena, household, relationship, head_name, name, name_kana, alias,
             alias_kana, birth, sex, kind, became, address, address_note, since, previous, before_move_in,
             honseki, hittosha, nationality, status, stay_until, card, change_reason, change_date, notified,
-            removal_reason, removed_on, moved_out_to, relationship_before,
+            removal_reason, removed_on, moved_out_to, relationship_before, move_out_confirmed,
         )  # fmt: skip
 
 

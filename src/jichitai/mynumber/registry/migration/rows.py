@@ -10,16 +10,16 @@ only, not a full history):
 
 - the facts hold from 住所を定めた年月日 (``valid_from``); nothing is claimed before it;
 - a removed person (除票) gets two versions, resident until 消除日 and removed from it, as a
-  転出 or 死亡 recorded by the registry would; 転出 with a 消除日 in the past is final
-  (``move_out_confirmed``), a future one is a 転出予定;
+  転出 or 死亡 recorded by the registry would; a 転出 is confirmed (``move_out_confirmed``) as the
+  row's 転出確定 says, or, when it says nothing, once its 消除日 has come (a future one is a 転出予定);
 - 異動事由 and 異動日 become the version's last change; a row without them gets ``移行`` dated
   the day of the import (and is exported so);
 - a 世帯主変更 or 続柄変更 dated ahead (on the 転出予定日 of the household's 世帯主) gets two
   versions too: the 異動前続柄 until that day, the row's 続柄 from it.
 
 Export side: :func:`export_values` writes a registry row back in the interchange columns. The core's
-``転出確定`` is written as ``転出`` (the interchange file knows no confirmation step; a past
-消除日 means confirmed).
+``転出確定`` is written as 異動事由 ``転出``, with 転出確定 ``確定``; a 転出 whose 転入通知 has not
+arrived, 転出確定 ``未確定`` (so that the next system may still confirm or cancel it).
 """
 
 from __future__ import annotations
@@ -133,7 +133,9 @@ def person_facts(row: ResidentRow, *, today: date, address: Sequence[Any] | None
     change_on = row.change_date or (row.removed_on if removed else None)
     confirmed: bool | None = None
     if removed and row.removal_reason in _CONFIRMABLE:
-        confirmed = row.removed_on is not None and row.removed_on <= today
+        confirmed = row.move_out_confirmed
+        if confirmed is None:  # not stated: a 消除日 that has come means confirmed
+            confirmed = row.removed_on is not None and row.removed_on <= today
     elif removed and row.removal_reason == "国外転出":
         confirmed = True
     return [
@@ -295,4 +297,5 @@ def export_values(
         _d(r["removed_on"]),
         r["moved_out_to"] or "",
         relationship_before or "",
+        ("確定" if r["move_out_confirmed"] else "未確定") if r["removal_reason"] in _CONFIRMABLE else "",
     )
