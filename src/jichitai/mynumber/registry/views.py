@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from contextlib import suppress
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -140,6 +141,7 @@ def build_router(storage: Storage) -> APIRouter:
                 result=result,
                 errors=errors,
                 page_url=lambda n: f"{PREFIX}?{urlencode({**keep, 'page': n})}",
+                today=service.today(),
             ),
             status_code=400 if errors else 200,
         )
@@ -163,6 +165,7 @@ def build_router(storage: Storage) -> APIRouter:
                 done=done,
                 can_write=staff.has(Permission.REGISTRY_PERSON_WRITE),
                 can_issue=staff.has(Permission.REGISTRY_CERTIFICATE_ISSUE),
+                today=service.today(),
             ),
         )
 
@@ -235,7 +238,13 @@ def build_router(storage: Storage) -> APIRouter:
     @router.get("/changes/{slug}", name="registry_change_form")
     def change_form(request: Request, slug: str, staff: Writer) -> Response:
         form = _change_form(slug)
-        values = {k: v for k, v in request.query_params.items() if k in {"atena_number", "household_number"}}
+        query = request.query_params
+        values = {k: v for k, v in query.items() if k in {"atena_number", "household_number"}}
+        # a link may fill in the 異動日 it knows (the 転出予定日 a 転出取消 must name)
+        with suppress(ValueError):
+            on = date.fromisoformat(query.get("event_date", ""))
+            values |= {"event_date_year": str(on.year), "event_date_month": str(on.month)}
+            values["event_date_day"] = str(on.day)
         values["idempotency_key"] = uuid.uuid4().hex  # a double submission records the change once
         return _render_change(request, staff, form, values, {})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -220,6 +220,53 @@ def test_cancelling_a_move_out_through_the_form(clerk: TestClient, screen_storag
     assert "転出取消を記録しました" in shown.text
     record = svc.person(ctx("registry.person.read"), head)
     assert (record.status, record.relationship) == ("resident", "世帯主")
+
+
+def test_person_page_tells_a_pending_or_unconfirmed_move_out_and_links_its_next_steps(
+    clerk: TestClient, screen_storage: Storage
+) -> None:
+    """A 転出 ahead is 転出予定; one past its day without a 転入通知 is a 除票 not yet confirmed.
+    Both link to 転出確定 and to 転出取消, the latter with the 転出予定日 filled in."""
+    svc = RegistryService(screen_storage)
+    family, _ = register_family(svc, "白石", "シライシ", children=1, on=ON)
+    _head, wife, son = family.atena_numbers
+    ahead = svc.today() + timedelta(days=20)
+    _move_out(svc, (son,), date(2024, 10, 31))
+    svc.submit(
+        ctx("registry.change.record"),
+        MoveOut(
+            idempotency_key=f"screen-move-out-{wife}-ahead",
+            event_date=ahead,
+            notified_on=svc.today(),
+            persons=(wife,),
+            destination="大阪府大阪市北区梅田1-1-1",
+        ),
+    )
+    gone = clerk.get(f"/staff/registry/persons/{son}").text
+    assert "転入通知が届いていないため、転出は確定していません" in gone
+    assert f"/staff/registry/changes/confirm-move-out?atena_number={son}" in gone
+    cancel = f"/staff/registry/changes/cancel-move-out?atena_number={son}&amp;event_date=2024-10-31"
+    assert cancel in gone
+    pending = clerk.get(f"/staff/registry/persons/{wife}").text
+    assert "転出予定です（転出予定日" in pending and "除票" not in pending.split("<h2")[0]
+    listed = clerk.get("/staff/registry", params={"name": "白石"}).text
+    # the son, a 除票, is listed only with 除票; his mother is a resident until her day
+    assert "検索結果 2件" in listed and listed.count("住民（転出予定 ") == 1
+    form = clerk.get(cancel.replace("&amp;", "&")).text
+    for part, value in (("year", "2024"), ("month", "10"), ("day", "31")):
+        assert re.search(rf'name="event_date_{part}"[^>]*value="{value}"', form), part
+    ok = clerk.post(
+        "/staff/registry/changes/confirm-move-out",
+        data={
+            "csrf_token": csrf_of(gone),
+            "idempotency_key": "screen-confirm-shiraishi",
+            "atena_number": son,
+            **_date("event_date", date(2024, 10, 29)),
+        },
+    )
+    assert ok.status_code == 303, ok.text
+    confirmed = clerk.get(ok.headers["location"]).text
+    assert "転出確定済み" in confirmed and "confirm-move-out?atena_number" not in confirmed
 
 
 def test_certificate_download_is_a_valid_sealed_pdf(
