@@ -739,7 +739,9 @@ class HouseholdChecker:
 
     Among current (not removed) persons: each household has exactly one 世帯主, its members live at
     the same address, and a 世帯主氏名 given on a member's row is the head's name. A 続柄 that
-    changes ahead (異動前続柄) changes on the 消除日 of the household's 世帯主. Across all rows:
+    changes ahead (異動前続柄) changes on the 転出予定日 (消除日) of a member of the household: of
+    its 世帯主 for a 世帯主変更 or 転出取消, of anyone leaving for a 続柄変更 (a 転出 may restate
+    the 続柄 of those who stay, whoever leaves). Across all rows:
     no 住民票コード or 個人番号 twice (``check_duplicates``; keeps every number in memory, about
     150 bytes a row — an importer at city scale may rely on its database's unique indexes instead).
     """
@@ -750,7 +752,8 @@ class HouseholdChecker:
         self._codes: dict[int, int] = {}
         self._numbers: dict[int, int] = {}
         self._heads_leaving: dict[str, set[date]] = {}  # 世帯番号 -> 消除日 of its removed 世帯主
-        self._changes_ahead: list[tuple[int, str, date]] = []  # rows with 異動前続柄
+        self._members_leaving: dict[str, set[date]] = {}  # 世帯番号 -> 消除日 of any removed member
+        self._changes_ahead: list[tuple[int, str, date, bool]] = []  # rows with 異動前続柄: …, by head?
         self.errors: list[RowError] = []
 
     def add(self, row: ResidentRow) -> list[RowError]:
@@ -764,10 +767,13 @@ class HouseholdChecker:
                 first = self._numbers.setdefault(int(row.my_number), row.line)
                 if first != row.line:
                     found.append(RowError(row.line, "個人番号", f"個人番号が{first}行目と重複しています"))
-        if row.removed_on is not None and row.relationship == HEAD:
-            self._heads_leaving.setdefault(row.household_number, set()).add(row.removed_on)
+        if row.removed_on is not None:
+            self._members_leaving.setdefault(row.household_number, set()).add(row.removed_on)
+            if row.relationship == HEAD:
+                self._heads_leaving.setdefault(row.household_number, set()).add(row.removed_on)
         if row.relationship_before is not None and row.change_date is not None:
-            self._changes_ahead.append((row.line, row.household_number, row.change_date))
+            by_head = row.change_reason != "続柄変更"
+            self._changes_ahead.append((row.line, row.household_number, row.change_date, by_head))
         if not row.is_removed:
             h = self._households.get(row.household_number)
             if h is None:
@@ -812,14 +818,15 @@ class HouseholdChecker:
                                 f"世帯番号{number}の世帯主（{h.heads[0]}行目）の氏名と一致しません",
                             )
                         )
-        for line, number, day in self._changes_ahead:
-            if day not in self._heads_leaving.get(number, ()):
+        for line, number, day, by_head in self._changes_ahead:
+            leaving = self._heads_leaving if by_head else self._members_leaving
+            if day not in leaving.get(number, ()):
                 found.append(
                     RowError(
                         line,
                         "異動日",
                         f"異動前続柄のある行の異動日（{day.isoformat()}）が、世帯番号{number}の"
-                        "世帯主の転出予定日（消除日）と一致しません",
+                        f"{'世帯主' if by_head else '世帯員'}の転出予定日（消除日）と一致しません",
                     )
                 )
         found.sort(key=lambda e: e.line)

@@ -62,6 +62,24 @@ def test_a_pending_successor_round_trips(svc: RegistryService, tmp_path: Path) -
     assert [rows[a]["異動前続柄"] for a in (head, wife, son)] == ["", "妻", "子"]
 
 
+def test_a_relationship_restated_when_a_member_who_is_not_the_head_leaves_round_trips(
+    svc: RegistryService, tmp_path: Path
+) -> None:
+    """Any 転出 may restate the 続柄 of those who stay; the wife's does, the 世帯主 stays (found by
+    the state machine: the import refused it, expecting the 世帯主's 転出予定日)."""
+    result, _ = move_in_family(svc, "森田", "モリタ", on=date(2020, 4, 1))
+    head, wife, son = result.atena_numbers
+    _move_out(svc, (wife,), DAY, remaining_relationships={son: "夫の子"})
+    rows = _round_trip(svc, tmp_path, result.household_numbers[0], head, wife, son)
+    assert (rows[son]["続柄"], rows[son]["異動事由"], rows[son]["異動日"], rows[son]["異動前続柄"]) == (
+        "夫の子",
+        "続柄変更",
+        "2025-06-20",
+        "子",
+    )
+    assert rows[head]["続柄"] == "世帯主"
+
+
 def test_a_member_who_stays_after_all_heads_the_household_from_the_day(
     svc: RegistryService, tmp_path: Path
 ) -> None:
