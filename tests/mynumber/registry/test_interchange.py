@@ -257,6 +257,9 @@ def test_move_out_may_be_dated_ahead() -> None:
 
 
 AHEAD = {"異動事由": "世帯主変更", "異動日": "2025-04-20", "異動前続柄": "妻"}
+# a 転出 pending on that day (転出予定日 = 消除日)
+LEAVING = {"消除事由": "転出", "消除日": "2025-04-20", "異動事由": "転出", "異動日": "2025-04-20",
+           "転出先住所": "大阪府大阪市北区梅田3-1-1"}  # fmt: skip
 
 
 def test_a_new_head_from_a_pending_move_out_is_dated_ahead_with_the_relationship_before() -> None:
@@ -373,13 +376,11 @@ def test_removed_head_does_not_count() -> None:
 
 
 def test_a_change_ahead_falls_on_the_day_the_head_leaves() -> None:
-    leaving = {"消除事由": "転出", "消除日": "2025-04-20", "異動事由": "転出", "異動日": "2025-04-20",
-               "転出先住所": "大阪府大阪市北区梅田3-1-1"}  # fmt: skip
     wife = {"氏名": "髙橋　花子", "性別": "2", **AHEAD}
-    rows = household(member("10000000001", "世帯主", **leaving), member("10000000002", "世帯主", **wife))
+    rows = household(member("10000000001", "世帯主", **LEAVING), member("10000000002", "世帯主", **wife))
     assert validate_households(rows) == []
     elsewhere = household(
-        member("10000000001", "世帯主", **{**leaving, "消除日": "2025-04-21", "異動日": "2025-04-21"}),
+        member("10000000001", "世帯主", **{**LEAVING, "消除日": "2025-04-21", "異動日": "2025-04-21"}),
         member("10000000002", "世帯主", **wife),
     )
     found = validate_households(elsewhere)
@@ -391,25 +392,23 @@ def test_a_change_ahead_falls_on_the_day_the_head_leaves() -> None:
 
 def test_a_restated_relationship_ahead_falls_on_the_day_any_member_leaves() -> None:
     """A 続柄変更 ahead may come with anyone's 転出; a 世帯主変更 ahead only with the 世帯主's."""
-    leaving = {"消除事由": "転出", "消除日": "2025-04-20", "異動事由": "転出", "異動日": "2025-04-20",
-               "転出先住所": "大阪府大阪市北区梅田3-1-1"}  # fmt: skip
     restated = {"異動事由": "続柄変更", "異動日": "2025-04-20", "異動前続柄": "子"}
     rows = household(
         member("10000000001", "世帯主"),
-        member("10000000002", "妻", 氏名="髙橋　花子", 性別="2", **leaving),
+        member("10000000002", "妻", 氏名="髙橋　花子", 性別="2", **LEAVING),
         member("10000000003", "夫の子", 氏名="髙橋　一郎", **restated),
     )
     assert validate_households(rows) == []
     other_day = household(
         member("10000000001", "世帯主"),
-        member("10000000002", "妻", 氏名="髙橋　花子", 性別="2", **leaving),
+        member("10000000002", "妻", 氏名="髙橋　花子", 性別="2", **LEAVING),
         member("10000000003", "夫の子", 氏名="髙橋　一郎", **{**restated, "異動日": "2025-04-21"}),
     )
     found = validate_households(other_day)
     assert [(e.line, e.column) for e in found] == [(4, "異動日")]
     assert "世帯員の転出予定日（消除日）と一致しません" in found[0].reason_ja
     new_head_on_her_day = household(
-        member("10000000001", "妻", 氏名="髙橋　花子", 性別="2", **leaving),
+        member("10000000001", "妻", 氏名="髙橋　花子", 性別="2", **LEAVING),
         member("10000000002", "世帯主", 氏名="髙橋　一郎", **AHEAD),
     )
     found = validate_households(new_head_on_her_day)

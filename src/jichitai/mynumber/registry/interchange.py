@@ -751,9 +751,10 @@ class HouseholdChecker:
         self._households: dict[str, _Household] = {}
         self._codes: dict[int, int] = {}
         self._numbers: dict[int, int] = {}
-        self._heads_leaving: dict[str, set[date]] = {}  # 世帯番号 -> 消除日 of its removed 世帯主
-        self._members_leaving: dict[str, set[date]] = {}  # 世帯番号 -> 消除日 of any removed member
-        self._changes_ahead: list[tuple[int, str, date, bool]] = []  # rows with 異動前続柄: …, by head?
+        # 世帯番号 -> 消除日 of its removed rows, by whose: every member's (世帯員), the 世帯主's
+        self._leaving: dict[str, dict[str, set[date]]] = {"世帯員": {}, HEAD: {}}
+        # rows with 異動前続柄: line, 世帯番号, 異動日, whose 消除日 it must be
+        self._changes_ahead: list[tuple[int, str, date, str]] = []
         self.errors: list[RowError] = []
 
     def add(self, row: ResidentRow) -> list[RowError]:
@@ -768,12 +769,11 @@ class HouseholdChecker:
                 if first != row.line:
                     found.append(RowError(row.line, "個人番号", f"個人番号が{first}行目と重複しています"))
         if row.removed_on is not None:
-            self._members_leaving.setdefault(row.household_number, set()).add(row.removed_on)
-            if row.relationship == HEAD:
-                self._heads_leaving.setdefault(row.household_number, set()).add(row.removed_on)
+            for whose in ("世帯員", HEAD) if row.relationship == HEAD else ("世帯員",):
+                self._leaving[whose].setdefault(row.household_number, set()).add(row.removed_on)
         if row.relationship_before is not None and row.change_date is not None:
-            by_head = row.change_reason != "続柄変更"
-            self._changes_ahead.append((row.line, row.household_number, row.change_date, by_head))
+            whose = "世帯員" if row.change_reason == "続柄変更" else HEAD
+            self._changes_ahead.append((row.line, row.household_number, row.change_date, whose))
         if not row.is_removed:
             h = self._households.get(row.household_number)
             if h is None:
@@ -818,15 +818,14 @@ class HouseholdChecker:
                                 f"世帯番号{number}の世帯主（{h.heads[0]}行目）の氏名と一致しません",
                             )
                         )
-        for line, number, day, by_head in self._changes_ahead:
-            leaving = self._heads_leaving if by_head else self._members_leaving
-            if day not in leaving.get(number, ()):
+        for line, number, day, whose in self._changes_ahead:
+            if day not in self._leaving[whose].get(number, ()):
                 found.append(
                     RowError(
                         line,
                         "異動日",
                         f"異動前続柄のある行の異動日（{day.isoformat()}）が、世帯番号{number}の"
-                        f"{'世帯主' if by_head else '世帯員'}の転出予定日（消除日）と一致しません",
+                        f"{whose}の転出予定日（消除日）と一致しません",
                     )
                 )
         found.sort(key=lambda e: e.line)
