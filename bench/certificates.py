@@ -75,6 +75,12 @@ def main() -> None:
     parser.add_argument("--key", choices=["ec", "rsa"], default="ec")
     args = parser.parse_args()
 
+    # Fail here, once, when a font is missing: a worker whose initializer raises is replaced by
+    # the pool forever, and the run would hang instead of saying what is wrong.
+    try:
+        fonts.register_fonts()
+    except fonts.FontMissing as exc:
+        raise SystemExit(f"{exc}; run `make sysdeps` first") from exc
     raw, _ = signing.new_test_sealer("横浜市", kind=args.key)
     key_pem = raw.private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
