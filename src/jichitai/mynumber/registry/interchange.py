@@ -566,6 +566,8 @@ def parse_row(record: Mapping[str, object], line: int, ctx: ParseContext) -> Res
             r.error("在留資格", "外国人住民は在留資格（区分）が必須です")
         elif status is not None and status not in STATUSES_WITHOUT_PERIOD and not r.raw("在留期間満了日"):
             r.error("在留期間満了日", f"在留資格「{status}」には在留期間満了日が必要です")
+        if stay_until is not None and birth is not None and stay_until < birth:
+            r.error("在留期間満了日", "在留期間満了日が生年月日より前です")  # (the register's rule too)
 
     change_reason = r.choice("異動事由", CHANGE_REASONS, label="異動事由")
     change_date = r.date("異動日")

@@ -7,10 +7,11 @@ current state, calls these, and refuses with :class:`~jichitai.mynumber.registry
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from jichitai.mynumber.registry.addresses import normalize_address_text
 from jichitai.mynumber.registry.interchange import (
     BLOCK_MAX_CHARS,
     NAME_MAX_CHARS,
@@ -25,7 +26,7 @@ from jichitai.mynumber.registry.interchange import (
 from jichitai.mynumber.registry.interchange import (
     HEAD as HEAD,  # re-exported: the service reads rules.HEAD
 )
-from jichitai.mynumber.registry.names import check_katakana, check_name_characters
+from jichitai.mynumber.registry.names import check_katakana, check_name_characters, normalize_name
 from jichitai.platform.identifiers import is_valid_individual_number, normalize_individual_number
 
 CHILD = "子"
@@ -37,6 +38,16 @@ MOVE_OUT_MAX_DAYS_AHEAD = 30
 # recorded (the 過料 is a separate matter), so this only marks them.
 NOTIFICATION_PERIOD_DAYS = 14
 SEXES = {"1": "男", "2": "女"}
+# Free-text items (前住所, 転入前住所, 転出先住所, 本籍, 方書), each with its label and the normalization
+# the import applies to the same column (interchange ``free_text``): the register keeps them as the
+# import would, or a record entered here would come back changed by the exit path.
+FREE_TEXT: dict[str, tuple[str, Callable[[str], str]]] = {
+    "previous_address": ("前住所", normalize_address_text),
+    "address_before_move_in": ("転入前住所", normalize_address_text),
+    "moved_out_to": ("転出先住所", normalize_address_text),
+    "honseki": ("本籍", normalize_address_text),
+    "address_note": ("方書", normalize_name),
+}
 
 
 @dataclass(frozen=True)
@@ -123,9 +134,20 @@ def check_person(d: PersonDraft, *, today: date) -> list[str]:
         ),
         label=label,
     )
+    # The import's rules for the same columns (interchange ``name``, ``kana`` and 国籍): what the
+    # register holds must leave by the exit path.
+    for column, value, latin in (
+        ("筆頭者", d.hittosha, False),
+        ("通称", d.alias, True),
+        ("国籍・地域", d.nationality, True),
+    ):
+        if value and (problem := check_name_characters(value, allow_latin=latin)) is not None:
+            reasons.append(f"{who(label)}{column} — {problem.replace('氏名', column)}")
+    if d.alias_kana and (problem := check_katakana(d.alias_kana)) is not None:
+        reasons.append(f"{who(label)}通称カナ — {problem}")
     if d.residence_card_number is not None and not RESIDENCE_CARD.match(d.residence_card_number):
         reasons.append(f"{who(label)}在留カード等番号は英字2桁・数字8桁・英字2桁です")
-    if d.alias and not foreign:
+    if (d.alias or d.alias_kana) and not foreign:
         reasons.append(f"{who(label)}通称は外国人住民のみ記載できます")
     if foreign:
         if d.honseki or d.hittosha:
@@ -146,6 +168,23 @@ def check_person(d: PersonDraft, *, today: date) -> list[str]:
         if bool(d.honseki) != bool(d.hittosha):
             reasons.append(f"{who(label)}本籍と筆頭者は両方記載してください")
     return reasons
+
+
+def normalize_free_text(facts: dict[str, object], *, label: str = "") -> tuple[dict[str, object], list[str]]:
+    """``facts`` with its free-text items (:data:`FREE_TEXT`) normalized, an empty one as ``None``;
+    and the reasons to refuse an item with a control or other unprintable character, which the
+    import refuses as well."""
+    out = dict(facts)
+    reasons: list[str] = []
+    for key, (column, normalize) in FREE_TEXT.items():
+        value = out.get(key)
+        if not isinstance(value, str):
+            continue
+        if not value.replace("\u3000", " ").isprintable():
+            reasons.append(f"{who(label)}{column}に制御文字など使用できない文字が含まれています")
+            continue
+        out[key] = normalize(value) or None
+    return out, reasons
 
 
 def check_individual_number(number: str | None, *, label: str = "") -> list[str]:
@@ -221,12 +260,21 @@ def is_late_notification(event_date: date, notified_on: date | None) -> bool:
 
 
 def check_address_dates(
-    *, birth_date: date, became_resident_on: date, address_since: date, today: date, label: str = ""
+    *,
+    birth_date: date,
+    became_resident_on: date,
+    address_since: date,
+    today: date,
+    removed_on: date | None = None,
+    label: str = "",
 ) -> list[str]:
-    """住所を定めた日 follows 住民となった日, which follows birth; none lies ahead."""
+    """住所を定めた日 follows 住民となった日, which follows birth and precedes a 除票's 消除日 (as
+    the import requires); none lies ahead."""
     reasons = []
     if became_resident_on < birth_date:
         reasons.append(f"{who(label)}住民となった日が生年月日より前です")
+    if removed_on is not None and removed_on < became_resident_on:
+        reasons.append(f"{who(label)}住民となった日が消除日（{removed_on.isoformat()}）より後です")
     if address_since < became_resident_on:
         reasons.append(f"{who(label)}住所を定めた日が住民となった日より前です")
     if address_since > today or became_resident_on > today:

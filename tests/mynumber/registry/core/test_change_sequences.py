@@ -4,10 +4,13 @@ The machine keeps the households and persons it created (世帯番号 and 統合
 changes of every kind, with arguments drawn from valid choices (read from the database before each
 step) and from deliberately wrong ones: a removed person, a person of another household, a date
 before birth or before the last change or in the future, a second 世帯主, a dissolved household, a
-relationship map missing a member or naming an outsider. Event dates mostly move forward and
-sometimes go back. A refusal (:class:`~jichitai.platform.errors.JichitaiError`) is fine; any other
-exception is a bug. After every step the database is read back (SQLite, a plain read session) and
-checked against what the models and rules promise:
+relationship map missing a member or naming an outsider. Persons are Japanese (some with 本籍・
+筆頭者) or foreign (国籍, 在留資格, 在留期間満了日, 在留カード等番号, 通称), with inconsistent mixes among the
+wrong choices; free text (前住所, 転出先, 方書, 本籍) is typed as a clerk may type it, in full-width
+digits or kanji numerals. Event dates mostly move forward and sometimes go back. A refusal
+(:class:`~jichitai.platform.errors.JichitaiError`) is fine; any other exception is a bug. After
+every step the database is read back (SQLite, a plain read session) and checked against what the
+models and rules promise:
 
 - a refused change changes nothing; an accepted one adds one ``registry_changes`` row and one
   event per person it concerns, and the event ``seq`` numbers have no gaps;
@@ -65,7 +68,14 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from jichitai.mynumber.registry.errors import IdempotencyConflict
-from jichitai.mynumber.registry.interchange import ParseContext, ResidentRow, parse_row, validate_households
+from jichitai.mynumber.registry.interchange import (
+    RESIDENCE_STATUSES,
+    STATUSES_WITHOUT_PERIOD,
+    ParseContext,
+    ResidentRow,
+    parse_row,
+    validate_households,
+)
 from jichitai.mynumber.registry.migration.exporter import ExportOptions, export_file
 from jichitai.mynumber.registry.migration.importer import ImportOptions, import_file
 from jichitai.mynumber.registry.models import (
@@ -116,8 +126,32 @@ NAMES = (
     ("田中　次郎", "タナカ　ジロウ"),
     ("伊藤　結衣", "イトウ　ユイ"),
 )
+# 外国人住民: names in the Latin alphabet or in kanji, with their katakana reading
+FOREIGN_NAMES = (
+    ("SMITH　JOHN", "スミス　ジョン"),
+    ("GARCIA　MARIA", "ガルシア　マリア"),
+    ("王　芳", "ワン　ファン"),
+    ("NGUYEN　VAN　AN", "グエン　ヴァン　アン"),
+)
+ALIASES = (("山田　ジョン", "ヤマダ　ジョン"), ("金田　花子", "カネダ　ハナコ"))
+ALIAS_NAMES = tuple(a for a, _ in ALIASES)
+ALIAS_KANA = tuple(k for _, k in ALIASES)
+# (the last is refused: the import takes no brackets in 国籍)
+NATIONALITIES = ("アメリカ合衆国", "中国", "ベトナム", "ブラジル", "韓国", "USA", "中国（台湾）")
+STATUSES = sorted(RESIDENCE_STATUSES)
+HONSEKI = (
+    ("東京都千代田区千代田1番", "山田　太郎"),
+    ("東京都千代田区千代田１番", "山田　太郎"),
+    ("大阪府大阪市北区梅田一丁目1番地", "佐藤　一郎"),
+)
+HITTOSHA = tuple(h for _, h in HONSEKI)
 OUTSIDE = "大阪府大阪市北区梅田1-1-1"
-PREVIOUS = "大阪府堺市堺区1-1"
+# Free text as a clerk may type it (full-width digits and dashes, 丁目 in kanji numerals): the
+# register keeps it as the import normalizes it, or the exit path would change it.
+PREVIOUS = ("大阪府堺市堺区1-1", "大阪府堺市堺区１－１", "大阪府堺市堺区三国ヶ丘御幸通一丁目１番")
+DESTINATIONS = ("神奈川県横浜市中区本町1-1", "神奈川県横浜市中区本町１丁目１番")
+NEW_ADDRESSES = (None, "神奈川県横浜市中区本町2-2", "神奈川県横浜市中区本町２－２")
+NOTES = (None, None, "201号室", "２０１号室", "Ａ棟　２０１")
 FACT_INDEX = {name: i for i, name in enumerate(FACT_FIELDS)}
 CHANGE_FACTS = ("last_change", "last_change_on", "last_notified_on")
 
@@ -434,6 +468,9 @@ class RegistrySequences(RuleBasedStateMachine):
         elif kind == 9 and removed:  # a former resident coming back keeps their record (住民票コード)
             back = data.draw(st.sampled_from(removed), label="returning person")
             code, name, birth = back.juminhyo_code, back.name, back.birth_date
+        status = self._status(data, event_date)
+        if status.get("kind") == "外国人" and code is None:  # (a returning person keeps the name)
+            name, kana = data.draw(st.sampled_from(FOREIGN_NAMES), label="foreign name")
         flaw = self._flaw(data, 6, "person flaw")
         if flaw == 1:
             kana = "やまだ　たろう"
@@ -457,7 +494,50 @@ class RegistrySequences(RuleBasedStateMachine):
             relationship=relationship,
             individual_number=number,
             juminhyo_code=code,
+            **status,
         )
+
+    def _status(self, data: st.DataObject, event_date: date) -> dict[str, Any]:
+        """The items that differ by 住民種別: a foreign resident's 国籍・地域, 在留資格, 在留期間満了日,
+        在留カード等番号 and 通称, or a Japanese resident's 本籍・筆頭者; sometimes inconsistent."""
+        origin = data.draw(st.integers(0, 9), label="origin")
+        if origin <= 1:
+            residence = data.draw(st.sampled_from(STATUSES), label="在留資格")
+            expires = None
+            if residence not in STATUSES_WITHOUT_PERIOD or data.draw(st.booleans(), label="with period"):
+                expires = event_date + timedelta(days=data.draw(st.integers(-60, 1800), label="stay"))
+            items: dict[str, Any] = {
+                "kind": "外国人",
+                "nationality": data.draw(st.sampled_from(NATIONALITIES), label="国籍"),
+                "residence_status": residence,
+                "stay_expires_on": expires,
+                "residence_card_number": "AB12345678CD" if data.draw(st.booleans(), label="card") else None,
+            }
+            if data.draw(st.integers(0, 3), label="alias") == 0:
+                items["alias"], items["alias_kana"] = data.draw(st.sampled_from(ALIASES), label="通称")
+            flaw = self._flaw(data, 4, "foreign flaw")
+            if flaw == 1:
+                items["nationality"] = None
+            elif flaw == 2:
+                items["honseki"], items["hittosha"] = HONSEKI[0]
+            elif flaw == 3:
+                items["residence_status"] = "観光"
+            elif flaw == 4:
+                items["alias"], items["alias_kana"] = "山田　ジョン", "やまだ　じょん"
+            return items
+        if origin <= 3:
+            honseki, hittosha = data.draw(st.sampled_from(HONSEKI), label="本籍")
+            flaw = self._flaw(data, 4, "honseki flaw")
+            if flaw == 1:
+                return {"honseki": honseki}
+            if flaw == 2:
+                return {"honseki": honseki, "hittosha": hittosha, "nationality": "中国"}
+            if flaw == 3:
+                return {"alias": ALIASES[0][0], "alias_kana": ALIASES[0][1]}
+            if flaw == 4:
+                return {"honseki": honseki, "hittosha": "YAMADA　TARO"}
+            return {"honseki": honseki, "hittosha": hittosha}
+        return {}
 
     def _outsider(self, data: st.DataObject, world: World, household: str) -> str | None:
         """A person who is not a current member of ``household``: of another one, or removed."""
@@ -720,6 +800,7 @@ class RegistrySequences(RuleBasedStateMachine):
             "event_date": event_date,
             "persons": persons,
             "address": address,
+            "address_note": data.draw(st.sampled_from(NOTES), label="方書"),
             "household_number": household.number if household else None,
         }
 
@@ -734,7 +815,9 @@ class RegistrySequences(RuleBasedStateMachine):
         request = MoveIn(
             **fields,
             notified_on=self._notified(data, fields["event_date"]),
-            previous_address="" if data.draw(st.integers(0, 19), label="no previous") == 19 else PREVIOUS,
+            previous_address=""
+            if data.draw(st.integers(0, 19), label="no previous") == 19
+            else data.draw(st.sampled_from(PREVIOUS), label="前住所"),
             from_abroad=data.draw(st.booleans(), label="from abroad"),
         )
         self._entered(self._submit(request), request)
@@ -817,6 +900,7 @@ class RegistrySequences(RuleBasedStateMachine):
                 notified_on=self._notified(data, event_date),
                 household_number=household.number,
                 address=address,
+                address_note=data.draw(st.sampled_from(NOTES), label="方書"),
                 persons=persons,
                 **fields,
             )
@@ -844,15 +928,14 @@ class RegistrySequences(RuleBasedStateMachine):
         roles = self._roles(data, world, household, leaving, forms_household=False)
         # mostly within Japan: pending until their 転出確定 (or a death before the day)
         abroad = data.draw(st.integers(0, 3), label="abroad") == 0
+        destination = data.draw(st.sampled_from(DESTINATIONS), label="転出先")
         self._submit(
             MoveOut(
                 idempotency_key=key(),
                 event_date=event_date,
                 notified_on=min(self._notified(data, event_date) or TODAY, TODAY),
                 persons=tuple(persons),
-                destination=""
-                if flaw == 8
-                else ("アメリカ合衆国" if abroad else "神奈川県横浜市中区本町1-1"),
+                destination="" if flaw == 8 else ("アメリカ合衆国" if abroad else destination),
                 abroad=abroad,
                 remaining_head=roles["remaining_head"],
                 remaining_relationships=roles["remaining_relationships"],
@@ -885,9 +968,7 @@ class RegistrySequences(RuleBasedStateMachine):
                 event_date=event_date,
                 notified_on=None,
                 atena_number=p.atena,
-                new_address=data.draw(
-                    st.sampled_from((None, "神奈川県横浜市中区本町2-2")), label="new address"
-                ),
+                new_address=data.draw(st.sampled_from(NEW_ADDRESSES), label="new address"),
                 # mostly unnamed; a housemate when the 世帯主 left before the others
                 remaining_head=data.draw(
                     st.sampled_from([None, None, None, *self._housemates(world, p)]), label="remaining head"
@@ -1120,10 +1201,23 @@ class RegistrySequences(RuleBasedStateMachine):
             "birth_date": lambda: p.birth_date + data.draw(shift, label="birth shift"),
             "sex": lambda: data.draw(st.sampled_from(("1", "2")), label="sex"),
             "relationship": lambda: data.draw(st.sampled_from((*KIN, HEAD)), label="続柄"),
-            "address_note": lambda: "201号室",
+            "address_note": lambda: data.draw(st.sampled_from(NOTES), label="方書"),
             "became_resident_on": lambda: p.became_resident_on + data.draw(shift, label="resident shift"),
             "address_since": lambda: p.address_since + data.draw(shift, label="address shift"),
-            "previous_address": lambda: PREVIOUS,
+            "previous_address": lambda: data.draw(st.sampled_from(PREVIOUS), label="前住所"),
+            "address_before_move_in": lambda: data.draw(st.sampled_from(PREVIOUS), label="転入前住所"),
+            "honseki": lambda: data.draw(st.sampled_from(HONSEKI), label="本籍")[0],
+            "hittosha": lambda: data.draw(st.sampled_from((*HITTOSHA, "YAMADA　TARO")), label="筆頭者"),
+            "nationality": lambda: data.draw(st.sampled_from(NATIONALITIES), label="国籍"),
+            "residence_status": lambda: data.draw(st.sampled_from(STATUSES), label="在留資格"),
+            "stay_expires_on": lambda: data.draw(
+                st.none() | st.dates(date(2020, 1, 1), date(2032, 12, 31)), label="在留期間満了日"
+            ),
+            "residence_card_number": lambda: data.draw(
+                st.sampled_from((None, "XY87654321ZW", "12")), label="在留カード等番号"
+            ),
+            "alias": lambda: data.draw(st.sampled_from((None, *ALIAS_NAMES)), label="通称"),
+            "alias_kana": lambda: data.draw(st.sampled_from((None, *ALIAS_KANA, "やまだ")), label="通称カナ"),
             "address_text": lambda: fresh_address(),  # not correctable: refused
         }
         chosen = data.draw(st.lists(st.sampled_from(sorted(makers)), min_size=1, max_size=3, unique=True))

@@ -523,6 +523,22 @@ def test_move_abroad_is_final(svc: RegistryService) -> None:
     record = svc.person(read_ctx(), wife)
     assert record.removal_reason == "国外転出" and record.move_out_confirmed is True
     assert [m.atena_number for m in svc.household(read_ctx(), result.household_numbers[0]).members] == [head]
+    # a 職権修正 of the 除票 may not make its 住民となった日 follow the 消除日 (found by the state
+    # machine: the import refuses such a row, so the record could not leave by the exit path)
+    with pytest.raises(RegistryRefusal) as exc:
+        svc.submit(
+            change_ctx(),
+            Correction(
+                idempotency_key=key(),
+                event_date=date(2020, 4, 1),
+                notified_on=None,
+                atena_number=wife,
+                fields={"became_resident_on": date(2025, 5, 2), "address_since": date(2025, 5, 2)},
+                reason="誤記",
+            ),
+        )
+    refused(exc, "住民となった日が消除日（2025-05-01）より後です")
+    assert svc.person(read_ctx(), wife).became_resident_on == date(2020, 4, 1)
 
 
 # -- 世帯変更 ----------------------------------------------------------------------------------------

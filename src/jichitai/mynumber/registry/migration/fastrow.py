@@ -326,6 +326,8 @@ class FastRowParser:
                 return None
             if status not in STATUSES_WITHOUT_PERIOD and not raw_stay:
                 return None
+            if stay_until is not None and stay_until < birth:
+                return None
 
         change_reason: str | None = raw_change.strip() or None
         if change_reason is not None and change_reason not in CHANGE_REASONS:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from jichitai.mynumber.registry import rules
+from jichitai.mynumber.registry.addresses import normalize_address_text
 from jichitai.mynumber.registry.events import EventType
 from jichitai.mynumber.registry.models import (
     STATUS_REMOVED,
@@ -231,7 +232,7 @@ def move_in(tx: ChangeTx, req: MoveIn) -> None:
         event_type=EventType.MOVE_IN,
         payload={
             "from_abroad": req.from_abroad,
-            "previous_address": req.previous_address,
+            "previous_address": normalize_address_text(req.previous_address),
             "moved_out_expected_on": req.moved_out_expected_on,
         },
     )
@@ -333,7 +334,7 @@ def move_out(tx: ChangeTx, req: MoveOut) -> None:
     household = tx.households[persons[0].household_id]
     reason = "国外転出" if req.abroad else "転出"
     for p in persons:
-        tx.set(
+        facts = tx.set(
             p,
             status=STATUS_REMOVED,
             removal_reason=reason,
@@ -345,7 +346,7 @@ def move_out(tx: ChangeTx, req: MoveOut) -> None:
         tx.event(
             EventType.MOVE_OUT,
             p,
-            destination=req.destination,
+            destination=facts["moved_out_to"],
             abroad=req.abroad,
             confirmed=req.abroad,
             expected_on=tx.effective,
@@ -370,7 +371,7 @@ def confirm_move_out(tx: ChangeTx, req: ConfirmMoveOut) -> None:
     if req.remaining_head is not None and staying is None:
         tx.refuse("世帯主が転出予定日より前に転出した場合のほかは、残る世帯の新しい世帯主は指定できません")
     tx.check()
-    tx.set(
+    facts = tx.set(
         p,
         checked=False,
         removed_on=tx.effective,
@@ -381,7 +382,7 @@ def confirm_move_out(tx: ChangeTx, req: ConfirmMoveOut) -> None:
     tx.event(
         EventType.MOVE_OUT,
         p,
-        destination=req.new_address or p.moved_out_to,
+        destination=facts["moved_out_to"],
         abroad=False,
         confirmed=True,
         expected_on=p.removed_on,
@@ -912,6 +913,7 @@ def correction(tx: ChangeTx, req: Correction) -> None:
             became_resident_on=merged["became_resident_on"],
             address_since=merged["address_since"],
             today=tx.today,
+            removed_on=merged["removed_on"],
             label=merged["name"],
         )
     )

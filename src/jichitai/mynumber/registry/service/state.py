@@ -213,6 +213,12 @@ class ChangeTx:
             "last_notified_on": self.req.notified_on,
         }
 
+    def free_text(self, facts: Facts, label: str) -> Facts:
+        """``facts`` with the free-text items normalized as the import does; unprintable ones refused."""
+        normalized, reasons = rules.normalize_free_text(facts, label=label)
+        self.refuse(*reasons)
+        return normalized
+
     def set(self, p: Person, *, checked: bool = True, **changes: Any) -> Facts:
         """Plan new facts for ``p`` from the effective date on.
 
@@ -225,7 +231,7 @@ class ChangeTx:
                     self.effective, birth_date=p.birth_date, last_change_on=p.last_change_on, label=p.name
                 )
             )
-        facts = self.facts(p) | self.base() | changes
+        facts = self.facts(p) | self.base() | self.free_text(changes, p.name)
         self.plan[p.id] = facts
         self.persons[p.id] = p
         return facts
@@ -257,6 +263,7 @@ class ChangeTx:
         A correction dated before the last recorded change leaves the current version's change
         facts (the 異動 that began it) as they are: it is not a later 異動 than that one.
         """
+        fields = self.free_text(fields, p.name)
         self.corrections[p.id] = dict(fields)
         facts = self.set(p, checked=False, **fields)
         if self.effective < p.last_change_on:
@@ -313,6 +320,7 @@ class ChangeTx:
             **self.base(),
             **extra,
         }
+        facts = self.free_text(facts, name)
         self.plan[p.id] = facts
         self.persons[p.id] = p
         if existing is None:
@@ -331,12 +339,12 @@ class ChangeTx:
             draft.kind,
             draft.relationship,
             draft.honseki,
-            draft.hittosha,
+            normalize_name(draft.hittosha) if draft.hittosha else None,  # as written (add_person)
             draft.nationality,
             draft.residence_status,
             draft.stay_expires_on,
             draft.residence_card_number,
-            draft.alias,
+            normalize_name(draft.alias) if draft.alias else None,
             draft.alias_kana,
         )
         self.refuse(*rules.check_person(d, today=self.today))
