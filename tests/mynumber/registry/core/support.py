@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import UTC, date, datetime
+from typing import Any
 
-from jichitai.mynumber.registry.service import ChangeResult, MoveIn, NewPerson, RegistryService
+from jichitai.mynumber.registry.service import ChangeResult, Correction, MoveIn, NewPerson, RegistryService
 from jichitai.platform.context import TenantContext
 from jichitai.platform.identifiers import individual_number_check_digit
 from tests.conftest import ctx
@@ -26,6 +27,21 @@ def read_ctx() -> TenantContext:
 
 def key() -> str:
     return uuid.uuid4().hex
+
+
+def correct(svc: RegistryService, atena_number: str, on: date, **fields: Any) -> ChangeResult:
+    """A 職権修正 of ``fields`` from ``on`` (reason 誤記)."""
+    return svc.submit(
+        change_ctx(),
+        Correction(
+            idempotency_key=key(),
+            event_date=on,
+            notified_on=None,
+            atena_number=atena_number,
+            fields=fields,
+            reason="誤記",
+        ),
+    )
 
 
 def my_number() -> str:

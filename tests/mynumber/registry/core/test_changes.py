@@ -36,6 +36,7 @@ from tests.mynumber.registry.core.support import (
     TODAY,
     block,
     change_ctx,
+    correct,
     key,
     move_in_family,
     my_number,
@@ -526,16 +527,8 @@ def test_move_abroad_is_final(svc: RegistryService) -> None:
     # a 職権修正 of the 除票 may not make its 住民となった日 follow the 消除日 (found by the state
     # machine: the import refuses such a row, so the record could not leave by the exit path)
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            Correction(
-                idempotency_key=key(),
-                event_date=date(2020, 4, 1),
-                notified_on=None,
-                atena_number=wife,
-                fields={"became_resident_on": date(2025, 5, 2), "address_since": date(2025, 5, 2)},
-                reason="誤記",
-            ),
+        correct(
+            svc, wife, date(2020, 4, 1), became_resident_on=date(2025, 5, 2), address_since=date(2025, 5, 2)
         )
     refused(exc, "住民となった日が消除日（2025-05-01）より後です")
     assert svc.person(read_ctx(), wife).became_resident_on == date(2020, 4, 1)

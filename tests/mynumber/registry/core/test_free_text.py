@@ -21,7 +21,6 @@ from jichitai.mynumber.registry.interchange import ParseContext, ResidentRow, pa
 from jichitai.mynumber.registry.migration.exporter import ExportOptions, export_file
 from jichitai.mynumber.registry.service import (
     ConfirmMoveOut,
-    Correction,
     MoveIn,
     MoveOut,
     NewPerson,
@@ -29,7 +28,7 @@ from jichitai.mynumber.registry.service import (
 )
 from jichitai.platform.storage import Storage
 from tests.conftest import ctx
-from tests.mynumber.registry.core.support import ADDRESS, TODAY, block, change_ctx, key, read_ctx
+from tests.mynumber.registry.core.support import ADDRESS, TODAY, block, change_ctx, correct, key, read_ctx
 
 EVENTS = "registry.events.consume"
 
@@ -83,16 +82,12 @@ def test_free_text_is_kept_as_the_import_normalizes_it(
     assert record.honseki == "東京都千代田区千代田1番"
     assert record.address_note == "A棟\u3000201号室"
 
-    svc.submit(
-        change_ctx(),
-        Correction(
-            idempotency_key=key(),
-            event_date=date(2024, 4, 1),
-            notified_on=None,
-            atena_number=atena,
-            fields={"honseki": "東京都千代田区丸の内二丁目３番", "previous_address": "大阪府堺市堺区２－２"},
-            reason="誤記",
-        ),
+    correct(
+        svc,
+        atena,
+        date(2024, 4, 1),
+        honseki="東京都千代田区丸の内二丁目３番",
+        previous_address="大阪府堺市堺区２－２",
     )
     record = svc.person(read_ctx(), atena)
     assert record.honseki == "東京都千代田区丸の内2丁目3番"
@@ -156,17 +151,7 @@ def test_free_text_with_a_control_character_is_refused(svc: RegistryService) -> 
 
     atena = _move_in(svc, _japanese("制御　次郎", "セイギョ　ジロウ"))
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            Correction(
-                idempotency_key=key(),
-                event_date=date(2024, 4, 1),
-                notified_on=None,
-                atena_number=atena,
-                fields={"address_note": "201\x07号室"},
-                reason="誤記",
-            ),
-        )
+        correct(svc, atena, date(2024, 4, 1), address_note="201\x07号室")
     assert any("方書に制御文字" in r for r in exc.value.reasons), exc.value.reasons
     assert svc.person(read_ctx(), atena).address_note is None  # nothing half-applied
 
@@ -219,15 +204,5 @@ def test_a_hittosha_or_alias_the_import_would_refuse_is_refused(svc: RegistrySer
     # a Japanese resident has no 通称, nor its reading alone (found by the state machine)
     japanese = _move_in(svc, _japanese("通称　次郎", "ツウショウ　ジロウ"))
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            Correction(
-                idempotency_key=key(),
-                event_date=date(2024, 4, 1),
-                notified_on=None,
-                atena_number=japanese,
-                fields={"alias_kana": "ヤマダ　ジョン"},
-                reason="誤記",
-            ),
-        )
+        correct(svc, japanese, date(2024, 4, 1), alias_kana="ヤマダ　ジョン")
     assert any("通称は外国人住民のみ" in r for r in exc.value.reasons), exc.value.reasons
