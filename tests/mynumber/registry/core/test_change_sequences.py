@@ -1112,7 +1112,8 @@ class RegistrySequences(RuleBasedStateMachine):
     def name_change(self, data: st.DataObject) -> None:
         world = self._world()
         p = self._person(data, world)
-        name, kana = self._name(data)
+        # a Latin name is for a foreign resident only
+        name, kana = data.draw(st.sampled_from(NAMES + FOREIGN_NAMES), label="new name")
         if data.draw(st.integers(0, 9), label="bad name") == 9:
             name = "山田　太郎１"
         event_date = self._date(data)
@@ -1196,8 +1197,8 @@ class RegistrySequences(RuleBasedStateMachine):
         p = self._person(data, world)
         shift = st.integers(-400, 400).map(lambda d: timedelta(days=d))
         makers: dict[str, Any] = {
-            "name": lambda: self._name(data)[0],
-            "name_kana": lambda: self._name(data)[1],
+            "name": lambda: data.draw(st.sampled_from(NAMES + FOREIGN_NAMES), label="name")[0],
+            "name_kana": lambda: data.draw(st.sampled_from(NAMES + FOREIGN_NAMES), label="kana")[1],
             "birth_date": lambda: p.birth_date + data.draw(shift, label="birth shift"),
             "sex": lambda: data.draw(st.sampled_from(("1", "2")), label="sex"),
             "relationship": lambda: data.draw(st.sampled_from((*KIN, HEAD)), label="続柄"),
