@@ -28,7 +28,8 @@ models and rules promise:
   head; the same holds on every past day (as recorded now) for the members then, and nobody lives
   in a household before it began or after it ended;
 - at the end of each sequence, the exit path: the export (with 除票) of the persons it made is a
-  file the import accepts whole (every row valid, every household's cross-row rules kept);
+  file the import accepts whole (every row valid, every household's cross-row rules kept), in
+  JSON Lines as in CSV;
   imported into a second installation, it is exported again as the same rows, and each person's
   current facts there are those registered here (the second installation is shared by the run's
   sequences like the first, each adding its own persons).
@@ -73,6 +74,7 @@ from jichitai.mynumber.registry.interchange import (
     STATUSES_WITHOUT_PERIOD,
     ParseContext,
     ResidentRow,
+    iter_jsonl,
     parse_row,
     validate_households,
 )
@@ -1298,6 +1300,9 @@ class RegistrySequences(RuleBasedStateMachine):
                     problems += [f"{e} in {record}" for e in parsed]
             problems += [str(e) for e in validate_households(rows)]
             assert not problems, "the export does not import:\n" + "\n".join(problems)
+            # the other format of the exit path says the same
+            in_json = [dataclasses.replace(r, line=0) for r in self._exported_jsonl(Path(tmp), parse)]
+            assert in_json == [dataclasses.replace(r, line=0) for r in rows]
 
             mine = Path(tmp) / "mine.csv"
             with mine.open("w", encoding="utf-8", newline="") as f:
@@ -1320,6 +1325,19 @@ class RegistrySequences(RuleBasedStateMachine):
             if registered["last_change"] == "転出確定":
                 registered["last_change"] = "転出"
             assert facts == registered, f"{atena}: registered {registered}\nimported {facts}"
+
+    def _exported_jsonl(self, tmp: Path, parse: ParseContext) -> list[ResidentRow | list[Any]]:
+        """This sequence's persons in the JSON Lines export (with 除票), parsed as the import does."""
+        out = tmp / "export.jsonl"
+        options = ExportOptions(fmt="jsonl", today=TODAY, include_removed=True)
+        export_file(self.storage, ctx("platform.data.export"), out, options)  # type: ignore[arg-type]
+        mine = set(self.persons)
+        with out.open(encoding="utf-8") as f:
+            return [
+                parse_row(record, line, parse) if isinstance(record, dict) else record
+                for line, record in iter_jsonl(f)
+                if not isinstance(record, dict) or record.get("統合宛名番号") in mine
+            ]
 
     def _current(self, engine: Engine) -> dict[str, dict[str, Any]]:
         """The current facts of this sequence's persons, their household by its 世帯番号."""
