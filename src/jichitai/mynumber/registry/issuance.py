@@ -206,6 +206,8 @@ def person_facts(record: PersonRecord, household_head: str) -> PersonFacts:
         honseki=record.honseki or "",
         hittousha=record.hittosha or "",
         foreign=foreign,
+        alias=record.alias or "",
+        alias_kana=record.alias_kana or "",
         last_change=ChangeNote(record.last_change, record.last_change_on, record.last_notified_on),
         removal=removal,
     )

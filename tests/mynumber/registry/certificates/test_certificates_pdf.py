@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import re
+import subprocess
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -14,6 +17,7 @@ from jichitai.mynumber.registry.certificates import (
     render_certificate,
     verify_certificate,
 )
+from jichitai.mynumber.registry.certificates.model import HouseholdFacts
 from jichitai.mynumber.registry.certificates.samples import (
     sample_foreign_person,
     sample_household,
@@ -80,7 +84,11 @@ def test_household_of_five_takes_two_numbered_sheets(
     text = text_of(issued.pdf)
     assert "1/2" in text
     assert "2/2" in text
-    compact = "".join(text.split())
+    # in the order drawn: the layout order interleaves a name with the items beside it
+    raw = subprocess.run(
+        ["pdftotext", "-raw", "-enc", "UTF-8", "-", "-"], input=issued.pdf, capture_output=True, check=True
+    ).stdout.decode()
+    compact = "".join(raw.split())
     for name in ("髙橋一郎", "髙橋花子", "髙橋次郎", "髙橋三郎", "髙橋四郎"):
         assert name in compact
     assert "妻" in text
@@ -91,6 +99,54 @@ def test_household_of_five_takes_two_numbered_sheets(
 def test_household_of_four_fits_one_sheet() -> None:
     issued = render_certificate(sample_household(4), sample_options(layout=Layout.HOUSEHOLD))
     assert issued.pages == 1
+
+
+_WORD = re.compile(r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)</word>')
+
+
+def _pages_of_words(pdf: bytes) -> list[list[tuple[float, float, str]]]:
+    """Each page's words with their top and bottom (pdftotext measures down from the page top)."""
+    html = subprocess.run(
+        ["pdftotext", "-bbox", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True, check=True
+    ).stdout.decode()
+    return [
+        [(float(top), float(bottom), word) for top, bottom, word in _WORD.findall(page)]
+        for page in html.split("<page ")[1:]
+    ]
+
+
+def _foreign_household() -> HouseholdFacts:
+    f = sample_foreign_person()
+    members = tuple(replace(f, relationship=r) for r in ("世帯主", "妻", "子", "子"))
+    return HouseholdFacts(head_name=f.name, address=f.address, members=members)
+
+
+@pytest.mark.parametrize(
+    ("household", "items", "pages"),
+    [
+        (sample_household(4), frozenset(), 1),
+        (sample_household(4), ALL, 1),  # the household asking for its own copy with every item
+        (_foreign_household(), ALL, 2),  # five items more each, and a 通称: three, then one
+        (sample_household(9), ALL, 3),
+    ],
+)
+def test_a_household_sheet_never_runs_into_the_certification_or_the_footer(
+    household: HouseholdFacts, items: frozenset[OptionalItem], pages: int
+) -> None:
+    issued = render_certificate(household, sample_options(layout=Layout.HOUSEHOLD, requested_items=items))
+    assert issued.pages == pages
+    sheets = _pages_of_words(issued.pdf)
+    assert len(sheets) == pages
+    for number, words in enumerate(sheets, start=1):
+        # 記載事由 is each person's last line; the certification follows the last one on the last sheet
+        table_bottom = max(bottom for top, bottom, word in words if word == "記載事由")
+        footer_top = min(top for top, bottom, word in words if word.startswith("この証明書には電子署名"))
+        assert table_bottom < footer_top
+        certification = [top for top, bottom, word in words if word.startswith("この写しは")]
+        if number == pages:
+            assert certification and table_bottom < certification[0] and certification[0] < footer_top
+        else:
+            assert not certification
 
 
 def test_removed_record_certificate(text_of: Text) -> None:
@@ -141,6 +197,9 @@ def test_foreign_resident_items(text_of: Text) -> None:
     assert "技術・人文知識・国際業務" in own
     assert "令和9年3月31日" in own
     assert "本籍" not in own
+    # the 通称 is a 記載事項 of its own, printed with the name whoever asks
+    compact = "".join(own.split())
+    assert "通称" in own and "山田" in compact and "ヤマダ" in compact
     third = text_of(
         render_certificate(
             sample_foreign_person(),

@@ -30,7 +30,7 @@ from jichitai.mynumber.registry.issuance import (
 )
 from jichitai.mynumber.registry.issuance_models import CertificateIssuance
 from jichitai.mynumber.registry.seal import TRUST_ENV, seal_dir, tenant_sealer
-from jichitai.mynumber.registry.service import Death, RegistryService
+from jichitai.mynumber.registry.service import Death, MoveIn, NewPerson, RegistryService
 from jichitai.platform.audit.log import entries_for_person
 from jichitai.platform.errors import PermissionDenied, ValidationError
 from jichitai.platform.pdf.signing import create_test_ca
@@ -256,3 +256,36 @@ def test_seal_must_chain_to_the_configured_trust_root(
     assert "署名者の証明書が信頼できる認証局から発行されていません" in check.problems
     monkeypatch.setenv(TRUST_ENV, str(seal_dir(iss_storage.settings) / "ca-cert.pem"))
     assert verify(iss_storage, "131016", doc.pdf).valid
+
+
+def test_a_foreign_resident_s_alias_is_printed_with_the_name(
+    iss_storage: Storage, svc: RegistryService, text_of: Text
+) -> None:
+    result = svc.submit(
+        ctx("registry.change.record"),
+        MoveIn(
+            idempotency_key="alias-on-certificate",
+            event_date=date(2024, 4, 1),
+            notified_on=date(2024, 4, 1),
+            persons=(
+                NewPerson(
+                    name="WANG　FANG",
+                    name_kana="ワン　ファン",
+                    birth_date=date(1990, 2, 2),
+                    sex="2",
+                    relationship="世帯主",
+                    kind="外国人",
+                    nationality="中国",
+                    residence_status="永住者",
+                    alias="王　芳子",
+                    alias_kana="オウ　ヨシコ",
+                ),
+            ),
+            address="東京都千代田区一番町77番地",
+            previous_address="中国",
+            from_abroad=True,
+        ),
+    )
+    doc = _issue(iss_storage, IssueRequest(CertificateKind.JUMINHYO, Layout.PERSON, result.atena_numbers))
+    compact = "".join(text_of(doc.pdf).split())
+    assert "通称" in compact and "王" in compact and "芳子" in compact and "オウ" in compact

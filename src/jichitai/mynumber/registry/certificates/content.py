@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 
+from jichitai.mynumber.registry.certificates.layout import household_block_height, household_room
 from jichitai.mynumber.registry.certificates.model import (
     CertificateKind,
     CertifiedItem,
@@ -26,7 +27,7 @@ from jichitai.platform.pdf.qr import content_digest
 from jichitai.platform.wareki import format_wareki
 
 OMITTED = "省略"
-PEOPLE_PER_SHEET = 4  # 世帯連記式: up to four people a sheet
+PEOPLE_PER_SHEET = 4  # 世帯連記式: up to four people a sheet, fewer when their items need the room
 
 CERTIFICATION = {
     CertificateKind.JUMINHYO: "この写しは、住民票の原本と相違ないことを証明する。",
@@ -96,6 +97,9 @@ def _person_rows(
     rows: list[Row] = []
     if basic(CertifiedItem.NAME):
         rows.append(Row("氏名", p.name, is_name=True, kana=p.kana))
+        if p.alias:
+            # a household sheet's lines have no room for a reading above the name
+            rows.append(Row("通称", p.alias, is_name=True, kana=p.alias_kana if with_address else ""))
     if basic(CertifiedItem.BIRTH_DATE):
         rows.append(Row("生年月日", _w(p.birth_date)))
     if basic(CertifiedItem.SEX):
@@ -155,6 +159,22 @@ def _person_rows(
     return tuple(rows)
 
 
+def _household_sheets(header: tuple[Row, ...], blocks: Sequence[PersonBlock]) -> list[list[PersonBlock]]:
+    """People in order, up to four a sheet and no more than the sheet has room for (a household of
+    foreign residents with every item asked for takes more than a sheet a four)."""
+    room = household_room(header)
+    sheets: list[list[PersonBlock]] = []
+    used = room  # no sheet yet
+    for block in blocks:
+        height = household_block_height(block.rows)
+        if not sheets or len(sheets[-1]) == PEOPLE_PER_SHEET or used + height > room:
+            sheets.append([])
+            used = 0.0
+        sheets[-1].append(block)
+        used += height
+    return sheets
+
+
 def build_content(
     subject: PersonFacts | HouseholdFacts, options: IssueOptions
 ) -> tuple[CertificateContent, ItemDecision]:
@@ -176,10 +196,7 @@ def build_content(
             Row("世帯主", household.head_name if show_head else OMITTED, is_name=show_head),
         )
         blocks = [PersonBlock(_person_rows(p, options, decision.printed, with_address=False)) for p in people]
-        sheets = [
-            Sheet(header, tuple(blocks[i : i + PEOPLE_PER_SHEET]))
-            for i in range(0, len(blocks), PEOPLE_PER_SHEET)
-        ]
+        sheets = [Sheet(header, tuple(group)) for group in _household_sheets(header, blocks)]
     else:
         sheets = [
             Sheet((), (PersonBlock(_person_rows(p, options, decision.printed, with_address=True)),))

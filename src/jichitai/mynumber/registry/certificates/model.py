@@ -110,6 +110,8 @@ class PersonFacts:
     honseki: str = ""  # 本籍 (Japanese nationals)
     hittousha: str = ""  # 筆頭者
     foreign: ForeignResidentFacts | None = None
+    alias: str = ""  # 通称 (a foreign resident's, 施行令第30条の26: a 記載事項, printed with the 氏名)
+    alias_kana: str = ""  # 通称のフリガナ
     last_change: ChangeNote | None = None
     removal: Removal | None = None
 

@@ -14,17 +14,30 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from jichitai.mynumber.registry.certificates.content import CertificateContent, PersonBlock, Row, Sheet
+from jichitai.mynumber.registry.certificates.layout import (
+    BLOCK_GAP,
+    CERTIFICATION_GAP,
+    CERTIFICATION_H,
+    FOOTER_TOP,
+    HEADER_GAP,
+    HOUSEHOLD_LABEL_W,
+    HOUSEHOLD_LINE,
+    LABEL_W,
+    MARGIN,
+    PAGE_H,
+    PAGE_W,
+    QR_SIZE,
+    ROW_H,
+    TABLE_TOP,
+    TABLE_W,
+    household_lines,
+    row_height,
+)
 from jichitai.platform.pdf.fonts import GOTHIC, MINCHO, NAME_FONT, register_fonts
 from jichitai.platform.pdf.metadata import DocumentMarks, mark_document
 from jichitai.platform.pdf.qr import draw_qr
 
-PAGE_W, PAGE_H = A4
-MARGIN = 40.0
-TABLE_W = PAGE_W - 2 * MARGIN
-LABEL_W = 118.0
 LINE = 0.6
-QR_SIZE = 70.0
-FOOTER_TOP = MARGIN + QR_SIZE + 8  # nothing of the table goes below this
 
 
 MIN_ONE_LINE = 6.0  # below this a value is wrapped instead of shrunk further
@@ -125,21 +138,17 @@ def _cell(c: Canvas, row: Row, x: float, y_top: float, label_w: float, value_w: 
         _fit_box(c, vx, y_top - height / 2 - 3.5, row.value, MINCHO, 10, w, box_top=y_top, box_h=height)
 
 
-def _row_height(row: Row, base: float) -> float:
-    return base + 10 if row.is_name and row.kana else base
-
-
 def _title(c: Canvas, content: CertificateContent) -> float:
     c.setFont(GOTHIC, 20)
     c.drawCentredString(PAGE_W / 2, PAGE_H - 62, " ".join(content.title))
     c.setFont(MINCHO, 8)
     c.drawRightString(PAGE_W - MARGIN, PAGE_H - 30, f"証明書番号 {content.serial}")
-    return float(PAGE_H) - 82
+    return TABLE_TOP
 
 
 def _person_table(c: Canvas, block: PersonBlock, y: float) -> float:
     for row in block.rows:
-        h = _row_height(row, 22)
+        h = row_height(row, ROW_H)
         _cell(c, row, MARGIN, y, LABEL_W, TABLE_W - LABEL_W, h)
         y -= h
     return y
@@ -148,12 +157,11 @@ def _person_table(c: Canvas, block: PersonBlock, y: float) -> float:
 def _household_block(c: Canvas, block: PersonBlock, y: float) -> float:
     """A person on a household sheet: the name full width, short items two to a line, long ones after."""
     half = TABLE_W / 2
-    label_w = 86.0
-    line = 15.0
-    short = [r for r in block.rows[1:] if len(r.value) <= 16 and len(r.label) <= 7]
-    long = [r for r in block.rows[1:] if r not in short]
+    label_w = HOUSEHOLD_LABEL_W
+    line = HOUSEHOLD_LINE
+    short, long = household_lines(block.rows)
     first = block.rows[0]
-    h = _row_height(first, line) + 2
+    h = row_height(first, line) + 2
     _cell(c, first, MARGIN, y, label_w, TABLE_W - label_w, h)
     y -= h
     for i in range(0, len(short), 2):
@@ -167,11 +175,11 @@ def _household_block(c: Canvas, block: PersonBlock, y: float) -> float:
     for row in long:
         _cell(c, row, MARGIN, y, label_w, TABLE_W - label_w, line)
         y -= line
-    return y - 5
+    return y - BLOCK_GAP
 
 
 def _certification(c: Canvas, content: CertificateContent, y: float) -> None:
-    y = max(y - 26, FOOTER_TOP + 64)
+    y = max(y - CERTIFICATION_GAP, FOOTER_TOP + CERTIFICATION_H)
     c.setFont(MINCHO, 11)
     c.drawString(MARGIN + 12, y, content.certification)
     c.drawString(MARGIN + 12, y - 22, content.issue_date)
@@ -210,10 +218,10 @@ def _sheet(c: Canvas, content: CertificateContent, sheet: Sheet, household: bool
     y = _title(c, content)
     if household:
         for row in sheet.header:
-            h = _row_height(row, 22)
+            h = row_height(row, ROW_H)
             _cell(c, row, MARGIN, y, LABEL_W, TABLE_W - LABEL_W, h)
             y -= h
-        y -= 8
+        y -= HEADER_GAP
         for block in sheet.people:
             y = _household_block(c, block, y)
     else:

@@ -74,6 +74,8 @@ def sample_foreign_person() -> PersonFacts:
             period_ends_on=date(2027, 3, 31),
             card_number="AB12345678CD",
         ),
+        alias="山田　ジョン",
+        alias_kana="ヤマダ　ジョン",
     )
 
 
