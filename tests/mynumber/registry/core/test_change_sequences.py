@@ -27,6 +27,9 @@ models and rules promise:
   dissolved; one without is dissolved; the service's household view shows no 除票 as a member or
   head; the same holds on every past day (as recorded now) for the members then, and nobody lives
   in a household before it began or after it ended;
+- a certificate of any person, of any kind, layout and items for any requester is refused, or is
+  a sealed PDF that prints the name and verifies; a 除票の写し only of a removed record, the
+  others only of a resident;
 - at the end of each sequence, the exit path: the export (with 除票) of the persons it made is a
   file the import accepts whole (every row valid, every household's cross-row rules kept), in
   JSON Lines as in CSV;
@@ -48,6 +51,7 @@ import csv
 import dataclasses
 import itertools
 import os
+import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -68,6 +72,14 @@ from hypothesis.stateful import (
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from jichitai.mynumber.registry import issuance
+from jichitai.mynumber.registry.certificates import (
+    CertificateKind,
+    CertifiedItem,
+    Layout,
+    OptionalItem,
+    RequesterKind,
+)
 from jichitai.mynumber.registry.errors import IdempotencyConflict
 from jichitai.mynumber.registry.interchange import (
     RESIDENCE_STATUSES,
@@ -1249,6 +1261,44 @@ class RegistrySequences(RuleBasedStateMachine):
             self.relationship_corrected |= {
                 h.number for h in self._world().households.values() if h.id in ids
             }
+
+    # -- rules: certificates -----------------------------------------------------------------------
+    @precondition(lambda self: bool(self.persons))
+    @rule(data=st.data())
+    def issue_certificate(self, data: st.DataObject) -> None:
+        """A certificate of anyone, of any kind, layout and items, for any requester: refused, or a
+        sealed PDF that prints the person's name and verifies. A 除票の写し is of a removed record
+        only, a 住民票の写し or 記載事項証明書 of a resident only."""
+        assert self.storage is not None
+        p = self._world().persons[data.draw(st.sampled_from(self.persons), label="person")]
+        kind = data.draw(st.sampled_from(list(CertificateKind)), label="certificate")
+        certified = data.draw(st.frozensets(st.sampled_from(list(CertifiedItem))), label="certified")
+        request = issuance.IssueRequest(
+            kind,
+            data.draw(st.sampled_from(list(Layout)), label="layout"),
+            (p.atena,),
+            requester=data.draw(st.sampled_from(list(RequesterKind)), label="requester"),
+            requested_items=data.draw(st.frozensets(st.sampled_from(list(OptionalItem))), label="items"),
+            certified_items=certified,
+        )
+        self.now = next_instant()
+        note(f"issue {kind.value} ({request.layout.value}) of {p.atena}")
+        try:
+            doc = issuance.issue(
+                self.storage, ctx("registry.certificate.issue"), request, clock=lambda: self.now
+            )
+        except JichitaiError as exc:
+            note(f"  refused: {exc}")
+            return
+        assert doc.subjects == (p.atena,)
+        assert (kind is CertificateKind.JOHYO) == (not p.resident), f"{kind.value} of {p}"
+        drawn = subprocess.run(  # in the order drawn: a name is one string
+            ["pdftotext", "-raw", "-enc", "UTF-8", "-", "-"], input=doc.pdf, capture_output=True, check=True
+        ).stdout.decode()
+        if kind is not CertificateKind.KISAI_JIKOU or CertifiedItem.NAME in certified:
+            assert "".join(p.name.split()) in "".join(drawn.split()), f"{p.name} not printed"
+        check = issuance.verify(self.storage, "131016", doc.pdf)
+        assert check.valid, check.problems
 
     # -- rules: idempotency ------------------------------------------------------------------------
     @precondition(lambda self: bool(self.accepted))
