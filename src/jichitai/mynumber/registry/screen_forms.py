@@ -209,6 +209,8 @@ def _people(v: FormValues, slots: int, *, default_relationship: str = "") -> tup
                 residence_status=v.optional(p + "residence_status"),
                 stay_expires_on=v.date(p + "stay_expires", label + "在留期間満了日"),
                 residence_card_number=v.optional(p + "residence_card_number"),
+                alias=v.optional(p + "alias"),
+                alias_kana=v.optional(p + "alias_kana"),
             )
         )
     if not people and slots and not any(k.startswith("p1_") for k in v.errors):

@@ -147,6 +147,35 @@ def test_move_in_through_the_form(clerk: TestClient, screen_storage: Storage) ->
     assert "榎本　健" in page.text and "転入届を記録しました" in page.text
 
 
+def test_a_foreign_resident_moves_in_with_an_alias_through_the_form(clerk: TestClient) -> None:
+    form = clerk.get("/staff/registry/changes/move-in")
+    assert 'name="p1_alias"' in form.text and 'name="p1_alias_kana"' in form.text
+    data = {
+        "csrf_token": csrf_of(form.text),
+        "idempotency_key": "screen-move-in-alias",
+        **_date("event_date", date(2024, 5, 1)),
+        **_date("notified_on", date(2024, 5, 7)),
+        "address": "東京都千代田区九段南1丁目2番3号",
+        "previous_address": "ベトナム",
+        "from_abroad": "1",
+        "p1_name": "NGUYEN　VAN　AN",
+        "p1_kana": "グエン　ヴァン　アン",
+        **_date("p1_birth", date(1995, 2, 3)),
+        "p1_sex": "1",
+        "p1_relationship": "世帯主",
+        "p1_kind": "外国人",
+        "p1_nationality": "ベトナム",
+        "p1_residence_status": "永住者",
+        "p1_alias": "中村　安",
+        "p1_alias_kana": "ナカムラ　ヤス",
+    }
+    answer = clerk.post("/staff/registry/changes/move-in", data=data)
+    assert answer.status_code == 303, answer.text
+    page = clerk.get(answer.headers["location"])
+    assert "転入届を記録しました" in page.text
+    assert '<th scope="row">通称</th><td>中村　安（ナカムラ　ヤス）</td>' in page.text
+
+
 def _move_out(
     svc: RegistryService, persons: tuple[str, ...], on: date, remaining_head: str | None = None
 ) -> None:
