@@ -237,6 +237,7 @@ def test_bad_input_is_refused_with_column_and_line(
         ({"在留カード等番号": "12345"}, "在留カード等番号", "英字2桁"),
         ({"本籍": "東京都千代田区千代田1番"}, "本籍", "外国人住民には"),
         ({"在留期間満了日": "1980-01-01"}, "在留期間満了日", "生年月日より前"),
+        ({"通称カナ": "ナカムラ　ヤス"}, "通称カナ", "通称のない"),
     ],
 )
 def test_foreign_resident_rules(overrides: dict[str, str], column: str, fragment: str) -> None:

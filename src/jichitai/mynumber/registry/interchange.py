@@ -511,6 +511,8 @@ def parse_row(record: Mapping[str, object], line: int, ctx: ParseContext) -> Res
     alias_kana = r.kana("通称カナ")
     if not foreign and kind is not None and (alias or alias_kana):
         r.error("通称", "通称は外国人住民のみ記載できます")
+    if r.raw("通称カナ") and not r.raw("通称"):
+        r.error("通称カナ", "通称のない通称カナは記載できません")
 
     sex_text = r.text("性別", required=True)
     sex = SEX_CODES.get(sex_text) if sex_text else None

@@ -149,6 +149,8 @@ def check_person(d: PersonDraft, *, today: date) -> list[str]:
         reasons.append(f"{who(label)}在留カード等番号は英字2桁・数字8桁・英字2桁です")
     if (d.alias or d.alias_kana) and not foreign:
         reasons.append(f"{who(label)}通称は外国人住民のみ記載できます")
+    if d.alias_kana and not d.alias:
+        reasons.append(f"{who(label)}通称のない通称カナは記載できません")
     if foreign:
         if d.honseki or d.hittosha:
             reasons.append(f"{who(label)}外国人住民には本籍・筆頭者を記載できません")

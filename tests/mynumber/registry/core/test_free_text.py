@@ -201,6 +201,13 @@ def test_a_hittosha_or_alias_the_import_would_refuse_is_refused(svc: RegistrySer
     atena = _move_in(svc, dataclasses.replace(foreign, alias_kana="ヤマダ　ジョン"))
     record = svc.person(read_ctx(), atena)
     assert (record.alias, record.alias_kana) == ("山田　ジョン", "ヤマダ　ジョン")
+    # 通称の削除 takes its reading with it: a reading alone is refused here as by the import
+    with pytest.raises(RegistryRefusal) as exc:
+        correct(svc, atena, date(2024, 4, 1), alias=None)
+    assert any("通称のない通称カナ" in r for r in exc.value.reasons), exc.value.reasons
+    correct(svc, atena, date(2024, 4, 1), alias=None, alias_kana=None)
+    record = svc.person(read_ctx(), atena)
+    assert (record.alias, record.alias_kana) == (None, None)
     # a Japanese resident has no 通称, nor its reading alone (found by the state machine)
     japanese = _move_in(svc, _japanese("通称　次郎", "ツウショウ　ジロウ"))
     with pytest.raises(RegistryRefusal) as exc:

@@ -245,6 +245,8 @@ class FastRowParser:
             alias_kana = _kana.data.get(raw) or _kana.miss(raw)
             if alias_kana is _BAD:
                 return None
+        if alias_kana and not alias:
+            return None
         if not foreign and (alias or alias_kana):
             return None
         sex = SEX_CODES.get(raw_sex.strip())
