@@ -182,6 +182,23 @@ STATUSES_WITHOUT_PERIOD: frozenset[str] = frozenset(
      "国籍喪失による経過滞在者"}
 )  # fmt: skip
 
+# Free-text columns (field, column, normalization): earlier and later addresses may lie abroad, and
+# 本籍 keeps its 番/番地 as registered, so they are normalized as text (width, dashes, numerals) but
+# not split into components; 方書 as a name. The register keeps the same items the same way.
+FREE_TEXT: dict[str, tuple[str, Callable[[str], str]]] = {
+    "address_note": ("方書", normalize_name),
+    "previous_address": ("前住所", normalize_address_text),
+    "address_before_move_in": ("転入前住所", normalize_address_text),
+    "moved_out_to": ("転出先住所", normalize_address_text),
+    "honseki": ("本籍", normalize_address_text),
+}
+
+
+def is_printable_text(value: str) -> bool:
+    """No control or other unprintable character (the ideographic space is fine)."""
+    return value.replace("\u3000", " ").isprintable()
+
+
 _DIGITS = re.compile(r"^\d+$")
 _ISO_DATE = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
@@ -419,6 +436,11 @@ class _Row:
             return None
         return normalize_kana(value)
 
+    def free_item(self, field: str, ctx: ParseContext) -> str | None:
+        """A :data:`FREE_TEXT` column, normalized as that table says."""
+        column, normalize = FREE_TEXT[field]
+        return self.free_text(column, ctx, normalize)
+
     def free_text(
         self, column: str, ctx: ParseContext, normalize: Callable[[str], str], *, required: bool = False
     ) -> str | None:
@@ -432,7 +454,7 @@ class _Row:
             self.error(column, f"外字 {codes} の対応が外字対応表にありません")
             return None
         value = ctx.gaiji.apply(value)
-        if not value.replace("\u3000", " ").isprintable():
+        if not is_printable_text(value):
             self.error(column, "制御文字が含まれています")
             return None
         return normalize(value)
@@ -530,14 +552,13 @@ def parse_row(record: Mapping[str, object], line: int, ctx: ParseContext) -> Res
 
     became = r.date("住民となった年月日", required=True)
     address = r.address("住所", ctx, required=True)
-    address_note = r.free_text("方書", ctx, normalize_name)
+    address_note = r.free_item("address_note", ctx)
     since = r.date("住所を定めた年月日", required=True)
-    # Earlier and later addresses may lie abroad, and 本籍 keeps its 番/番地 as registered: these are
-    # normalized as text (width, dashes, numerals) but not split into components.
-    previous = r.free_text("前住所", ctx, normalize_address_text)
-    before_move_in = r.free_text("転入前住所", ctx, normalize_address_text)
-    moved_out_to = r.free_text("転出先住所", ctx, normalize_address_text)
-    honseki = r.free_text("本籍", ctx, normalize_address_text)
+    # (see FREE_TEXT: normalized as text, not split into components)
+    previous = r.free_item("previous_address", ctx)
+    before_move_in = r.free_item("address_before_move_in", ctx)
+    moved_out_to = r.free_item("moved_out_to", ctx)
+    honseki = r.free_item("honseki", ctx)
     hittosha = r.name("筆頭者", ctx.gaiji, allow_latin=False)
     nationality = r.text("国籍")
     if nationality is not None and (problem := check_name_characters(nationality)) is not None:

@@ -7,26 +7,27 @@ current state, calls these, and refuses with :class:`~jichitai.mynumber.registry
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from jichitai.mynumber.registry.addresses import normalize_address_text
 from jichitai.mynumber.registry.interchange import (
     BLOCK_MAX_CHARS,
+    FREE_TEXT,
     NAME_MAX_CHARS,
     RESIDENCE_CARD,
     RESIDENCE_STATUSES,
     STATUSES_WITHOUT_PERIOD,
     TEXT_MAX_CHARS,
     ResidentKind,
+    is_printable_text,
     is_valid_relationship,
     too_long,
 )
 from jichitai.mynumber.registry.interchange import (
     HEAD as HEAD,  # re-exported: the service reads rules.HEAD
 )
-from jichitai.mynumber.registry.names import check_katakana, check_name_characters, normalize_name
+from jichitai.mynumber.registry.names import check_katakana, check_name_characters
 from jichitai.platform.identifiers import is_valid_individual_number, normalize_individual_number
 
 CHILD = "子"
@@ -38,16 +39,6 @@ MOVE_OUT_MAX_DAYS_AHEAD = 30
 # recorded (the 過料 is a separate matter), so this only marks them.
 NOTIFICATION_PERIOD_DAYS = 14
 SEXES = {"1": "男", "2": "女"}
-# Free-text items (前住所, 転入前住所, 転出先住所, 本籍, 方書), each with its label and the normalization
-# the import applies to the same column (interchange ``free_text``): the register keeps them as the
-# import would, or a record entered here would come back changed by the exit path.
-FREE_TEXT: dict[str, tuple[str, Callable[[str], str]]] = {
-    "previous_address": ("前住所", normalize_address_text),
-    "address_before_move_in": ("転入前住所", normalize_address_text),
-    "moved_out_to": ("転出先住所", normalize_address_text),
-    "honseki": ("本籍", normalize_address_text),
-    "address_note": ("方書", normalize_name),
-}
 
 
 @dataclass(frozen=True)
@@ -173,16 +164,17 @@ def check_person(d: PersonDraft, *, today: date) -> list[str]:
 
 
 def normalize_free_text(facts: dict[str, object], *, label: str = "") -> tuple[dict[str, object], list[str]]:
-    """``facts`` with its free-text items (:data:`FREE_TEXT`) normalized, an empty one as ``None``;
-    and the reasons to refuse an item with a control or other unprintable character, which the
-    import refuses as well."""
+    """``facts`` with its free-text items normalized as the import normalizes the same columns
+    (interchange :data:`FREE_TEXT`), an empty one as ``None``; and the reasons to refuse an item
+    with a control or other unprintable character, which the import refuses as well: a record
+    entered here leaves by the exit path unchanged."""
     out = dict(facts)
     reasons: list[str] = []
     for key, (column, normalize) in FREE_TEXT.items():
         value = out.get(key)
         if not isinstance(value, str):
             continue
-        if not value.replace("\u3000", " ").isprintable():
+        if not is_printable_text(value):
             reasons.append(f"{who(label)}{column}に制御文字など使用できない文字が含まれています")
             continue
         out[key] = normalize(value) or None

@@ -54,6 +54,20 @@ def _japanese(name: str, kana: str, **fields: Any) -> NewPerson:
     )
 
 
+def _foreign(name: str, kana: str, sex: str, **fields: Any) -> NewPerson:
+    """A foreign resident, 永住者, born 1990-01-01."""
+    return NewPerson(
+        name=name,
+        name_kana=kana,
+        birth_date=date(1990, 1, 1),
+        sex=sex,
+        relationship="世帯主",
+        kind="外国人",
+        residence_status="永住者",
+        **fields,
+    )
+
+
 def _exported_row(storage: Storage, atena: str, out: Path) -> ResidentRow:
     """The person's row of the export (with 除票), read back as the import reads it."""
     export_file(storage, ctx("platform.data.export"), out, ExportOptions(today=TODAY, include_removed=True))
@@ -157,16 +171,7 @@ def test_free_text_with_a_control_character_is_refused(svc: RegistryService) -> 
 
 
 def test_a_nationality_the_import_would_refuse_is_refused(svc: RegistryService) -> None:
-    foreign = NewPerson(
-        name="CHEN　MEI",
-        name_kana="チェン　メイ",
-        birth_date=date(1990, 1, 1),
-        sex="2",
-        relationship="世帯主",
-        kind="外国人",
-        nationality="中国（台湾）",
-        residence_status="永住者",
-    )
+    foreign = _foreign("CHEN　MEI", "チェン　メイ", "2", nationality="中国（台湾）")
     with pytest.raises(RegistryRefusal) as exc:
         _move_in(svc, foreign, previous_address="台湾", from_abroad=True)
     assert any("国籍・地域" in r and "「（」" in r for r in exc.value.reasons), exc.value.reasons
@@ -183,15 +188,11 @@ def test_a_hittosha_or_alias_the_import_would_refuse_is_refused(svc: RegistrySer
             ),
         )
     assert any("筆頭者" in r and "「H」" in r for r in exc.value.reasons), exc.value.reasons
-    foreign = NewPerson(
-        name="SMITH　JOHN",
-        name_kana="スミス　ジョン",
-        birth_date=date(1990, 1, 1),
-        sex="1",
-        relationship="世帯主",
-        kind="外国人",
+    foreign = _foreign(
+        "SMITH　JOHN",
+        "スミス　ジョン",
+        "1",
         nationality="アメリカ合衆国",
-        residence_status="永住者",
         alias="山田　ジョン",
         alias_kana="やまだ　じょん",
     )

@@ -41,6 +41,7 @@ from jichitai.mynumber.registry.interchange import (
     ParseContext,
     ResidentKind,
     ResidentRow,
+    is_printable_text,
     is_valid_my_number,
     is_valid_relationship,
     parse_date,
@@ -401,4 +402,4 @@ class FastRowParser:
 def _free_problem(gaiji: GaijiMap, value: str) -> bool:
     if gaiji.unmapped(value):
         return True
-    return not gaiji.apply(value).replace("\u3000", " ").isprintable()
+    return not is_printable_text(gaiji.apply(value))
