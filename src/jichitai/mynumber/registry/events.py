@@ -33,6 +33,7 @@ class EventType(StrEnum):
     HOUSEHOLD_CHANGE = "household_change"  # 世帯変更 (分離, 合併, 世帯主変更)
     NAME_CHANGE = "name_change"  # 氏名変更
     CORRECTION = "correction"  # 職権修正, 職権記載, 職権消除
+    FOREIGN_RESIDENT = "foreign_resident"  # 在留資格変更, 在留期間更新, 通称記載, 通称削除
 
 
 @dataclass(frozen=True)

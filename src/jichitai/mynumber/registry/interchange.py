@@ -168,14 +168,16 @@ CHANGES_WITH_RELATIONSHIP_BEFORE: frozenset[str] = RELATIONSHIP_CHANGES | {"転�
 # a 転出取消 is dated on the 転出予定日 it cancels, which may lie ahead too
 FUTURE_ALLOWED_CHANGES: frozenset[str] = FUTURE_ALLOWED_REMOVALS | {"転出取消"} | RELATIONSHIP_CHANGES
 
-RESIDENCE_STATUSES: frozenset[str] = frozenset(
-    {"外交", "公用", "教授", "芸術", "宗教", "報道", "高度専門職1号", "高度専門職2号", "経営・管理",
-     "法律・会計業務", "医療", "研究", "教育", "技術・人文知識・国際業務", "企業内転勤", "介護", "興行",
-     "技能", "特定技能1号", "特定技能2号", "技能実習1号", "技能実習2号", "技能実習3号", "文化活動",
-     "短期滞在", "留学", "研修", "家族滞在", "特定活動", "永住者", "日本人の配偶者等", "永住者の配偶者等",
-     "定住者", "特別永住者", "一時庇護許可者", "仮滞在許可者", "出生による経過滞在者",
-     "国籍喪失による経過滞在者"}
+# 在留資格 in the order of 入管法 別表, then the other 区分 of 住基法第30条の45 (order kept for screens)
+RESIDENCE_STATUS_ORDER: tuple[str, ...] = (
+    "外交", "公用", "教授", "芸術", "宗教", "報道", "高度専門職1号", "高度専門職2号", "経営・管理",
+    "法律・会計業務", "医療", "研究", "教育", "技術・人文知識・国際業務", "企業内転勤", "介護", "興行",
+    "技能", "特定技能1号", "特定技能2号", "技能実習1号", "技能実習2号", "技能実習3号", "文化活動",
+    "短期滞在", "留学", "研修", "家族滞在", "特定活動", "永住者", "日本人の配偶者等", "永住者の配偶者等",
+    "定住者", "特別永住者", "一時庇護許可者", "仮滞在許可者", "出生による経過滞在者",
+    "国籍喪失による経過滞在者",
 )  # fmt: skip
+RESIDENCE_STATUSES: frozenset[str] = frozenset(RESIDENCE_STATUS_ORDER)
 # Statuses without a period of stay (or whose end date is not a 在留期間): no 在留期間満了日 required.
 STATUSES_WITHOUT_PERIOD: frozenset[str] = frozenset(
     {"永住者", "高度専門職2号", "特別永住者", "一時庇護許可者", "仮滞在許可者", "出生による経過滞在者",

@@ -7,9 +7,10 @@ current state, calls these, and refuses with :class:`~jichitai.mynumber.registry
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
+from typing import Any
 
 from jichitai.mynumber.registry.interchange import (
     BLOCK_MAX_CHARS,
@@ -59,6 +60,11 @@ class PersonDraft:
     residence_card_number: str | None = None
     alias: str | None = None
     alias_kana: str | None = None
+
+    @classmethod
+    def of(cls, facts: Mapping[str, Any]) -> PersonDraft:
+        """The draft of a recorded person's facts (a version, or one with planned changes)."""
+        return cls(**{f.name: facts[f.name] for f in fields(cls)})
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from jichitai.mynumber.registry.interchange import RESIDENCE_STATUS_ORDER
 from jichitai.mynumber.registry.service import (
+    AliasEntry,
+    AliasRemoval,
     Birth,
     CancelMoveOut,
     ChangeHead,
@@ -31,7 +34,9 @@ from jichitai.mynumber.registry.service import (
     MoveWithin,
     NameChange,
     NewPerson,
+    ResidenceStatusChange,
     SplitHousehold,
+    StayExtension,
 )
 
 GENERAL = "form"  # the key of reasons that concern no single field
@@ -164,6 +169,14 @@ REMAINING_RELATIONSHIPS = Field(
     "remaining_relationships", "残る世帯員の続柄", "lines", hint="1行に1人「統合宛名番号=続柄」"
 )
 REASON = Field("reason", "事由", required=True, keywords=("事由",))
+CARD_NUMBER = Field(
+    "residence_card_number",
+    "新しい在留カード等の番号",
+    required=True,
+    hint="英字2桁・数字8桁・英字2桁（例: AB12345678CD）",
+    keywords=("在留カード",),
+)
+STATUS_OPTIONS: tuple[tuple[str, str], ...] = tuple((s, s) for s in RESIDENCE_STATUS_ORDER)
 
 
 @dataclass(frozen=True)
@@ -334,6 +347,49 @@ def _name_change(v: FormValues, key: str, on: date | None, notified: date | None
         name=v.text("name", "新しい氏名", required=True),
         name_kana=v.text("name_kana", "新しい氏名カナ", required=True),
         reason=v.text("reason", "事由"),
+    )
+
+
+def _status_change(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
+    return ResidenceStatusChange(
+        idempotency_key=key,
+        event_date=on or date.min,
+        notified_on=notified,
+        atena_number=v.text("atena_number", "統合宛名番号", required=True),
+        residence_status=v.text("residence_status", "新しい在留資格", required=True),
+        stay_expires_on=v.date("stay_expires_on", "新しい在留期間満了日"),
+        residence_card_number=v.digits("residence_card_number").upper(),
+    )
+
+
+def _stay_extension(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
+    return StayExtension(
+        idempotency_key=key,
+        event_date=on or date.min,
+        notified_on=notified,
+        atena_number=v.text("atena_number", "統合宛名番号", required=True),
+        stay_expires_on=v.date("stay_expires_on", "新しい在留期間満了日", required=True),
+        residence_card_number=v.digits("residence_card_number").upper(),
+    )
+
+
+def _alias_entry(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
+    return AliasEntry(
+        idempotency_key=key,
+        event_date=on or date.min,
+        notified_on=notified,
+        atena_number=v.text("atena_number", "統合宛名番号", required=True),
+        alias=v.text("alias", "通称", required=True),
+        alias_kana=v.optional("alias_kana"),
+    )
+
+
+def _alias_removal(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
+    return AliasRemoval(
+        idempotency_key=key,
+        event_date=on or date.min,
+        notified_on=notified,
+        atena_number=v.text("atena_number", "統合宛名番号", required=True),
     )
 
 
@@ -553,6 +609,64 @@ CHANGE_FORMS: dict[str, ChangeForm] = {
                 Field("reason", "事由", hint="例: 婚姻"),
             ),
             _name_change,
+        ),
+        ChangeForm(
+            "residence-status-change",
+            "在留資格変更",
+            "法務大臣からの通知（第30条の50）または新しい在留カードにより、外国人住民の在留資格の変更を"
+            "記録します。異動日は許可の日です。",
+            (
+                ATENA,
+                Field(
+                    "residence_status",
+                    "新しい在留資格",
+                    "select",
+                    True,
+                    options=STATUS_OPTIONS,
+                    keywords=("在留資格",),
+                ),
+                Field(
+                    "stay_expires_on",
+                    "新しい在留期間満了日",
+                    "date",
+                    hint="永住者など期間のない在留資格は空欄",
+                    keywords=("満了日",),
+                ),
+                CARD_NUMBER,
+            ),
+            _status_change,
+            notified=False,
+        ),
+        ChangeForm(
+            "stay-extension",
+            "在留期間更新",
+            "法務大臣からの通知または新しい在留カードにより、在留期間の更新を記録します。"
+            "異動日は許可の日です。",
+            (
+                ATENA,
+                Field("stay_expires_on", "新しい在留期間満了日", "date", True, keywords=("満了日",)),
+                CARD_NUMBER,
+            ),
+            _stay_extension,
+            notified=False,
+        ),
+        ChangeForm(
+            "alias-entry",
+            "通称記載",
+            "外国人住民の申出により通称を記載します（施行令第30条の26）。届出日は申出の日です。",
+            (
+                ATENA,
+                Field("alias", "通称", required=True, keywords=("通称 —", "通称を", "既に通称", "通称は")),
+                Field("alias_kana", "通称カナ", hint="カタカナ", keywords=("通称カナ",)),
+            ),
+            _alias_entry,
+        ),
+        ChangeForm(
+            "alias-removal",
+            "通称削除",
+            "外国人住民の申出により通称を削除します。削除した通称は履歴に残ります。",
+            (ATENA,),
+            _alias_removal,
         ),
         ChangeForm(
             "birth",

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import csv
 import secrets
 import uuid
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
+from jichitai.mynumber.registry.interchange import ParseContext, ResidentRow, parse_row
+from jichitai.mynumber.registry.migration.exporter import ExportOptions, export_file
 from jichitai.mynumber.registry.service import ChangeResult, Correction, MoveIn, NewPerson, RegistryService
 from jichitai.platform.context import TenantContext
 from jichitai.platform.identifiers import individual_number_check_digit
+from jichitai.platform.storage import Storage
 from tests.conftest import ctx
 
 NOW = datetime(2025, 6, 2, 3, 0, tzinfo=UTC)  # 2025-06-02 12:00 JST
@@ -101,3 +106,51 @@ def move_in_family(
         ),
     )  # fmt: skip
     return result, address
+
+
+def move_in_one(svc: RegistryService, person: NewPerson, **fields: Any) -> str:
+    """``person`` moves in alone on 2024-04-01 (``fields`` overlay the 転入届); their 統合宛名番号."""
+    result = svc.submit(
+        change_ctx(),
+        MoveIn(
+            idempotency_key=key(),
+            event_date=date(2024, 4, 1),
+            notified_on=date(2024, 4, 1),
+            persons=(person,),
+            address=f"{ADDRESS}{block()}",
+            **{"previous_address": "大阪府堺市堺区1-1", **fields},
+        ),
+    )
+    return result.atena_numbers[0]
+
+
+def japanese_head(name: str, kana: str, **fields: Any) -> NewPerson:
+    """A Japanese 世帯主, man, born 1970-01-01."""
+    return NewPerson(
+        name=name, name_kana=kana, birth_date=date(1970, 1, 1), sex="1", relationship="世帯主", **fields
+    )
+
+
+def foreign_head(name: str, kana: str, sex: str, **fields: Any) -> NewPerson:
+    """A foreign 世帯主 born 1990-01-01, 永住者 unless ``fields`` say otherwise."""
+    return NewPerson(
+        name=name,
+        name_kana=kana,
+        birth_date=date(1990, 1, 1),
+        sex=sex,
+        relationship="世帯主",
+        kind="外国人",
+        **{"residence_status": "永住者", **fields},
+    )
+
+
+def exported_row(storage: Storage, atena: str, out: Path) -> ResidentRow:
+    """The person's row of the export (with 除票), read back as the import reads it."""
+    export_file(storage, ctx("platform.data.export"), out, ExportOptions(today=TODAY, include_removed=True))
+    with out.open(encoding="utf-8", newline="") as f:
+        record = next(r for r in csv.DictReader(f) if r["統合宛名番号"] == atena)
+    parsed = parse_row(
+        record, 2, ParseContext(today=TODAY, known_cities=("千代田区",), municipality_prefix="東京都千代田区")
+    )
+    assert isinstance(parsed, ResidentRow), parsed
+    return parsed

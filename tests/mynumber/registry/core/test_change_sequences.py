@@ -6,8 +6,9 @@ step) and from deliberately wrong ones: a removed person, a person of another ho
 before birth or before the last change or in the future, a second 世帯主, a dissolved household, a
 relationship map missing a member or naming an outsider. Persons are Japanese (some with 本籍・
 筆頭者) or foreign (国籍, 在留資格, 在留期間満了日, 在留カード等番号, 通称), with inconsistent mixes among the
-wrong choices; free text (前住所, 転出先, 方書, 本籍) is typed as a clerk may type it, in full-width
-digits or kanji numerals. Event dates mostly move forward and sometimes go back. A refusal
+wrong choices; foreign residents change their 在留資格 and period and enter or remove a 通称.
+Free text (前住所, 転出先, 方書, 本籍) is typed as a clerk may type it, in full-width digits or kanji
+numerals. Event dates mostly move forward and sometimes go back. A refusal
 (:class:`~jichitai.platform.errors.JichitaiError`) is fine; any other exception is a bug. After
 every step the database is read back (SQLite, a plain read session) and checked against what the
 models and rules promise:
@@ -104,6 +105,8 @@ from jichitai.mynumber.registry.models import (
     RegistryEvent,
 )
 from jichitai.mynumber.registry.service import (
+    AliasEntry,
+    AliasRemoval,
     Birth,
     CancelMoveOut,
     ChangeHead,
@@ -121,7 +124,9 @@ from jichitai.mynumber.registry.service import (
     NameChange,
     NewPerson,
     RegistryService,
+    ResidenceStatusChange,
     SplitHousehold,
+    StayExtension,
 )
 from jichitai.platform.errors import Conflict, JichitaiError
 from jichitai.platform.identifiers import individual_number_check_digit
@@ -202,6 +207,7 @@ class PersonState:
     household: str  # 世帯番号
     relationship: str
     status: str
+    kind: str  # 日本人 / 外国人
     name: str
     birth_date: date
     address: str
@@ -336,6 +342,7 @@ class RegistrySequences(RuleBasedStateMachine):
         self.households: list[str] = []
         self.persons: list[str] = []
         self.numbers: list[str] = []  # 個人番号 given in accepted entries
+        self.foreign: list[str] = []  # 統合宛名番号 of foreign residents entered (removed since, some)
         self.accepted: list[tuple[ChangeRequest, ChangeResult]] = []
         self.day = date(2014, 1, 1)
         # households where a 職権修正 restated a 続柄: their past may have two heads (_check_household_on)
@@ -375,6 +382,7 @@ class RegistrySequences(RuleBasedStateMachine):
                     household=numbers[r.household_id],
                     relationship=r.relationship,
                     status=r.status,
+                    kind=r.kind,
                     name=r.name,
                     birth_date=r.birth_date,
                     address=r.address_text,
@@ -821,6 +829,12 @@ class RegistrySequences(RuleBasedStateMachine):
     def _entered(self, result: ChangeResult | None, request: MoveIn | ExOfficioEntry) -> None:
         if result is not None:
             self.numbers += [p.individual_number for p in request.persons if p.individual_number]
+            with self._session() as s:
+                self.foreign += s.scalars(
+                    select(Person.atena_number)
+                    .where(Person.atena_number.in_(result.atena_numbers), Person.kind == "外国人")
+                    .order_by(Person.atena_number)
+                ).all()
 
     @rule(data=st.data())
     def move_in(self, data: st.DataObject) -> None:
@@ -1142,6 +1156,101 @@ class RegistrySequences(RuleBasedStateMachine):
                 reason="婚姻",
             )
         )
+
+    def _foreign_person(self, data: st.DataObject, world: World) -> PersonState:
+        """Mostly a foreign resident entered (removed since, sometimes), else anyone (a Japanese)."""
+        if data.draw(st.integers(0, 4), label="any person") < 4:
+            return world.persons[data.draw(st.sampled_from(self.foreign), label="foreign person")]
+        return self._person(data, world)
+
+    def _current_row(self, atena: str) -> Person:
+        with self._session() as s:
+            return s.scalars(select(Person).where(Person.atena_number == atena)).one()
+
+    @precondition(lambda self: bool(self.foreign))
+    @rule(data=st.data())
+    def residence_change(self, data: st.DataObject) -> None:
+        """在留資格変更 or 在留期間更新: a new card and a later period, or one deliberate mistake."""
+        p = self._foreign_person(data, self._world())
+        event_date = self._date(data)
+        current = self._current_row(p.atena)
+        start = max(event_date, current.stay_expires_on or event_date)
+        expires: date | None = start + timedelta(days=data.draw(st.integers(1, 1800), label="period"))
+        card = data.draw(st.sampled_from(("XY87654321ZW", "CD12121212EF")), label="新しい在留カード")
+        status = data.draw(st.sampled_from(STATUSES), label="新しい在留資格")
+        if status in STATUSES_WITHOUT_PERIOD:
+            expires = None
+        flaw = self._flaw(data, 5, "residence flaw")
+        if flaw == 1:
+            card = data.draw(st.sampled_from(("", "12")), label="bad card")
+        elif flaw == 2:
+            expires = start - timedelta(days=data.draw(st.integers(0, 400), label="not later"))
+        elif flaw == 3:
+            expires = None
+        elif flaw == 4:
+            status = data.draw(
+                st.sampled_from(("観光", "", current.residence_status or "")), label="bad status"
+            )
+        elif flaw == 5:
+            expires = event_date + timedelta(days=30)  # with a status without a period, say
+        request: ResidenceStatusChange | StayExtension
+        if data.draw(st.booleans(), label="status change"):
+            request = ResidenceStatusChange(
+                idempotency_key=key(), event_date=event_date, notified_on=None, atena_number=p.atena,
+                residence_status=status, stay_expires_on=expires, residence_card_number=card,
+            )  # fmt: skip
+        else:
+            request = StayExtension(
+                idempotency_key=key(), event_date=event_date, notified_on=None, atena_number=p.atena,
+                stay_expires_on=expires, residence_card_number=card,
+            )  # fmt: skip
+        if self._submit(request) is None:
+            return
+        row = self._current_row(p.atena)
+        assert (row.kind, row.last_change) == ("外国人", request.change_type)
+        assert (row.stay_expires_on, row.residence_card_number) == (expires, card)
+        assert expires is None or expires > event_date
+        if isinstance(request, ResidenceStatusChange):
+            assert row.residence_status == request.residence_status != current.residence_status
+        else:
+            assert row.residence_status == current.residence_status
+            assert current.stay_expires_on is not None and expires is not None
+            assert expires > current.stay_expires_on
+
+    @precondition(lambda self: bool(self.foreign))
+    @rule(data=st.data())
+    def alias_change(self, data: st.DataObject) -> None:
+        """通称記載 (typed as a clerk may type it, or wrong) or 通称削除."""
+        p = self._foreign_person(data, self._world())
+        event_date = self._date(data)
+        before = self._current_row(p.atena).alias
+        request: AliasEntry | AliasRemoval
+        if data.draw(st.booleans(), label="alias entry"):
+            typed = (
+                *ALIASES,
+                ("金田 ﾊﾅｺ", "ｶﾈﾀﾞ ﾊﾅｺ"),
+                ("SMITH　JOHN", None),
+                ("", None),
+                ("山田　ジョン", "やまだ"),
+            )
+            alias, kana = data.draw(st.sampled_from(typed), label="通称")
+            request = AliasEntry(
+                idempotency_key=key(), event_date=event_date, notified_on=self._notified(data, event_date),
+                atena_number=p.atena, alias=alias, alias_kana=kana,
+            )  # fmt: skip
+        else:
+            request = AliasRemoval(
+                idempotency_key=key(), event_date=event_date, notified_on=self._notified(data, event_date),
+                atena_number=p.atena,
+            )  # fmt: skip
+        if self._submit(request) is None:
+            return
+        row = self._current_row(p.atena)
+        assert (row.kind, row.last_change) == ("外国人", request.change_type)
+        if isinstance(request, AliasEntry):
+            assert before is None and row.alias is not None and row.alias.replace("\u3000", "") != ""
+        else:
+            assert before is not None and (row.alias, row.alias_kana) == (None, None)
 
     def _removal_roles(self, data: st.DataObject, world: World, p: PersonState) -> dict[str, Any]:
         household = world.households.get(p.household)

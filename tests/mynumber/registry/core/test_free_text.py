@@ -7,85 +7,41 @@ in ``test_change_sequences.py`` found full-width digits and kanji numerals comin
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from jichitai.mynumber.registry.errors import RegistryRefusal
 from jichitai.mynumber.registry.events import EventType
-from jichitai.mynumber.registry.interchange import ParseContext, ResidentRow, parse_row
-from jichitai.mynumber.registry.migration.exporter import ExportOptions, export_file
 from jichitai.mynumber.registry.service import (
     ConfirmMoveOut,
-    MoveIn,
     MoveOut,
-    NewPerson,
     RegistryService,
 )
 from jichitai.platform.storage import Storage
 from tests.conftest import ctx
-from tests.mynumber.registry.core.support import ADDRESS, TODAY, block, change_ctx, correct, key, read_ctx
+from tests.mynumber.registry.core.support import (
+    change_ctx,
+    correct,
+    exported_row,
+    foreign_head,
+    japanese_head,
+    key,
+    move_in_one,
+    read_ctx,
+)
 
 EVENTS = "registry.events.consume"
-
-
-def _move_in(svc: RegistryService, person: NewPerson, **fields: Any) -> str:
-    result = svc.submit(
-        change_ctx(),
-        MoveIn(
-            idempotency_key=key(),
-            event_date=date(2024, 4, 1),
-            notified_on=date(2024, 4, 1),
-            persons=(person,),
-            address=f"{ADDRESS}{block()}",
-            **{"previous_address": "大阪府堺市堺区1-1", **fields},
-        ),
-    )
-    return result.atena_numbers[0]
-
-
-def _japanese(name: str, kana: str, **fields: Any) -> NewPerson:
-    return NewPerson(
-        name=name, name_kana=kana, birth_date=date(1970, 1, 1), sex="1", relationship="世帯主", **fields
-    )
-
-
-def _foreign(name: str, kana: str, sex: str, **fields: Any) -> NewPerson:
-    """A foreign resident, 永住者, born 1990-01-01."""
-    return NewPerson(
-        name=name,
-        name_kana=kana,
-        birth_date=date(1990, 1, 1),
-        sex=sex,
-        relationship="世帯主",
-        kind="外国人",
-        residence_status="永住者",
-        **fields,
-    )
-
-
-def _exported_row(storage: Storage, atena: str, out: Path) -> ResidentRow:
-    """The person's row of the export (with 除票), read back as the import reads it."""
-    export_file(storage, ctx("platform.data.export"), out, ExportOptions(today=TODAY, include_removed=True))
-    with out.open(encoding="utf-8", newline="") as f:
-        record = next(r for r in csv.DictReader(f) if r["統合宛名番号"] == atena)
-    parsed = parse_row(
-        record, 2, ParseContext(today=TODAY, known_cities=("千代田区",), municipality_prefix="東京都千代田区")
-    )
-    assert isinstance(parsed, ResidentRow), parsed
-    return parsed
 
 
 def test_free_text_is_kept_as_the_import_normalizes_it(
     svc: RegistryService, reg_storage: Storage, tmp_path: Path
 ) -> None:
-    atena = _move_in(
+    atena = move_in_one(
         svc,
-        _japanese(
+        japanese_head(
             "本籍　一郎", "ホンセキ　イチロウ", honseki="東京都千代田区千代田１番", hittosha="本籍　一郎"
         ),
         previous_address="大阪府堺市堺区三国ヶ丘御幸通一丁目１番",
@@ -140,7 +96,7 @@ def test_free_text_is_kept_as_the_import_normalizes_it(
     ]
 
     # the exit path: the import reads back exactly what the register holds
-    row = _exported_row(reg_storage, atena, tmp_path / "export.csv")
+    row = exported_row(reg_storage, atena, tmp_path / "export.csv")
     assert (row.honseki, row.previous_address, row.address_before_move_in, row.moved_out_to) == (
         record.honseki,
         record.previous_address,
@@ -152,9 +108,9 @@ def test_free_text_is_kept_as_the_import_normalizes_it(
 
 def test_free_text_with_a_control_character_is_refused(svc: RegistryService) -> None:
     with pytest.raises(RegistryRefusal) as exc:
-        _move_in(
+        move_in_one(
             svc,
-            _japanese(
+            japanese_head(
                 "制御　文子", "セイギョ　フミコ", honseki="東京都千代田区\t千代田1番", hittosha="制御　文子"
             ),
             previous_address="大阪府堺市\n堺区1-1",
@@ -163,7 +119,7 @@ def test_free_text_with_a_control_character_is_refused(svc: RegistryService) -> 
     assert any("転入前住所に制御文字" in r for r in reasons), reasons
     assert any("本籍に制御文字" in r for r in reasons), reasons
 
-    atena = _move_in(svc, _japanese("制御　次郎", "セイギョ　ジロウ"))
+    atena = move_in_one(svc, japanese_head("制御　次郎", "セイギョ　ジロウ"))
     with pytest.raises(RegistryRefusal) as exc:
         correct(svc, atena, date(2024, 4, 1), address_note="201\x07号室")
     assert any("方書に制御文字" in r for r in exc.value.reasons), exc.value.reasons
@@ -171,24 +127,24 @@ def test_free_text_with_a_control_character_is_refused(svc: RegistryService) -> 
 
 
 def test_a_nationality_the_import_would_refuse_is_refused(svc: RegistryService) -> None:
-    foreign = _foreign("CHEN　MEI", "チェン　メイ", "2", nationality="中国（台湾）")
+    foreign = foreign_head("CHEN　MEI", "チェン　メイ", "2", nationality="中国（台湾）")
     with pytest.raises(RegistryRefusal) as exc:
-        _move_in(svc, foreign, previous_address="台湾", from_abroad=True)
+        move_in_one(svc, foreign, previous_address="台湾", from_abroad=True)
     assert any("国籍・地域" in r and "「（」" in r for r in exc.value.reasons), exc.value.reasons
-    atena = _move_in(svc, dataclasses.replace(foreign, nationality="台湾"), previous_address="台湾")
+    atena = move_in_one(svc, dataclasses.replace(foreign, nationality="台湾"), previous_address="台湾")
     assert svc.person(read_ctx(), atena).nationality == "台湾"
 
 
 def test_a_hittosha_or_alias_the_import_would_refuse_is_refused(svc: RegistryService) -> None:
     with pytest.raises(RegistryRefusal) as exc:
-        _move_in(
+        move_in_one(
             svc,
-            _japanese(
+            japanese_head(
                 "筆頭　一郎", "ヒットウ　イチロウ", honseki="東京都千代田区1番", hittosha="HITTO　ICHIRO"
             ),
         )
     assert any("筆頭者" in r and "「H」" in r for r in exc.value.reasons), exc.value.reasons
-    foreign = _foreign(
+    foreign = foreign_head(
         "SMITH　JOHN",
         "スミス　ジョン",
         "1",
@@ -197,9 +153,9 @@ def test_a_hittosha_or_alias_the_import_would_refuse_is_refused(svc: RegistrySer
         alias_kana="やまだ　じょん",
     )
     with pytest.raises(RegistryRefusal) as exc:
-        _move_in(svc, foreign)
+        move_in_one(svc, foreign)
     assert any("通称カナ" in r for r in exc.value.reasons), exc.value.reasons
-    atena = _move_in(svc, dataclasses.replace(foreign, alias_kana="ヤマダ　ジョン"))
+    atena = move_in_one(svc, dataclasses.replace(foreign, alias_kana="ヤマダ　ジョン"))
     record = svc.person(read_ctx(), atena)
     assert (record.alias, record.alias_kana) == ("山田　ジョン", "ヤマダ　ジョン")
     # 通称の削除 takes its reading with it: a reading alone is refused here as by the import
@@ -210,7 +166,7 @@ def test_a_hittosha_or_alias_the_import_would_refuse_is_refused(svc: RegistrySer
     record = svc.person(read_ctx(), atena)
     assert (record.alias, record.alias_kana) == (None, None)
     # a Japanese resident has no 通称, nor its reading alone (found by the state machine)
-    japanese = _move_in(svc, _japanese("通称　次郎", "ツウショウ　ジロウ"))
+    japanese = move_in_one(svc, japanese_head("通称　次郎", "ツウショウ　ジロウ"))
     with pytest.raises(RegistryRefusal) as exc:
         correct(svc, japanese, date(2024, 4, 1), alias_kana="ヤマダ　ジョン")
     assert any("通称は外国人住民のみ" in r for r in exc.value.reasons), exc.value.reasons

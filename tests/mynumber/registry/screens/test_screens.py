@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from jichitai.mynumber.registry.issuance import verify
-from jichitai.mynumber.registry.service import MoveOut, RegistryService
+from jichitai.mynumber.registry.service import MoveIn, MoveOut, NewPerson, RegistryService
 from jichitai.platform.storage import Storage
 from tests.conftest import ctx
 from tests.mynumber.registry.issuance.support import register_family
@@ -174,6 +174,86 @@ def test_a_foreign_resident_moves_in_with_an_alias_through_the_form(clerk: TestC
     page = clerk.get(answer.headers["location"])
     assert "転入届を記録しました" in page.text
     assert '<th scope="row">通称</th><td>中村　安（ナカムラ　ヤス）</td>' in page.text
+
+
+def test_a_foreign_resident_s_own_changes_through_the_forms(
+    clerk: TestClient, screen_storage: Storage
+) -> None:
+    """在留期間更新 and 通称記載 from the person page: recorded under their own 異動事由, refusals
+    shown next to the field they concern."""
+    svc = RegistryService(screen_storage)
+    moved = svc.submit(
+        ctx("registry.change.record"),
+        MoveIn(
+            idempotency_key="screen-foreign-student",
+            event_date=ON,
+            notified_on=ON,
+            persons=(
+                NewPerson(
+                    name="TRAN　THI　MAI",
+                    name_kana="チャン　ティ　マイ",
+                    birth_date=date(2001, 6, 1),
+                    sex="2",
+                    relationship="世帯主",
+                    kind="外国人",
+                    nationality="ベトナム",
+                    residence_status="留学",
+                    stay_expires_on=date(2025, 9, 30),
+                    residence_card_number="AB12345678CD",
+                ),
+            ),
+            address="東京都千代田区九段南1丁目2番4号",
+            previous_address="ベトナム",
+            from_abroad=True,
+        ),
+    )
+    atena = moved.atena_numbers[0]
+    page = clerk.get(f"/staff/registry/persons/{atena}")
+    for slug in ("residence-status-change", "stay-extension", "alias-entry"):
+        assert f"/changes/{slug}?atena_number={atena}" in page.text
+    assert "/changes/alias-removal" not in page.text  # no 通称 to remove
+
+    form = clerk.get("/staff/registry/changes/stay-extension", params={"atena_number": atena})
+    assert form.status_code == 200 and 'name="notified_on_year"' not in form.text  # a notice, not a 届出
+    data = {
+        "csrf_token": csrf_of(form.text),
+        "idempotency_key": "screen-stay-extension",
+        "atena_number": atena,
+        **_date("event_date", date(2025, 8, 1)),
+        **_date("stay_expires_on", date(2025, 9, 1)),  # earlier than the current one: refused
+        "residence_card_number": "ｃｄ８７６５４３２１ｅｆ",
+    }
+    refused = clerk.post("/staff/registry/changes/stay-extension", data=data)
+    assert refused.status_code == 400
+    assert "現在の満了日（2025-09-30）より後ではありません" in refused.text
+    assert 'id="f-stay_expires_on-error"' in refused.text
+    ok = clerk.post(
+        "/staff/registry/changes/stay-extension", data={**data, **_date("stay_expires_on", date(2027, 9, 30))}
+    )
+    assert ok.status_code == 303, ok.text
+    shown = clerk.get(ok.headers["location"])
+    assert "在留期間更新を記録しました" in shown.text
+    assert "留学（満了日 令和9年9月30日）" in shown.text
+    assert svc.person(ctx("registry.person.read"), atena).residence_card_number == "CD87654321EF"
+
+    form = clerk.get("/staff/registry/changes/alias-entry", params={"atena_number": atena})
+    data = {
+        "csrf_token": csrf_of(form.text),
+        "idempotency_key": "screen-alias-entry",
+        "atena_number": atena,
+        **_date("event_date", date(2025, 8, 2)),
+        **_date("notified_on", date(2025, 8, 2)),
+        "alias": "田中　舞",
+        "alias_kana": "たなか　まい",  # hiragana: refused
+    }
+    refused = clerk.post("/staff/registry/changes/alias-entry", data=data)
+    assert refused.status_code == 400 and 'id="f-alias_kana-error"' in refused.text
+    ok = clerk.post("/staff/registry/changes/alias-entry", data={**data, "alias_kana": "タナカ　マイ"})
+    assert ok.status_code == 303, ok.text
+    shown = clerk.get(ok.headers["location"])
+    assert '<th scope="row">通称</th><td>田中　舞（タナカ　マイ）</td>' in shown.text
+    assert f"/changes/alias-removal?atena_number={atena}" in shown.text
+    assert "通称記載（令和7年8月2日、令和7年8月2日届出）" in shown.text
 
 
 def _move_out(

@@ -26,6 +26,8 @@ from jichitai.mynumber.registry.service import queries
 from jichitai.mynumber.registry.service.changes import HANDLERS
 from jichitai.mynumber.registry.service.queries import HouseholdRecord, PersonRecord, VersionRecord
 from jichitai.mynumber.registry.service.requests import (
+    AliasEntry,
+    AliasRemoval,
     Birth,
     CancelMoveOut,
     ChangeHead,
@@ -42,7 +44,9 @@ from jichitai.mynumber.registry.service.requests import (
     MoveWithin,
     NameChange,
     NewPerson,
+    ResidenceStatusChange,
     SplitHousehold,
+    StayExtension,
 )
 from jichitai.mynumber.registry.service.state import ChangeTx
 from jichitai.platform.context import TenantContext
@@ -51,6 +55,8 @@ from jichitai.platform.storage import Storage, UnitOfWork
 from jichitai.platform.zones import Zone
 
 __all__ = [
+    "AliasEntry",
+    "AliasRemoval",
     "Birth",
     "CancelMoveOut",
     "ChangeHead",
@@ -71,9 +77,11 @@ __all__ = [
     "NewPerson",
     "PersonRecord",
     "RegistryService",
+    "ResidenceStatusChange",
     "SearchPage",
     "SearchQuery",
     "SplitHousehold",
+    "StayExtension",
     "VersionRecord",
 ]
 

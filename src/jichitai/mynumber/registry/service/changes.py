@@ -24,7 +24,10 @@ from jichitai.mynumber.registry.models import (
     PersonVersion,
 )
 from jichitai.mynumber.registry.names import check_katakana, normalize_kana, normalize_name
+from jichitai.mynumber.registry.service import foreign
 from jichitai.mynumber.registry.service.requests import (
+    AliasEntry,
+    AliasRemoval,
     Birth,
     CancelMoveOut,
     ChangeHead,
@@ -40,7 +43,9 @@ from jichitai.mynumber.registry.service.requests import (
     MoveWithin,
     NameChange,
     NewPerson,
+    ResidenceStatusChange,
     SplitHousehold,
+    StayExtension,
 )
 from jichitai.mynumber.registry.service.state import ChangeTx, Facts
 
@@ -890,22 +895,7 @@ def correction(tx: ChangeTx, req: Correction) -> None:
     if tx.effective < p.became_resident_on and "became_resident_on" not in fields:
         tx.refuse(f"{p.name}: 修正の適用日が住民となった日より前です")
     merged = tx.facts(p) | fields
-    draft = rules.PersonDraft(
-        merged["name"],
-        merged["name_kana"],
-        merged["birth_date"],
-        merged["sex"],
-        merged["kind"],
-        merged["relationship"],
-        merged["honseki"],
-        merged["hittosha"],
-        merged["nationality"],
-        merged["residence_status"],
-        merged["stay_expires_on"],
-        merged["residence_card_number"],
-        merged["alias"],
-        merged["alias_kana"],
-    )
+    draft = rules.PersonDraft.of(merged)
     tx.refuse(*rules.check_person(draft, today=tx.today))
     tx.refuse(
         *rules.check_address_dates(
@@ -938,4 +928,8 @@ HANDLERS: dict[type[ChangeRequest], Handler] = {
     Death: death,
     ExOfficioRemoval: ex_officio_removal,
     Correction: correction,
+    ResidenceStatusChange: foreign.residence_status_change,
+    StayExtension: foreign.stay_extension,
+    AliasEntry: foreign.alias_entry,
+    AliasRemoval: foreign.alias_removal,
 }

@@ -181,7 +181,10 @@ class ChangeHead(ChangeRequest):
 
 @dataclass(frozen=True)
 class NameChange(ChangeRequest):
-    """氏名変更 (婚姻, 離婚, 養子縁組 … notified through 戸籍, or 通称 for foreign residents)."""
+    """氏名変更 (婚姻, 離婚, 養子縁組 … notified through 戸籍; a foreign resident's by the 法務大臣).
+
+    A foreign resident's 通称 changes by :class:`AliasEntry` and :class:`AliasRemoval`.
+    """
 
     atena_number: str = ""
     name: str = ""
@@ -250,6 +253,53 @@ class ExOfficioRemoval(ChangeRequest):
     relationships: Mapping[str, str] = field(default_factory=dict)
 
     change_type = "職権消除"
+
+
+@dataclass(frozen=True)
+class ResidenceStatusChange(ChangeRequest):
+    """在留資格変更: a foreign resident's new 在留資格 as the 法務大臣 notifies it (住基法第30条の50)
+    or the resident shows it on a new 在留カード; ``event_date`` is the day it was permitted.
+
+    ``stay_expires_on`` is the new 在留期間満了日 (None for a status without a period, 永住者 …).
+    """
+
+    atena_number: str = ""
+    residence_status: str = ""
+    stay_expires_on: date | None = None
+    residence_card_number: str = ""  # the new card's 在留カード等番号
+
+    change_type = "在留資格変更"
+
+
+@dataclass(frozen=True)
+class StayExtension(ChangeRequest):
+    """在留期間更新: the same 在留資格 for a later 在留期間満了日, on a new 在留カード."""
+
+    atena_number: str = ""
+    stay_expires_on: date | None = None
+    residence_card_number: str = ""
+
+    change_type = "在留期間更新"
+
+
+@dataclass(frozen=True)
+class AliasEntry(ChangeRequest):
+    """通称記載: the 通称 a foreign resident asks to have entered (申出, 施行令第30条の26)."""
+
+    atena_number: str = ""
+    alias: str = ""  # 通称
+    alias_kana: str | None = None  # 通称カナ
+
+    change_type = "通称記載"
+
+
+@dataclass(frozen=True)
+class AliasRemoval(ChangeRequest):
+    """通称削除: the 通称 removed at the resident's 申出 (施行令第30条の26第5項); kept in the history."""
+
+    atena_number: str = ""
+
+    change_type = "通称削除"
 
 
 @dataclass(frozen=True)

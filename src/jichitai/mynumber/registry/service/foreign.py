@@ -1,0 +1,147 @@
+"""The changes only a foreign resident (外国人住民) has: 在留資格変更, 在留期間更新, 通称記載, 通称削除.
+
+Each is recorded under its own 異動事由, so the history, the events and the exported rows say
+what happened (the 法務大臣's notice of a new status, the resident's 申出 of a 通称) instead of
+calling it a 職権修正. The facts they set are checked with the same rules as a person entering the
+register (:func:`rules.check_person`), so what they leave behind the import would accept.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from jichitai.mynumber.registry import rules
+from jichitai.mynumber.registry.events import EventType
+from jichitai.mynumber.registry.interchange import STATUSES_WITHOUT_PERIOD, ResidentKind
+from jichitai.mynumber.registry.models import Person
+from jichitai.mynumber.registry.names import check_katakana, normalize_kana, normalize_name
+from jichitai.mynumber.registry.service.requests import (
+    AliasEntry,
+    AliasRemoval,
+    ResidenceStatusChange,
+    StayExtension,
+)
+from jichitai.mynumber.registry.service.state import ChangeTx
+
+
+def _foreign_resident(tx: ChangeTx, atena_number: str, action: str) -> Person:
+    """The person named, who must be a foreign resident still living here, at a valid 異動日."""
+    p = tx.person(atena_number)
+    tx.refuse(*rules.check_resident(p.status, label=p.name, action=action))
+    if p.kind != ResidentKind.FOREIGN.value:
+        tx.refuse(f"{rules.who(p.name)}{action}は外国人住民のみ記録できます")
+    tx.check()
+    tx.refuse(
+        *rules.check_event_date(
+            tx.effective,
+            today=tx.today,
+            birth_date=p.birth_date,
+            last_change_on=p.last_change_on,
+            label=p.name,
+        )
+    )
+    tx.refuse(*rules.check_notification_date(tx.req.notified_on, tx.effective, today=tx.today))
+    return p
+
+
+def _plan(tx: ChangeTx, p: Person, changes: dict[str, Any]) -> None:
+    """Check ``p``'s facts with ``changes`` as a whole and plan them."""
+    tx.refuse(*rules.check_person(rules.PersonDraft.of(tx.facts(p) | changes), today=tx.today))
+    tx.check()
+    tx.set(p, **changes)
+
+
+def _check_new_card(tx: ChangeTx, p: Person, card_number: str, expires_on: date | None) -> None:
+    """A new status or period comes with a new 在留カード, valid beyond the day it was granted."""
+    if not card_number:
+        tx.refuse(f"{rules.who(p.name)}新しい在留カード等番号を入力してください")
+    if expires_on is not None and expires_on <= tx.effective:
+        tx.refuse(f"{rules.who(p.name)}在留期間満了日が異動日より後ではありません")
+
+
+def residence_status_change(tx: ChangeTx, req: ResidenceStatusChange) -> None:
+    """在留資格変更: the new status, its period and card replace the old ones from the 異動日."""
+    p = _foreign_resident(tx, req.atena_number, "在留資格変更")
+    status = req.residence_status.strip()
+    if not status:
+        tx.refuse(f"{rules.who(p.name)}新しい在留資格を入力してください")
+    elif status == p.residence_status:
+        tx.refuse(f"{rules.who(p.name)}在留資格が変わっていません（{status}）。期間の更新は在留期間更新です")
+    elif status in STATUSES_WITHOUT_PERIOD and req.stay_expires_on is not None:
+        tx.refuse(f"{rules.who(p.name)}在留資格「{status}」には在留期間満了日を記載できません")
+    _check_new_card(tx, p, req.residence_card_number, req.stay_expires_on)
+    tx.check()
+    changes = {
+        "residence_status": status,
+        "stay_expires_on": req.stay_expires_on,
+        "residence_card_number": req.residence_card_number.strip(),
+    }
+    previous = p.residence_status
+    _plan(tx, p, changes)
+    tx.event(
+        EventType.FOREIGN_RESIDENT,
+        p,
+        kind="在留資格変更",
+        residence_status=status,
+        previous_residence_status=previous,
+        stay_expires_on=req.stay_expires_on,
+    )
+
+
+def stay_extension(tx: ChangeTx, req: StayExtension) -> None:
+    """在留期間更新: the same status until a later 在留期間満了日, on a new card."""
+    p = _foreign_resident(tx, req.atena_number, "在留期間更新")
+    current = tx.facts(p)["stay_expires_on"]
+    if current is None:
+        tx.refuse(f"{rules.who(p.name)}在留資格「{p.residence_status}」には更新する在留期間がありません")
+    elif req.stay_expires_on is None:
+        tx.refuse(f"{rules.who(p.name)}新しい在留期間満了日を入力してください")
+    elif req.stay_expires_on <= current:
+        tx.refuse(
+            f"{rules.who(p.name)}新しい在留期間満了日が現在の満了日（{current.isoformat()}）より後ではありません"
+        )
+    _check_new_card(tx, p, req.residence_card_number, req.stay_expires_on)
+    tx.check()
+    _plan(
+        tx,
+        p,
+        {"stay_expires_on": req.stay_expires_on, "residence_card_number": req.residence_card_number.strip()},
+    )
+    tx.event(
+        EventType.FOREIGN_RESIDENT,
+        p,
+        kind="在留期間更新",
+        stay_expires_on=req.stay_expires_on,
+        previous_stay_expires_on=current,
+    )
+
+
+def alias_entry(tx: ChangeTx, req: AliasEntry) -> None:
+    """通称記載: a foreign resident without a 通称 has one entered; a different 通称 needs a
+    通称削除 first, so that the history shows each 通称 with the days it was held."""
+    p = _foreign_resident(tx, req.atena_number, "通称記載")
+    alias = normalize_name(req.alias) if req.alias.strip() else ""
+    kana = req.alias_kana.strip() if req.alias_kana else ""
+    if kana and check_katakana(kana) is None:
+        kana = normalize_kana(kana)  # a bad reading is reported by check_person
+    if not alias:
+        tx.refuse(f"{rules.who(p.name)}通称を入力してください")
+    elif p.alias:
+        tx.refuse(
+            f"{rules.who(p.name)}既に通称（{p.alias}）が記載されています。改めるときは先に通称削除を記録してください"
+        )
+    tx.check()
+    _plan(tx, p, {"alias": alias, "alias_kana": kana or None})
+    tx.event(EventType.FOREIGN_RESIDENT, p, kind="通称記載", alias=alias, alias_kana=kana or None)
+
+
+def alias_removal(tx: ChangeTx, req: AliasRemoval) -> None:
+    """通称削除: the 通称 and its reading end the day before the 異動日."""
+    p = _foreign_resident(tx, req.atena_number, "通称削除")
+    if not p.alias:
+        tx.refuse(f"{rules.who(p.name)}通称が記載されていません")
+    tx.check()
+    previous = p.alias
+    _plan(tx, p, {"alias": None, "alias_kana": None})
+    tx.event(EventType.FOREIGN_RESIDENT, p, kind="通称削除", previous_alias=previous)
