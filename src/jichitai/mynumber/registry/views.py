@@ -29,6 +29,7 @@ from jichitai.mynumber.registry.certificates import (
     RequesterKind,
 )
 from jichitai.mynumber.registry.errors import RegistryRefusal
+from jichitai.mynumber.registry.history_view import changes_by_version
 from jichitai.mynumber.registry.purposes import CHANGE_RECORD, PERSON_READ
 from jichitai.mynumber.registry.search import SearchQuery
 from jichitai.mynumber.registry.service import RegistryService
@@ -160,6 +161,7 @@ def build_router(storage: Storage) -> APIRouter:
                 staff,
                 record=record,
                 history=history,
+                changed=changes_by_version(history),
                 issued=issued,
                 kinds={k.name: k.value for k in CertificateKind},
                 done=done,

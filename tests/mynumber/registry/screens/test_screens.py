@@ -234,6 +234,9 @@ def test_a_foreign_resident_s_own_changes_through_the_forms(
     shown = clerk.get(ok.headers["location"])
     assert "在留期間更新を記録しました" in shown.text
     assert "留学（満了日 令和9年9月30日）" in shown.text
+    # the history says what the change changed, next to it
+    assert "<li>在留期間満了日: 令和7年9月30日 → 令和9年9月30日</li>" in shown.text
+    assert "<li>在留カード等番号: AB12345678CD → CD87654321EF</li>" in shown.text
     assert svc.person(ctx("registry.person.read"), atena).residence_card_number == "CD87654321EF"
 
     form = clerk.get("/staff/registry/changes/alias-entry", params={"atena_number": atena})
@@ -254,6 +257,8 @@ def test_a_foreign_resident_s_own_changes_through_the_forms(
     assert '<th scope="row">通称</th><td>田中　舞（タナカ　マイ）</td>' in shown.text
     assert f"/changes/alias-removal?atena_number={atena}" in shown.text
     assert "通称記載（令和7年8月2日、令和7年8月2日届出）" in shown.text
+    assert "<li>通称: （なし） → 田中　舞</li>" in shown.text
+    assert shown.text.count("<li>在留期間満了日:") == 1  # only on the version that changed it
 
 
 def _move_out(
