@@ -22,7 +22,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,6 +47,8 @@ AddressKeyType = Text().with_variant(postgresql.TEXT(collation="C"), "postgresql
 
 STATUS_RESIDENT = "resident"  # 住民
 STATUS_REMOVED = "removed"  # 除票 (from removed_on)
+# the rows the 在留期間 review index holds (a literal: migrations restate it)
+STAY_REVIEW_WHERE = "status = 'resident' AND stay_expires_on IS NOT NULL"
 
 
 class PersonFactsMixin:
@@ -118,6 +131,14 @@ class Person(PersonFactsMixin, Base):
         Index("ix_registry_persons_household_id", "household_id"),
         Index("ix_registry_persons_address_key", "address_key"),
         Index("ix_registry_persons_status_removed_on", "status", "removed_on"),
+        # 在留期間満了の確認 (stay_review.py): only foreign residents living here have a 満了日 to review
+        Index(
+            "ix_registry_persons_stay_expires",
+            "stay_expires_on",
+            "id",
+            postgresql_where=text(STAY_REVIEW_WHERE),
+            sqlite_where=text(STAY_REVIEW_WHERE),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from contextlib import suppress
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -43,6 +43,7 @@ from jichitai.platform.web.staff_auth import require_staff, staff_page_context
 PREFIX = "/staff/registry"
 SEXES = {"1": "男", "2": "女"}
 PAGE_SIZE = 20
+STAY_REVIEW_DAYS = 30  # the review lists, by default, the stays ending within a month
 
 Reader = Annotated[StaffPrincipal, Depends(require_staff(Permission.REGISTRY_PERSON_READ))]
 Writer = Annotated[StaffPrincipal, Depends(require_staff(Permission.REGISTRY_PERSON_WRITE))]
@@ -143,6 +144,38 @@ def build_router(storage: Storage) -> APIRouter:
                 errors=errors,
                 page_url=lambda n: f"{PREFIX}?{urlencode({**keep, 'page': n})}",
                 today=service.today(),
+            ),
+            status_code=400 if errors else 200,
+        )
+
+    # -- 在留期間満了の確認 ---------------------------------------------------------------------------
+    @router.get("/stay-review", name="registry_stay_review")
+    def stay_review(request: Request, staff: Reader) -> Response:
+        params = dict(request.query_params)
+        today = service.today()
+        until, until_error = _date_from(params, "until")
+        errors = {"until": "満了日は正しい日付を西暦で入力してください"} if until_error else {}
+        until = until or today + timedelta(days=STAY_REVIEW_DAYS)
+        try:
+            page = max(1, int(params.get("page", "1") or "1"))
+        except ValueError:
+            page = 1
+        result = None
+        if not errors:
+            ctx = staff.context(PERSON_READ.code, Permission.REGISTRY_PERSON_READ)
+            result = service.stay_ending(ctx, until, page=page, page_size=PAGE_SIZE)
+        keep = {f"until_{p}": str(getattr(until, p)) for p in ("year", "month", "day")}
+        return render(
+            request,
+            "registry/stay_review.html",
+            _page(
+                staff,
+                values={**keep, **params},
+                errors=errors,
+                result=result,
+                today=today,
+                page_url=lambda n: f"{PREFIX}/stay-review?{urlencode({**keep, 'page': n})}",
+                can_write=staff.has(Permission.REGISTRY_PERSON_WRITE),
             ),
             status_code=400 if errors else 200,
         )

@@ -261,6 +261,45 @@ def test_a_foreign_resident_s_own_changes_through_the_forms(
     assert shown.text.count("<li>在留期間満了日:") == 1  # only on the version that changed it
 
 
+def test_the_stay_review_lists_ended_stays_with_their_next_steps(
+    clerk: TestClient, screen_storage: Storage
+) -> None:
+    svc = RegistryService(screen_storage)
+    today = svc.today()
+    moved = svc.submit(
+        ctx("registry.change.record"),
+        MoveIn(
+            idempotency_key="screen-stay-review",
+            event_date=ON,
+            notified_on=ON,
+            persons=(
+                NewPerson(
+                    name="SILVA　ANA", name_kana="シルバ　アナ", birth_date=date(1990, 3, 3), sex="2",
+                    relationship="世帯主", kind="外国人", nationality="ブラジル", residence_status="定住者",
+                    stay_expires_on=today - timedelta(days=3),
+                ),
+            ),
+            address="東京都千代田区九段南1丁目2番5号",
+            previous_address="ブラジル",
+            from_abroad=True,
+        ),
+    )  # fmt: skip
+    atena = moved.atena_numbers[0]
+    page = clerk.get("/staff/registry/stay-review")
+    assert page.status_code == 200
+    row = page.text[page.text.index(f"/persons/{atena}") :]
+    row = row[: row.index("</tr>")]
+    assert "SILVA　ANA" in row and "定住者" in row and "満了済み" in row
+    assert f"/changes/stay-extension?atena_number={atena}" in row
+    assert f"/changes/ex-officio-removal?atena_number={atena}" in row
+    earlier = clerk.get("/staff/registry/stay-review", params=_date("until", today - timedelta(days=4)))
+    assert f"/persons/{atena}" not in earlier.text
+    bad = clerk.get(
+        "/staff/registry/stay-review", params={"until_year": "2025", "until_month": "2", "until_day": "30"}
+    )
+    assert bad.status_code == 400 and "満了日は正しい日付を西暦で入力してください" in bad.text
+
+
 def _move_out(
     svc: RegistryService, persons: tuple[str, ...], on: date, remaining_head: str | None = None
 ) -> None:

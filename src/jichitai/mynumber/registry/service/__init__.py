@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from jichitai.mynumber.atena import purposes as _atena_purposes  # noqa: F401  (registers the purposes)
-from jichitai.mynumber.registry import purposes
+from jichitai.mynumber.registry import purposes, stay_review
 from jichitai.mynumber.registry.errors import IdempotencyConflict, RegistryRefusal
 from jichitai.mynumber.registry.events import Event, read_events
 from jichitai.mynumber.registry.models import Change
@@ -199,6 +199,13 @@ class RegistryService:
     ) -> HouseholdRecord:
         with self._uow(ctx, "read") as uow:
             return queries.current_household(uow, household_number, include_removed=include_removed)
+
+    def stay_ending(
+        self, ctx: TenantContext, until: date, *, page: int = 1, page_size: int = 50
+    ) -> stay_review.StayPage:
+        """Foreign residents living here whose 在留期間 ends on or before ``until`` (earliest first)."""
+        with self._uow(ctx, "read") as uow:
+            return stay_review.stay_ending(uow, until=until, page=page, page_size=page_size)
 
     # -- history ---------------------------------------------------------------------------------
     def person_as_of(
