@@ -190,6 +190,22 @@ class ChangeForm:
     notified: bool = True  # a notification date is asked
 
 
+def _common(key: str, on: date | None, notified: date | None) -> dict[str, Any]:
+    """What every change request takes from the form: its key, 異動日 and 届出日 (a missing 異動日
+    is already an error of the form, ``date.min`` only fills the request that is not submitted)."""
+    return {"idempotency_key": key, "event_date": on or date.min, "notified_on": notified}
+
+
+def _atena(v: FormValues) -> str:
+    return v.text("atena_number", "統合宛名番号", required=True)
+
+
+def _card_number(v: FormValues) -> str:
+    """A 在留カード等番号 as printed (AB12345678CD), however wide or cased it was typed."""
+    v.text("residence_card_number", "新しい在留カード等の番号", required=True)
+    return v.digits("residence_card_number").upper()
+
+
 def _people(v: FormValues, slots: int, *, default_relationship: str = "") -> tuple[NewPerson, ...]:
     people: list[NewPerson] = []
     for i in range(1, slots + 1):
@@ -233,9 +249,7 @@ def _people(v: FormValues, slots: int, *, default_relationship: str = "") -> tup
 
 def _move_in(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
     return MoveIn(
-        idempotency_key=key,
-        event_date=on or date.min,
-        notified_on=notified,
+        **_common(key, on, notified),
         persons=_people(v, 4),
         address=v.text("address", "住所", required=True),
         address_note=v.optional("address_note"),
@@ -249,9 +263,7 @@ def _move_in(v: FormValues, key: str, on: date | None, notified: date | None) ->
 def _move_within(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
     persons = v.numbers("persons")
     return MoveWithin(
-        idempotency_key=key,
-        event_date=on or date.min,
-        notified_on=notified,
+        **_common(key, on, notified),
         household_number=v.text("household_number", "世帯番号", required=True),
         address=v.text("address", "住所", required=True),
         address_note=v.optional("address_note"),
@@ -268,9 +280,7 @@ def _move_out(v: FormValues, key: str, on: date | None, notified: date | None) -
     if not persons:
         v.errors["persons"] = "転出する者の統合宛名番号を入力してください"
     return MoveOut(
-        idempotency_key=key,
-        event_date=on or date.min,
-        notified_on=notified,
+        **_common(key, on, notified),
         persons=persons,
         destination=v.text("destination", "転出先", required=True),
         abroad=v.flag("abroad"),
@@ -281,9 +291,7 @@ def _move_out(v: FormValues, key: str, on: date | None, notified: date | None) -
 
 def _confirm(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
     return ConfirmMoveOut(
-        idempotency_key=key,
-        event_date=on or date.min,
-        notified_on=notified,
+        **_common(key, on, notified),
         atena_number=v.digits("atena_number") or v.text("atena_number", "統合宛名番号", required=True),
         new_address=v.optional("new_address"),
         remaining_head=v.optional("remaining_head"),
@@ -292,9 +300,7 @@ def _confirm(v: FormValues, key: str, on: date | None, notified: date | None) ->
 
 def _cancel_move_out(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
     return CancelMoveOut(
-        idempotency_key=key,
-        event_date=on or date.min,
-        notified_on=notified,
+        **_common(key, on, notified),
         atena_number=v.digits("atena_number") or v.text("atena_number", "統合宛名番号", required=True),
     )
 
@@ -304,9 +310,7 @@ def _split_household(v: FormValues, key: str, on: date | None, notified: date | 
     if not persons:
         v.errors["persons"] = "分離する者の統合宛名番号を入力してください"
     return SplitHousehold(
-        idempotency_key=key,
-        event_date=on or date.min,
-        notified_on=notified,
+        **_common(key, on, notified),
         household_number=v.text("household_number", "世帯番号", required=True),
         persons=persons,
         new_head=v.text("new_head", "新しい世帯主の統合宛名番号", required=True),
@@ -318,9 +322,7 @@ def _split_household(v: FormValues, key: str, on: date | None, notified: date | 
 
 def _merge(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
     return MergeHouseholds(
-        idempotency_key=key,
-        event_date=on or date.min,
-        notified_on=notified,
+        **_common(key, on, notified),
         household_number=v.text("household_number", "世帯番号", required=True),
         other_household_number=v.text("other_household_number", "合併する世帯の世帯番号", required=True),
         relationships=v.mapping("relationships", "続柄"),
@@ -329,9 +331,7 @@ def _merge(v: FormValues, key: str, on: date | None, notified: date | None) -> C
 
 def _change_head(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
     return ChangeHead(
-        idempotency_key=key,
-        event_date=on or date.min,
-        notified_on=notified,
+        **_common(key, on, notified),
         household_number=v.text("household_number", "世帯番号", required=True),
         new_head=v.text("new_head", "新しい世帯主の統合宛名番号", required=True),
         relationships=v.mapping("relationships", "続柄"),
@@ -340,10 +340,8 @@ def _change_head(v: FormValues, key: str, on: date | None, notified: date | None
 
 def _name_change(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
     return NameChange(
-        idempotency_key=key,
-        event_date=on or date.min,
-        notified_on=notified,
-        atena_number=v.text("atena_number", "統合宛名番号", required=True),
+        **_common(key, on, notified),
+        atena_number=_atena(v),
         name=v.text("name", "新しい氏名", required=True),
         name_kana=v.text("name_kana", "新しい氏名カナ", required=True),
         reason=v.text("reason", "事由"),
@@ -352,33 +350,27 @@ def _name_change(v: FormValues, key: str, on: date | None, notified: date | None
 
 def _status_change(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
     return ResidenceStatusChange(
-        idempotency_key=key,
-        event_date=on or date.min,
-        notified_on=notified,
-        atena_number=v.text("atena_number", "統合宛名番号", required=True),
+        **_common(key, on, notified),
+        atena_number=_atena(v),
         residence_status=v.text("residence_status", "新しい在留資格", required=True),
         stay_expires_on=v.date("stay_expires_on", "新しい在留期間満了日"),
-        residence_card_number=v.digits("residence_card_number").upper(),
+        residence_card_number=_card_number(v),
     )
 
 
 def _stay_extension(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
     return StayExtension(
-        idempotency_key=key,
-        event_date=on or date.min,
-        notified_on=notified,
-        atena_number=v.text("atena_number", "統合宛名番号", required=True),
+        **_common(key, on, notified),
+        atena_number=_atena(v),
         stay_expires_on=v.date("stay_expires_on", "新しい在留期間満了日", required=True),
-        residence_card_number=v.digits("residence_card_number").upper(),
+        residence_card_number=_card_number(v),
     )
 
 
 def _alias_entry(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
     return AliasEntry(
-        idempotency_key=key,
-        event_date=on or date.min,
-        notified_on=notified,
-        atena_number=v.text("atena_number", "統合宛名番号", required=True),
+        **_common(key, on, notified),
+        atena_number=_atena(v),
         alias=v.text("alias", "通称", required=True),
         alias_kana=v.optional("alias_kana"),
     )
@@ -386,19 +378,15 @@ def _alias_entry(v: FormValues, key: str, on: date | None, notified: date | None
 
 def _alias_removal(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
     return AliasRemoval(
-        idempotency_key=key,
-        event_date=on or date.min,
-        notified_on=notified,
-        atena_number=v.text("atena_number", "統合宛名番号", required=True),
+        **_common(key, on, notified),
+        atena_number=_atena(v),
     )
 
 
 def _birth(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
     children = _people(v, 1, default_relationship="子")
     return Birth(
-        idempotency_key=key,
-        event_date=on or date.min,
-        notified_on=notified,
+        **_common(key, on, notified),
         household_number=v.text("household_number", "世帯番号", required=True),
         child=children[0] if children else None,
     )
@@ -406,10 +394,8 @@ def _birth(v: FormValues, key: str, on: date | None, notified: date | None) -> C
 
 def _death(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
     return Death(
-        idempotency_key=key,
-        event_date=on or date.min,
-        notified_on=notified,
-        atena_number=v.text("atena_number", "統合宛名番号", required=True),
+        **_common(key, on, notified),
+        atena_number=_atena(v),
         new_head=v.optional("new_head"),
         relationships=v.mapping("relationships", "続柄"),
     )
@@ -441,10 +427,8 @@ def _correction_fields(v: FormValues) -> dict[str, Any]:
 
 def _correction(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
     return Correction(
-        idempotency_key=key,
-        event_date=on or date.min,
-        notified_on=notified,
-        atena_number=v.text("atena_number", "統合宛名番号", required=True),
+        **_common(key, on, notified),
+        atena_number=_atena(v),
         fields=_correction_fields(v),
         reason=v.text("reason", "事由", required=True),
     )
@@ -452,9 +436,7 @@ def _correction(v: FormValues, key: str, on: date | None, notified: date | None)
 
 def _entry(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
     return ExOfficioEntry(
-        idempotency_key=key,
-        event_date=on or date.min,
-        notified_on=notified,
+        **_common(key, on, notified),
         persons=_people(v, 4),
         address=v.text("address", "住所", required=True),
         address_note=v.optional("address_note"),
@@ -466,10 +448,8 @@ def _entry(v: FormValues, key: str, on: date | None, notified: date | None) -> C
 
 def _removal(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
     return ExOfficioRemoval(
-        idempotency_key=key,
-        event_date=on or date.min,
-        notified_on=notified,
-        atena_number=v.text("atena_number", "統合宛名番号", required=True),
+        **_common(key, on, notified),
+        atena_number=_atena(v),
         reason=v.text("reason", "事由", required=True),
         new_head=v.optional("new_head"),
         relationships=v.mapping("relationships", "続柄"),
