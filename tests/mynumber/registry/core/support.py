@@ -11,7 +11,14 @@ from typing import Any
 
 from jichitai.mynumber.registry.interchange import ParseContext, ResidentRow, parse_row
 from jichitai.mynumber.registry.migration.exporter import ExportOptions, export_file
-from jichitai.mynumber.registry.service import ChangeResult, Correction, MoveIn, NewPerson, RegistryService
+from jichitai.mynumber.registry.service import (
+    ChangeRequest,
+    ChangeResult,
+    Correction,
+    MoveIn,
+    NewPerson,
+    RegistryService,
+)
 from jichitai.platform.context import TenantContext
 from jichitai.platform.identifiers import individual_number_check_digit
 from jichitai.platform.storage import Storage
@@ -32,6 +39,15 @@ def read_ctx() -> TenantContext:
 
 def key() -> str:
     return uuid.uuid4().hex
+
+
+def submit(
+    svc: RegistryService, kind: type[ChangeRequest], on: date, notified: date | None, **fields: Any
+) -> ChangeResult:
+    """Record a change of ``kind`` (異動日 ``on``, 届出日 ``notified``) under a fresh key."""
+    return svc.submit(
+        change_ctx(), kind(idempotency_key=key(), event_date=on, notified_on=notified, **fields)
+    )
 
 
 def correct(svc: RegistryService, atena_number: str, on: date, **fields: Any) -> ChangeResult:

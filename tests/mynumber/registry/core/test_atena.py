@@ -23,12 +23,11 @@ from tests.conftest import ctx
 from tests.mynumber.registry.core.support import (
     ADDRESS,
     block,
-    change_ctx,
-    key,
     move_in_family,
     my_number,
     person,
     read_ctx,
+    submit,
 )
 
 MANAGE = "atena.person.manage"
@@ -73,24 +72,22 @@ def test_non_resident_keeps_number_when_moving_in(atena: AtenaService, svc: Regi
     assert atena.resolve_individual_number(ctx("atena.person.read"), number) == outsider
     with pytest.raises(AtenaConflict):
         atena.register_non_resident(ctx(MANAGE), facts, individual_number=number)
-    moved = svc.submit(
-        change_ctx(),
-        MoveIn(
-            idempotency_key=key(),
-            event_date=date(2024, 4, 1),
-            notified_on=date(2024, 4, 1),
-            persons=(
-                person(
-                    "住登外　納税",
-                    "ジュウトウガイ　ノウゼイ",
-                    date(1975, 5, 5),
-                    "世帯主",
-                    individual_number=number,
-                ),
+    moved = submit(
+        svc,
+        MoveIn,
+        date(2024, 4, 1),
+        date(2024, 4, 1),
+        persons=(
+            person(
+                "住登外　納税",
+                "ジュウトウガイ　ノウゼイ",
+                date(1975, 5, 5),
+                "世帯主",
+                individual_number=number,
             ),
-            address=f"{ADDRESS}{block()}",
-            previous_address="大阪府大阪市北区梅田1-1",
         ),
+        address=f"{ADDRESS}{block()}",
+        previous_address="大阪府大阪市北区梅田1-1",
     )
     assert moved.atena_numbers == (outsider,)
     view = atena.get(ctx("atena.person.read"), outsider)
@@ -138,20 +135,16 @@ def test_link_table_export_has_no_individual_number(
     atena: AtenaService, svc: RegistryService, reg_storage: Storage
 ) -> None:
     number = my_number()
-    result = svc.submit(
-        change_ctx(),
-        MoveIn(
-            idempotency_key=key(),
-            event_date=date(2023, 4, 1),
-            notified_on=date(2023, 4, 1),
-            persons=(
-                person(
-                    "紐付　太郎", "ヒモヅケ　タロウ", date(1985, 1, 1), "世帯主", individual_number=number
-                ),
-            ),
-            address=f"{ADDRESS}{block()}",
-            previous_address="大阪府堺市堺区1-1",
+    result = submit(
+        svc,
+        MoveIn,
+        date(2023, 4, 1),
+        date(2023, 4, 1),
+        persons=(
+            person("紐付　太郎", "ヒモヅケ　タロウ", date(1985, 1, 1), "世帯主", individual_number=number),
         ),
+        address=f"{ADDRESS}{block()}",
+        previous_address="大阪府堺市堺区1-1",
     )
     who = result.atena_numbers[0]
     atena.link_serial(ctx("atena.serial_link.manage"), who, "C0FFEE", "signing", date(2023, 5, 1))
@@ -166,16 +159,14 @@ def test_link_table_export_has_no_individual_number(
     assert all(
         r.serial != "C0FFEE" for r in atena.export_link_table(ctx("atena.link_table.export"), since=mark).rows
     )
-    svc.submit(
-        change_ctx(),
-        NameChange(
-            idempotency_key=key(),
-            event_date=date(2024, 1, 1),
-            notified_on=None,
-            atena_number=who,
-            name="紐付　太朗",
-            name_kana="ヒモヅケ　タロウ",
-        ),
+    submit(
+        svc,
+        NameChange,
+        date(2024, 1, 1),
+        None,
+        atena_number=who,
+        name="紐付　太朗",
+        name_kana="ヒモヅケ　タロウ",
     )
     delta = atena.export_link_table(ctx("atena.link_table.export"), since=mark)
     assert not delta.full and [(r.serial, r.name) for r in delta.rows] == [("C0FFEE", "紐付　太朗")]

@@ -17,7 +17,7 @@ from jichitai.mynumber.registry.service import (
     RegistryService,
 )
 from tests.conftest import ctx
-from tests.mynumber.registry.core.support import change_ctx, key, move_in_family, read_ctx
+from tests.mynumber.registry.core.support import move_in_family, read_ctx, submit
 from tests.mynumber.registry.core.test_changes import refused
 from tests.mynumber.registry.core.test_history_order import _confirm, _move_out, _name_change, _roles
 from tests.mynumber.registry.migration.support import read_file
@@ -26,12 +26,7 @@ DAY = date(2025, 6, 20)  # the 転出予定日 (today is 2025-06-02)
 
 
 def _cancel(svc: RegistryService, atena_number: str, on: date = DAY) -> ChangeResult:
-    return svc.submit(
-        change_ctx(),
-        CancelMoveOut(
-            idempotency_key=key(), event_date=on, notified_on=date(2025, 6, 2), atena_number=atena_number
-        ),
-    )
+    return submit(svc, CancelMoveOut, on, date(2025, 6, 2), atena_number=atena_number)
 
 
 def test_a_cancelled_move_out_of_the_whole_household_leaves_it_as_it_was(
@@ -105,16 +100,14 @@ def test_only_a_pending_move_out_on_its_own_day_can_be_cancelled(svc: RegistrySe
     with pytest.raises(RegistryRefusal) as exc:
         _cancel(svc, son, date(2025, 5, 30))
     refused(exc, "転出確定の後は転出取消はできません")
-    svc.submit(
-        change_ctx(),
-        MoveOut(
-            idempotency_key=key(),
-            event_date=date(2025, 6, 1),
-            notified_on=date(2025, 6, 1),
-            persons=(wife,),
-            destination="アメリカ合衆国",
-            abroad=True,
-        ),
+    submit(
+        svc,
+        MoveOut,
+        date(2025, 6, 1),
+        date(2025, 6, 1),
+        persons=(wife,),
+        destination="アメリカ合衆国",
+        abroad=True,
     )
     with pytest.raises(RegistryRefusal) as exc:
         _cancel(svc, wife, date(2025, 6, 1))
@@ -141,16 +134,14 @@ def test_a_correction_of_the_removed_record_stays_after_the_cancellation(svc: Re
     result, _ = move_in_family(svc, "原田", "ハラダ", on=date(2020, 4, 1))
     _head, wife, _son = result.atena_numbers
     _move_out(svc, (wife,), date(2025, 5, 20))
-    svc.submit(
-        change_ctx(),
-        Correction(
-            idempotency_key=key(),
-            event_date=date(2025, 5, 28),
-            notified_on=None,
-            atena_number=wife,
-            fields={"previous_address": "大阪府堺市堺区南瓦町3-1"},
-            reason="誤記",
-        ),
+    submit(
+        svc,
+        Correction,
+        date(2025, 5, 28),
+        None,
+        atena_number=wife,
+        fields={"previous_address": "大阪府堺市堺区南瓦町3-1"},
+        reason="誤記",
     )
     _cancel(svc, wife, date(2025, 5, 20))
     on_the_day = svc.person_as_of(read_ctx(), wife, date(2025, 5, 20))

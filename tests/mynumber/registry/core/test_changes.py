@@ -42,6 +42,7 @@ from tests.mynumber.registry.core.support import (
     my_number,
     person,
     read_ctx,
+    submit,
 )
 
 
@@ -71,17 +72,15 @@ def test_move_in_creates_household_persons_and_numbers(svc: RegistryService) -> 
 
 
 def test_move_in_from_abroad_records_country(svc: RegistryService) -> None:
-    result = svc.submit(
-        change_ctx(),
-        MoveIn(
-            idempotency_key=key(),
-            event_date=date(2024, 1, 10),
-            notified_on=date(2024, 1, 12),
-            persons=(person("グエン　バン　アン", "グエン　バン　アン", date(1995, 2, 2), "世帯主"),),
-            address=f"{ADDRESS}{block()}",
-            previous_address="ベトナム",
-            from_abroad=True,
-        ),
+    result = submit(
+        svc,
+        MoveIn,
+        date(2024, 1, 10),
+        date(2024, 1, 12),
+        persons=(person("グエン　バン　アン", "グエン　バン　アン", date(1995, 2, 2), "世帯主"),),
+        address=f"{ADDRESS}{block()}",
+        previous_address="ベトナム",
+        from_abroad=True,
     )
     # a foreign resident needs nationality and status; a Japanese national with a kana-only name is fine
     record = svc.person(read_ctx(), result.atena_numbers[0])
@@ -101,33 +100,29 @@ def test_foreign_resident_needs_status(svc: RegistryService) -> None:
         nationality="アメリカ合衆国",
     )
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            MoveIn(
-                idempotency_key=key(),
-                event_date=date(2024, 1, 10),
-                notified_on=date(2024, 1, 10),
-                persons=(foreign,),
-                address=f"{ADDRESS}{block()}",
-                previous_address="アメリカ合衆国",
-                from_abroad=True,
-            ),
+        submit(
+            svc,
+            MoveIn,
+            date(2024, 1, 10),
+            date(2024, 1, 10),
+            persons=(foreign,),
+            address=f"{ADDRESS}{block()}",
+            previous_address="アメリカ合衆国",
+            from_abroad=True,
         )
     refused(exc, "在留資格等の区分が必要です")
 
 
 def test_move_in_refused_reasons(svc: RegistryService) -> None:
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            MoveIn(
-                idempotency_key=key(),
-                event_date=date(2025, 7, 1),
-                notified_on=date(2025, 6, 1),
-                persons=(person("山田　次郎", "やまだ　じろう", date(1990, 1, 1), "世帯主"),),
-                address="大阪府大阪市北区梅田2-2-2",
-                previous_address="",
-            ),
+        submit(
+            svc,
+            MoveIn,
+            date(2025, 7, 1),
+            date(2025, 6, 1),
+            persons=(person("山田　次郎", "やまだ　じろう", date(1990, 1, 1), "世帯主"),),
+            address="大阪府大阪市北区梅田2-2-2",
+            previous_address="",
         )
     refused(exc, "異動日が未来の日付です")
     refused(exc, "転入前住所")
@@ -152,14 +147,15 @@ def test_over_long_values_are_refused_on_every_backend(svc: RegistryService, reg
     )  # fmt: skip
     before = _count_persons(reg_storage)
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            MoveIn(
-                idempotency_key=key(), event_date=date(2025, 5, 1), notified_on=date(2025, 5, 2),
-                persons=(long_reading, long_name), address=f"{ADDRESS}" + "1-" * 40 + "1",
-                previous_address="大阪府大阪市北区梅田1-1-1",
-            ),
-        )  # fmt: skip
+        submit(
+            svc,
+            MoveIn,
+            date(2025, 5, 1),
+            date(2025, 5, 2),
+            persons=(long_reading, long_name),
+            address=f"{ADDRESS}" + "1-" * 40 + "1",
+            previous_address="大阪府大阪市北区梅田1-1-1",
+        )
     refused(exc, "長野　太郎: 氏名カナは100文字以内で記載してください（224文字です）")
     refused(exc, "長野　太郎: 本籍は200文字以内で記載してください（203文字です）")
     refused(exc, "SMITH\u3000JOHNJOHNJOHNJ…: 氏名は100文字以内で記載してください（126文字です）")
@@ -175,48 +171,38 @@ def _count_persons(storage: Storage) -> int:
 
 def test_move_in_without_head_is_refused(svc: RegistryService) -> None:
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            MoveIn(
-                idempotency_key=key(),
-                event_date=date(2024, 1, 1),
-                notified_on=date(2024, 1, 1),
-                persons=(person("木村　一", "キムラ　ハジメ", date(1990, 1, 1), "子"),),
-                address=f"{ADDRESS}{block()}",
-                previous_address="大阪府堺市堺区1-1",
-            ),
+        submit(
+            svc,
+            MoveIn,
+            date(2024, 1, 1),
+            date(2024, 1, 1),
+            persons=(person("木村　一", "キムラ　ハジメ", date(1990, 1, 1), "子"),),
+            address=f"{ADDRESS}{block()}",
+            previous_address="大阪府堺市堺区1-1",
         )
     refused(exc, "世帯主がいなくなります")
 
 
 def test_duplicate_individual_number_refused_through_blind_index(svc: RegistryService) -> None:
     number = my_number()
-    svc.submit(
-        change_ctx(),
-        MoveIn(
-            idempotency_key=key(),
-            event_date=date(2024, 1, 1),
-            notified_on=date(2024, 1, 1),
-            persons=(
-                person("石井　一", "イシイ　ハジメ", date(1970, 1, 1), "世帯主", individual_number=number),
-            ),
-            address=f"{ADDRESS}{block()}",
-            previous_address="大阪府堺市堺区1-1",
-        ),
+    submit(
+        svc,
+        MoveIn,
+        date(2024, 1, 1),
+        date(2024, 1, 1),
+        persons=(person("石井　一", "イシイ　ハジメ", date(1970, 1, 1), "世帯主", individual_number=number),),
+        address=f"{ADDRESS}{block()}",
+        previous_address="大阪府堺市堺区1-1",
     )
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            MoveIn(
-                idempotency_key=key(),
-                event_date=date(2024, 2, 1),
-                notified_on=date(2024, 2, 1),
-                persons=(
-                    person("石井　二", "イシイ　ジ", date(1971, 1, 1), "世帯主", individual_number=number),
-                ),
-                address=f"{ADDRESS}{block()}",
-                previous_address="大阪府堺市堺区1-1",
-            ),
+        submit(
+            svc,
+            MoveIn,
+            date(2024, 2, 1),
+            date(2024, 2, 1),
+            persons=(person("石井　二", "イシイ　ジ", date(1971, 1, 1), "世帯主", individual_number=number),),
+            address=f"{ADDRESS}{block()}",
+            previous_address="大阪府堺市堺区1-1",
         )
     refused(exc, "この個人番号は既に住民")
 
@@ -270,15 +256,13 @@ def test_conflicting_change_with_same_key_is_refused(svc: RegistryService) -> No
 def test_move_within_whole_household(svc: RegistryService) -> None:
     result, _old = move_in_family(svc, "井上", "イノウエ")
     new = f"{ADDRESS}{block()}"
-    moved = svc.submit(
-        change_ctx(),
-        MoveWithin(
-            idempotency_key=key(),
-            event_date=date(2024, 5, 1),
-            notified_on=date(2024, 5, 3),
-            household_number=result.household_numbers[0],
-            address=new,
-        ),
+    moved = submit(
+        svc,
+        MoveWithin,
+        date(2024, 5, 1),
+        date(2024, 5, 3),
+        household_number=result.household_numbers[0],
+        address=new,
     )
     assert set(moved.atena_numbers) == set(result.atena_numbers)
     record = svc.person(read_ctx(), result.atena_numbers[1])
@@ -304,18 +288,16 @@ def test_move_within_partial_forms_new_household_and_needs_new_head(svc: Registr
     with pytest.raises(RegistryRefusal) as exc:
         svc.submit(change_ctx(), request)
     refused(exc, "新しい世帯主を指定してください")
-    done = svc.submit(
-        change_ctx(),
-        MoveWithin(
-            idempotency_key=key(),
-            event_date=date(2024, 5, 1),
-            notified_on=date(2024, 5, 1),
-            household_number=result.household_numbers[0],
-            address=f"{ADDRESS}{block()}",
-            persons=(head,),
-            remaining_head=wife,
-            remaining_relationships={child: "子"},
-        ),
+    done = submit(
+        svc,
+        MoveWithin,
+        date(2024, 5, 1),
+        date(2024, 5, 1),
+        household_number=result.household_numbers[0],
+        address=f"{ADDRESS}{block()}",
+        persons=(head,),
+        remaining_head=wife,
+        remaining_relationships={child: "子"},
     )
     assert len(done.household_numbers) == 2
     old = svc.household(read_ctx(), result.household_numbers[0])
@@ -327,37 +309,25 @@ def test_move_within_refused_for_removed_person_and_same_address(svc: RegistrySe
     result, address = move_in_family(svc, "松本", "マツモト", with_child=False)
     _head, wife = result.atena_numbers
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            MoveWithin(
-                idempotency_key=key(),
-                event_date=date(2024, 5, 1),
-                notified_on=None,
-                household_number=result.household_numbers[0],
-                address=address,
-            ),
+        submit(
+            svc,
+            MoveWithin,
+            date(2024, 5, 1),
+            None,
+            household_number=result.household_numbers[0],
+            address=address,
         )
     refused(exc, "転居先が現在の住所と同じです")
-    svc.submit(
-        change_ctx(),
-        Death(
-            idempotency_key=key(),
-            event_date=date(2024, 6, 1),
-            notified_on=date(2024, 6, 2),
-            atena_number=wife,
-        ),
-    )
+    submit(svc, Death, date(2024, 6, 1), date(2024, 6, 2), atena_number=wife)
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            MoveWithin(
-                idempotency_key=key(),
-                event_date=date(2024, 7, 1),
-                notified_on=None,
-                household_number=result.household_numbers[0],
-                address=address + "1",
-                persons=(wife,),
-            ),
+        submit(
+            svc,
+            MoveWithin,
+            date(2024, 7, 1),
+            None,
+            household_number=result.household_numbers[0],
+            address=address + "1",
+            persons=(wife,),
         )
     refused(exc, "除票（消除された住民）のため転居は記録できません")
 
@@ -365,29 +335,25 @@ def test_move_within_refused_for_removed_person_and_same_address(svc: RegistrySe
 def test_event_date_before_last_change_or_birth_refused(svc: RegistryService) -> None:
     result, _ = move_in_family(svc, "小林", "コバヤシ", on=date(2022, 1, 1))
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            MoveWithin(
-                idempotency_key=key(),
-                event_date=date(2021, 12, 1),
-                notified_on=None,
-                household_number=result.household_numbers[0],
-                address=f"{ADDRESS}{block()}",
-            ),
+        submit(
+            svc,
+            MoveWithin,
+            date(2021, 12, 1),
+            None,
+            household_number=result.household_numbers[0],
+            address=f"{ADDRESS}{block()}",
         )
     refused(exc, "世帯0000000", "の設けられた日（2022-01-01）より前です")
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            NameChange(
-                idempotency_key=key(),
-                event_date=date(2021, 12, 1),
-                notified_on=None,
-                atena_number=result.atena_numbers[1],
-                name="小林　花江",
-                name_kana="コバヤシ　ハナエ",
-                reason="婚姻",
-            ),
+        submit(
+            svc,
+            NameChange,
+            date(2021, 12, 1),
+            None,
+            atena_number=result.atena_numbers[1],
+            name="小林　花江",
+            name_kana="コバヤシ　ハナエ",
+            reason="婚姻",
         )
     refused(exc, "直前の異動日（2022-01-01）より前です")
 
@@ -399,15 +365,13 @@ def test_move_out_then_confirm_makes_removed_record(svc: RegistryService) -> Non
     result, _ = move_in_family(svc, "林", "ハヤシ", with_child=False)
     head, wife = result.atena_numbers
     expected = date(2025, 6, 20)  # ahead of today (2025-06-02): allowed for a 転出予定日
-    svc.submit(
-        change_ctx(),
-        MoveOut(
-            idempotency_key=key(),
-            event_date=expected,
-            notified_on=date(2025, 6, 1),
-            persons=(head, wife),
-            destination="神奈川県横浜市中区本町1-1",
-        ),
+    submit(
+        svc,
+        MoveOut,
+        expected,
+        date(2025, 6, 1),
+        persons=(head, wife),
+        destination="神奈川県横浜市中区本町1-1",
     )
     record = svc.person(read_ctx(), head)
     assert record.removal_reason == "転出" and record.move_out_confirmed is False
@@ -416,15 +380,7 @@ def test_move_out_then_confirm_makes_removed_record(svc: RegistryService) -> Non
     assert svc.search(read_ctx(), SearchQuery(name="林　太郎")).total >= 1
 
     def confirm(atena_number: str) -> None:
-        svc.submit(
-            change_ctx(),
-            ConfirmMoveOut(
-                idempotency_key=key(),
-                event_date=date(2025, 5, 30),
-                notified_on=None,
-                atena_number=atena_number,
-            ),
-        )
+        submit(svc, ConfirmMoveOut, date(2025, 5, 30), None, atena_number=atena_number)
 
     # the 世帯主 leaving first would leave his wife, until her 転出予定日, in a household without one
     with pytest.raises(RegistryRefusal) as exc:
@@ -437,12 +393,7 @@ def test_move_out_then_confirm_makes_removed_record(svc: RegistryService) -> Non
     assert svc.person_as_of(read_ctx(), head, date(2025, 5, 29)).status == "resident"  # type: ignore[union-attr]
     assert svc.person_as_of(read_ctx(), head, date(2025, 5, 30)).status == "removed"  # type: ignore[union-attr]
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            ConfirmMoveOut(
-                idempotency_key=key(), event_date=date(2025, 5, 30), notified_on=None, atena_number=head
-            ),
-        )
+        submit(svc, ConfirmMoveOut, date(2025, 5, 30), None, atena_number=head)
     refused(exc, "既に転出確定されています")
 
 
@@ -473,53 +424,28 @@ def test_move_out_refusals(svc: RegistryService) -> None:
     result, _ = move_in_family(svc, "森", "モリ")
     head = result.atena_numbers[0]
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            MoveOut(
-                idempotency_key=key(),
-                event_date=date(2025, 9, 1),
-                notified_on=None,
-                persons=(head,),
-                destination="",
-            ),
-        )
+        submit(svc, MoveOut, date(2025, 9, 1), None, persons=(head,), destination="")
     refused(exc, "転出先")
     refused(exc, "予定日は届出日から30日以内")
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            MoveOut(
-                idempotency_key=key(),
-                event_date=date(2025, 6, 10),
-                notified_on=None,
-                persons=(head,),
-                destination="大阪府大阪市北区1-1",
-            ),
-        )
+        submit(svc, MoveOut, date(2025, 6, 10), None, persons=(head,), destination="大阪府大阪市北区1-1")
     refused(exc, "世帯主（森　太郎）が世帯を離れ")
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            ConfirmMoveOut(
-                idempotency_key=key(), event_date=date(2025, 6, 1), notified_on=None, atena_number=head
-            ),
-        )
+        submit(svc, ConfirmMoveOut, date(2025, 6, 1), None, atena_number=head)
     refused(exc, "転出の届出がないため")
 
 
 def test_move_abroad_is_final(svc: RegistryService) -> None:
     result, _ = move_in_family(svc, "斎藤", "サイトウ", with_child=False)
     head, wife = result.atena_numbers
-    svc.submit(
-        change_ctx(),
-        MoveOut(
-            idempotency_key=key(),
-            event_date=date(2025, 5, 1),
-            notified_on=date(2025, 4, 20),
-            persons=(wife,),
-            destination="アメリカ合衆国",
-            abroad=True,
-        ),
+    submit(
+        svc,
+        MoveOut,
+        date(2025, 5, 1),
+        date(2025, 4, 20),
+        persons=(wife,),
+        destination="アメリカ合衆国",
+        abroad=True,
     )
     record = svc.person(read_ctx(), wife)
     assert record.removal_reason == "国外転出" and record.move_out_confirmed is True
@@ -541,77 +467,51 @@ def test_split_merge_and_change_head(svc: RegistryService) -> None:
     result, _ = move_in_family(svc, "清水", "シミズ")
     head, wife, child = result.atena_numbers
     number = result.household_numbers[0]
-    split = svc.submit(
-        change_ctx(),
-        SplitHousehold(
-            idempotency_key=key(),
-            event_date=date(2024, 4, 1),
-            notified_on=None,
-            household_number=number,
-            persons=(child,),
-        ),
-    )
+    split = submit(svc, SplitHousehold, date(2024, 4, 1), None, household_number=number, persons=(child,))
     new_number = next(n for n in split.household_numbers if n != number)
     assert svc.household(read_ctx(), new_number).head.atena_number == child  # type: ignore[union-attr]
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            MergeHouseholds(
-                idempotency_key=key(),
-                event_date=date(2024, 5, 1),
-                notified_on=None,
-                household_number=number,
-                other_household_number=new_number,
-            ),
-        )
-    refused(exc, "合併後の世帯での続柄を指定してください")
-    svc.submit(
-        change_ctx(),
-        MergeHouseholds(
-            idempotency_key=key(),
-            event_date=date(2024, 5, 1),
-            notified_on=None,
+        submit(
+            svc,
+            MergeHouseholds,
+            date(2024, 5, 1),
+            None,
             household_number=number,
             other_household_number=new_number,
-            relationships={child: "子"},
-        ),
+        )
+    refused(exc, "合併後の世帯での続柄を指定してください")
+    submit(
+        svc,
+        MergeHouseholds,
+        date(2024, 5, 1),
+        None,
+        household_number=number,
+        other_household_number=new_number,
+        relationships={child: "子"},
     )
     assert len(svc.household(read_ctx(), number).members) == 3
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            ChangeHead(
-                idempotency_key=key(),
-                event_date=date(2024, 6, 1),
-                notified_on=None,
-                household_number=number,
-                new_head=wife,
-            ),
-        )
+        submit(svc, ChangeHead, date(2024, 6, 1), None, household_number=number, new_head=wife)
     refused(exc, "前の世帯主の新しい続柄を指定してください")
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            ChangeHead(
-                idempotency_key=key(),
-                event_date=date(2024, 6, 1),
-                notified_on=None,
-                household_number=number,
-                new_head=wife,
-                relationships={head: "世帯主"},
-            ),
-        )
-    refused(exc, "世帯主は1人だけ")
-    svc.submit(
-        change_ctx(),
-        ChangeHead(
-            idempotency_key=key(),
-            event_date=date(2024, 6, 1),
-            notified_on=None,
+        submit(
+            svc,
+            ChangeHead,
+            date(2024, 6, 1),
+            None,
             household_number=number,
             new_head=wife,
-            relationships={head: "夫"},
-        ),
+            relationships={head: "世帯主"},
+        )
+    refused(exc, "世帯主は1人だけ")
+    submit(
+        svc,
+        ChangeHead,
+        date(2024, 6, 1),
+        None,
+        household_number=number,
+        new_head=wife,
+        relationships={head: "夫"},
     )
     household = svc.household(read_ctx(), number)
     assert household.head is not None and household.head.atena_number == wife
@@ -621,16 +521,14 @@ def test_split_merge_and_change_head(svc: RegistryService) -> None:
 def test_split_of_everyone_refused(svc: RegistryService) -> None:
     result, _ = move_in_family(svc, "山口", "ヤマグチ", with_child=False)
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            SplitHousehold(
-                idempotency_key=key(),
-                event_date=date(2024, 4, 1),
-                notified_on=None,
-                household_number=result.household_numbers[0],
-                persons=result.atena_numbers,
-                new_head=result.atena_numbers[0],
-            ),
+        submit(
+            svc,
+            SplitHousehold,
+            date(2024, 4, 1),
+            None,
+            household_number=result.household_numbers[0],
+            persons=result.atena_numbers,
+            new_head=result.atena_numbers[0],
         )
     refused(exc, "世帯員全員を分離することはできません")
 
@@ -641,31 +539,27 @@ def test_split_of_everyone_refused(svc: RegistryService) -> None:
 def test_name_change(svc: RegistryService) -> None:
     result, _ = move_in_family(svc, "阿部", "アベ", with_child=False)
     wife = result.atena_numbers[1]
-    svc.submit(
-        change_ctx(),
-        NameChange(
-            idempotency_key=key(),
-            event_date=date(2024, 2, 2),
-            notified_on=date(2024, 2, 2),
-            atena_number=wife,
-            name="髙橋　花子",
-            name_kana="ﾀｶﾊｼ ﾊﾅｺ",
-            reason="婚姻",
-        ),
+    submit(
+        svc,
+        NameChange,
+        date(2024, 2, 2),
+        date(2024, 2, 2),
+        atena_number=wife,
+        name="髙橋　花子",
+        name_kana="ﾀｶﾊｼ ﾊﾅｺ",
+        reason="婚姻",
     )
     record = svc.person(read_ctx(), wife)
     assert record.name == "髙橋　花子" and record.name_kana == "タカハシ　ハナコ"
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            NameChange(
-                idempotency_key=key(),
-                event_date=date(2024, 3, 3),
-                notified_on=None,
-                atena_number=wife,
-                name="髙橋　花子😀",
-                name_kana="タカハシ　ハナコ",
-            ),
+        submit(
+            svc,
+            NameChange,
+            date(2024, 3, 3),
+            None,
+            atena_number=wife,
+            name="髙橋　花子😀",
+            name_kana="タカハシ　ハナコ",
         )
     refused(exc, "絵文字・記号")
 
@@ -674,29 +568,25 @@ def test_birth_joins_household_at_its_address(svc: RegistryService) -> None:
     result, _address = move_in_family(svc, "池田", "イケダ", with_child=False)
     number = result.household_numbers[0]
     born = date(2025, 5, 20)
-    done = svc.submit(
-        change_ctx(),
-        Birth(
-            idempotency_key=key(),
-            event_date=born,
-            notified_on=date(2025, 5, 25),
-            household_number=number,
-            child=person("池田　陽翔", "イケダ　ハルト", born, "子"),
-        ),
+    done = submit(
+        svc,
+        Birth,
+        born,
+        date(2025, 5, 25),
+        household_number=number,
+        child=person("池田　陽翔", "イケダ　ハルト", born, "子"),
     )
     child = svc.person(read_ctx(), done.atena_numbers[0])
     assert child.relationship == "子" and child.became_resident_on == born and child.last_change == "出生"
     assert child.address == svc.person(read_ctx(), result.atena_numbers[0]).address
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            Birth(
-                idempotency_key=key(),
-                event_date=date(2025, 7, 1),
-                notified_on=None,
-                household_number=number,
-                child=person("池田　未来", "イケダ　ミライ", date(2025, 7, 1), "子"),
-            ),
+        submit(
+            svc,
+            Birth,
+            date(2025, 7, 1),
+            None,
+            household_number=number,
+            child=person("池田　未来", "イケダ　ミライ", date(2025, 7, 1), "子"),
         )
     refused(exc, "生年月日が未来の日付です")
 
@@ -705,59 +595,28 @@ def test_death_of_head_needs_new_head_unless_household_empties(svc: RegistryServ
     result, _ = move_in_family(svc, "橋本", "ハシモト")
     head, wife, _child = result.atena_numbers
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            Death(idempotency_key=key(), event_date=date(2024, 8, 1), notified_on=None, atena_number=head),
-        )
+        submit(svc, Death, date(2024, 8, 1), None, atena_number=head)
     refused(exc, "新しい世帯主を指定してください")
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            Death(
-                idempotency_key=key(),
-                event_date=date(1979, 1, 1),
-                notified_on=None,
-                atena_number=head,
-                new_head=wife,
-            ),
-        )
+        submit(svc, Death, date(1979, 1, 1), None, atena_number=head, new_head=wife)
     refused(exc, "生年月日より前です")
-    svc.submit(
-        change_ctx(),
-        Death(
-            idempotency_key=key(),
-            event_date=date(2024, 8, 1),
-            notified_on=None,
-            atena_number=head,
-            new_head=wife,
-        ),
-    )
+    submit(svc, Death, date(2024, 8, 1), None, atena_number=head, new_head=wife)
     dead = svc.person(read_ctx(), head)
     assert dead.status == "removed" and dead.removal_reason == "死亡" and dead.removed_on == date(2024, 8, 1)
     household = svc.household(read_ctx(), result.household_numbers[0])
     assert household.head is not None and household.head.atena_number == wife
     # a single-person household simply ends
     single, _ = move_in_family(svc, "独居", "ドッキョ", with_child=False)
-    svc.submit(
-        change_ctx(),
-        MoveOut(
-            idempotency_key=key(),
-            event_date=date(2024, 1, 1),
-            notified_on=None,
-            persons=(single.atena_numbers[1],),
-            destination="アメリカ合衆国",
-            abroad=True,
-        ),
+    submit(
+        svc,
+        MoveOut,
+        date(2024, 1, 1),
+        None,
+        persons=(single.atena_numbers[1],),
+        destination="アメリカ合衆国",
+        abroad=True,
     )
-    svc.submit(
-        change_ctx(),
-        Death(
-            idempotency_key=key(),
-            event_date=date(2024, 8, 1),
-            notified_on=None,
-            atena_number=single.atena_numbers[0],
-        ),
-    )
+    submit(svc, Death, date(2024, 8, 1), None, atena_number=single.atena_numbers[0])
     assert svc.household(read_ctx(), single.household_numbers[0]).members == ()
 
 
@@ -765,28 +624,24 @@ def test_death_of_head_needs_new_head_unless_household_empties(svc: RegistryServ
 
 
 def test_ex_officio_entry_correction_and_removal(svc: RegistryService) -> None:
-    entered = svc.submit(
-        change_ctx(),
-        ExOfficioEntry(
-            idempotency_key=key(),
-            event_date=date(2023, 1, 10),
-            notified_on=None,
-            persons=(person("職権　記子", "ショッケン　キコ", date(1960, 1, 1), "世帯主", sex="2"),),
-            address=f"{ADDRESS}{block()}",
-            reason="居住実態調査による",
-        ),
+    entered = submit(
+        svc,
+        ExOfficioEntry,
+        date(2023, 1, 10),
+        None,
+        persons=(person("職権　記子", "ショッケン　キコ", date(1960, 1, 1), "世帯主", sex="2"),),
+        address=f"{ADDRESS}{block()}",
+        reason="居住実態調査による",
     )
     atena = entered.atena_numbers[0]
-    svc.submit(
-        change_ctx(),
-        Correction(
-            idempotency_key=key(),
-            event_date=date(2023, 1, 10),
-            notified_on=None,
-            atena_number=atena,
-            fields={"birth_date": date(1961, 1, 1)},
-            reason="生年月日の誤記",
-        ),
+    submit(
+        svc,
+        Correction,
+        date(2023, 1, 10),
+        None,
+        atena_number=atena,
+        fields={"birth_date": date(1961, 1, 1)},
+        reason="生年月日の誤記",
     )
     assert svc.person(read_ctx(), atena).birth_date == date(1961, 1, 1)
     # the correction rewrote the record from its start: no believed version keeps the wrong date
@@ -795,41 +650,21 @@ def test_ex_officio_entry_correction_and_removal(svc: RegistryService) -> None:
     superseded = svc.person_history(read_ctx(), atena, include_superseded=True)
     assert date(1960, 1, 1) in {v.record.birth_date for v in superseded}
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            Correction(
-                idempotency_key=key(),
-                event_date=date(2023, 1, 10),
-                notified_on=None,
-                atena_number=atena,
-                fields={"address_text": "x"},
-                reason="誤り",
-            ),
+        submit(
+            svc,
+            Correction,
+            date(2023, 1, 10),
+            None,
+            atena_number=atena,
+            fields={"address_text": "x"},
+            reason="誤り",
         )
     refused(exc, "職権修正できる項目ではありません")
-    svc.submit(
-        change_ctx(),
-        ExOfficioRemoval(
-            idempotency_key=key(),
-            event_date=date(2024, 3, 1),
-            notified_on=None,
-            atena_number=atena,
-            reason="居住実態なし",
-        ),
-    )
+    submit(svc, ExOfficioRemoval, date(2024, 3, 1), None, atena_number=atena, reason="居住実態なし")
     record = svc.person(read_ctx(), atena)
     assert record.removal_reason == "職権消除" and record.is_removed
     with pytest.raises(RegistryRefusal) as exc:
-        svc.submit(
-            change_ctx(),
-            ExOfficioRemoval(
-                idempotency_key=key(),
-                event_date=date(2024, 4, 1),
-                notified_on=None,
-                atena_number=atena,
-                reason="重複",
-            ),
-        )
+        submit(svc, ExOfficioRemoval, date(2024, 4, 1), None, atena_number=atena, reason="重複")
     refused(exc, "除票（消除された住民）のため職権消除は記録できません")
 
 

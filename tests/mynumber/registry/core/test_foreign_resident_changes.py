@@ -33,6 +33,7 @@ from tests.mynumber.registry.core.support import (
     key,
     move_in_one,
     read_ctx,
+    submit,
 )
 
 EVENTS = "registry.events.consume"
@@ -174,15 +175,7 @@ def test_only_a_foreign_resident_living_here_has_these_changes(svc: RegistryServ
     assert any("通称記載は外国人住民のみ" in r for r in reasons), reasons
 
     gone = _student(svc, "PHAM　THI LAN", "ファム　ティ　ラン")
-    svc.submit(
-        change_ctx(),
-        Death(
-            idempotency_key=key(),
-            event_date=date(2025, 1, 5),
-            notified_on=date(2025, 1, 6),
-            atena_number=gone,
-        ),
-    )
+    submit(svc, Death, date(2025, 1, 5), date(2025, 1, 6), atena_number=gone)
     reasons = _refused(svc, _extension(gone, date(2027, 9, 30)))
     assert any("除票（消除された住民）のため在留期間更新" in r for r in reasons), reasons
 
@@ -260,15 +253,7 @@ def test_an_alias_is_entered_and_removed_with_its_history(
     reasons = _refused(svc, _alias(atena, "新井　次郎", "アライ　ジロウ", date(2025, 1, 1)))
     assert any("既に通称（朴　ジフン）が記載されています" in r for r in reasons), reasons
 
-    svc.submit(
-        change_ctx(),
-        AliasRemoval(
-            idempotency_key=key(),
-            event_date=date(2025, 2, 1),
-            notified_on=date(2025, 2, 1),
-            atena_number=atena,
-        ),
-    )
+    submit(svc, AliasRemoval, date(2025, 2, 1), date(2025, 2, 1), atena_number=atena)
     record = svc.person(read_ctx(), atena)
     assert (record.alias, record.alias_kana, record.last_change) == (None, None, "通称削除")
     held = svc.person_as_of(read_ctx(), atena, date(2025, 1, 31))

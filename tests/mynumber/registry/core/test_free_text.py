@@ -23,14 +23,13 @@ from jichitai.mynumber.registry.service import (
 from jichitai.platform.storage import Storage
 from tests.conftest import ctx
 from tests.mynumber.registry.core.support import (
-    change_ctx,
     correct,
     exported_row,
     foreign_head,
     japanese_head,
-    key,
     move_in_one,
     read_ctx,
+    submit,
 )
 
 EVENTS = "registry.events.consume"
@@ -65,26 +64,22 @@ def test_free_text_is_kept_as_the_import_normalizes_it(
 
     consumer = ctx(EVENTS)
     last = max((e.seq for e in svc.events_since(consumer, 0, 100_000)), default=0)
-    svc.submit(
-        change_ctx(),
-        MoveOut(
-            idempotency_key=key(),
-            event_date=date(2025, 5, 1),
-            notified_on=date(2025, 5, 1),
-            persons=(atena,),
-            destination="神奈川県横浜市中区本町１丁目１番",
-        ),
+    submit(
+        svc,
+        MoveOut,
+        date(2025, 5, 1),
+        date(2025, 5, 1),
+        persons=(atena,),
+        destination="神奈川県横浜市中区本町１丁目１番",
     )
     assert svc.person(read_ctx(), atena).moved_out_to == "神奈川県横浜市中区本町1丁目1番"
-    svc.submit(
-        change_ctx(),
-        ConfirmMoveOut(
-            idempotency_key=key(),
-            event_date=date(2025, 5, 1),
-            notified_on=None,
-            atena_number=atena,
-            new_address="神奈川県横浜市中区本町二丁目２番",
-        ),
+    submit(
+        svc,
+        ConfirmMoveOut,
+        date(2025, 5, 1),
+        None,
+        atena_number=atena,
+        new_address="神奈川県横浜市中区本町二丁目２番",
     )
     record = svc.person(read_ctx(), atena)
     assert record.moved_out_to == "神奈川県横浜市中区本町2丁目2番"

@@ -25,6 +25,7 @@ from tests.mynumber.registry.core.support import (
     move_in_family,
     person,
     read_ctx,
+    submit,
 )
 
 EVENTS = "registry.events.consume"
@@ -34,38 +35,32 @@ def test_who_lived_in_the_household_on_a_date(svc: RegistryService) -> None:
     result, address = move_in_family(svc, "中村", "ナカムラ", with_child=False)
     head, wife = result.atena_numbers
     number = result.household_numbers[0]
-    child = svc.submit(
-        change_ctx(),
-        Birth(
-            idempotency_key=key(),
-            event_date=date(2022, 10, 10),
-            notified_on=date(2022, 10, 12),
-            household_number=number,
-            child=person("中村　結衣", "ナカムラ　ユイ", date(2022, 10, 10), "子", sex="2"),
-        ),
+    child = submit(
+        svc,
+        Birth,
+        date(2022, 10, 10),
+        date(2022, 10, 12),
+        household_number=number,
+        child=person("中村　結衣", "ナカムラ　ユイ", date(2022, 10, 10), "子", sex="2"),
     ).atena_numbers[0]
-    mother = svc.submit(
-        change_ctx(),
-        MoveIn(
-            idempotency_key=key(),
-            event_date=date(2023, 6, 1),
-            notified_on=date(2023, 6, 5),
-            persons=(person("佐藤　和子", "サトウ　カズコ", date(1955, 1, 1), "妻の母", sex="2"),),
-            address=address,
-            previous_address="大阪府堺市堺区1-1",
-            household_number=number,
-        ),
+    mother = submit(
+        svc,
+        MoveIn,
+        date(2023, 6, 1),
+        date(2023, 6, 5),
+        persons=(person("佐藤　和子", "サトウ　カズコ", date(1955, 1, 1), "妻の母", sex="2"),),
+        address=address,
+        previous_address="大阪府堺市堺区1-1",
+        household_number=number,
     ).atena_numbers[0]
-    svc.submit(
-        change_ctx(),
-        Death(
-            idempotency_key=key(),
-            event_date=date(2024, 1, 1),
-            notified_on=date(2024, 1, 2),
-            atena_number=head,
-            new_head=wife,
-            relationships={child: "子", mother: "母"},
-        ),
+    submit(
+        svc,
+        Death,
+        date(2024, 1, 1),
+        date(2024, 1, 2),
+        atena_number=head,
+        new_head=wife,
+        relationships={child: "子", mother: "母"},
     )
 
     on_2023 = svc.household_as_of(read_ctx(), number, date(2023, 4, 1))
@@ -87,15 +82,8 @@ def test_person_history_and_state_as_of(svc: RegistryService) -> None:
     result, first = move_in_family(svc, "前田", "マエダ", with_child=False)
     head = result.atena_numbers[0]
     second = first + "1"  # another 番地 in the same town (1234番地 → 12341番地 …)
-    svc.submit(
-        change_ctx(),
-        MoveWithin(
-            idempotency_key=key(),
-            event_date=date(2022, 2, 2),
-            notified_on=None,
-            household_number=result.household_numbers[0],
-            address=second,
-        ),
+    submit(
+        svc, MoveWithin, date(2022, 2, 2), None, household_number=result.household_numbers[0], address=second
     )
     history = svc.person_history(read_ctx(), head)
     assert [(v.valid_from, v.valid_to) for v in history] == [
@@ -145,26 +133,15 @@ def test_events_are_emitted_in_order_and_paged(svc: RegistryService) -> None:
     result, _ = move_in_family(svc, "順序", "ジュンジョ", with_child=False)
     head, wife = result.atena_numbers
     number = result.household_numbers[0]
-    svc.submit(
-        change_ctx(),
-        Birth(
-            idempotency_key=key(),
-            event_date=date(2025, 1, 5),
-            notified_on=None,
-            household_number=number,
-            child=person("順序　蓮", "ジュンジョ　レン", date(2025, 1, 5), "子"),
-        ),
+    submit(
+        svc,
+        Birth,
+        date(2025, 1, 5),
+        None,
+        household_number=number,
+        child=person("順序　蓮", "ジュンジョ　レン", date(2025, 1, 5), "子"),
     )
-    svc.submit(
-        change_ctx(),
-        Death(
-            idempotency_key=key(),
-            event_date=date(2025, 2, 1),
-            notified_on=None,
-            atena_number=head,
-            new_head=wife,
-        ),
-    )
+    submit(svc, Death, date(2025, 2, 1), None, atena_number=head, new_head=wife)
     events = svc.events_since(consumer, last, 100)
     assert [e.event_type for e in events] == [
         EventType.MOVE_IN,

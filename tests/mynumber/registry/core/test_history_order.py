@@ -29,57 +29,36 @@ from jichitai.mynumber.registry.service import (
 from tests.mynumber.registry.core.support import (
     ADDRESS,
     block,
-    change_ctx,
-    key,
     move_in_family,
     person,
     read_ctx,
+    submit,
 )
 from tests.mynumber.registry.core.test_changes import refused
 
 
 def _name_change(svc: RegistryService, atena_number: str, on: date, name: str, kana: str) -> None:
-    svc.submit(
-        change_ctx(),
-        NameChange(
-            idempotency_key=key(),
-            event_date=on,
-            notified_on=on,
-            atena_number=atena_number,
-            name=name,
-            name_kana=kana,
-            reason="婚姻",
-        ),
-    )
+    submit(svc, NameChange, on, on, atena_number=atena_number, name=name, name_kana=kana, reason="婚姻")
 
 
 def _move_out(svc: RegistryService, persons: tuple[str, ...], expected: date, **roles: str) -> None:
     """A 転出届 to Yokohama filed on 2025-06-01 (or on the day, when that is earlier)."""
-    svc.submit(
-        change_ctx(),
-        MoveOut(
-            idempotency_key=key(),
-            event_date=expected,
-            notified_on=min(expected, date(2025, 6, 1)),
-            persons=persons,
-            destination="神奈川県横浜市中区本町1-1",
-            **roles,  # type: ignore[arg-type]
-        ),
+    submit(
+        svc,
+        MoveOut,
+        expected,
+        min(expected, date(2025, 6, 1)),
+        persons=persons,
+        destination="神奈川県横浜市中区本町1-1",
+        **roles,
     )
 
 
 def _confirm(
     svc: RegistryService, atena_number: str, moved_on: date, remaining_head: str | None = None
 ) -> ChangeResult:
-    return svc.submit(
-        change_ctx(),
-        ConfirmMoveOut(
-            idempotency_key=key(),
-            event_date=moved_on,
-            notified_on=None,
-            atena_number=atena_number,
-            remaining_head=remaining_head,
-        ),
+    return submit(
+        svc, ConfirmMoveOut, moved_on, None, atena_number=atena_number, remaining_head=remaining_head
     )
 
 
@@ -90,16 +69,8 @@ def _death(
     new_head: str | None = None,
     relationships: dict[str, str] | None = None,
 ) -> ChangeResult:
-    return svc.submit(
-        change_ctx(),
-        Death(
-            idempotency_key=key(),
-            event_date=on,
-            notified_on=None,
-            atena_number=atena_number,
-            new_head=new_head,
-            relationships=relationships or {},
-        ),
+    return submit(
+        svc, Death, on, None, atena_number=atena_number, new_head=new_head, relationships=relationships or {}
     )
 
 
@@ -119,33 +90,29 @@ def test_a_new_head_keeps_their_own_later_changes(svc: RegistryService) -> None:
 def test_a_returning_resident_is_not_dated_before_their_removal(svc: RegistryService) -> None:
     result, _ = move_in_family(svc, "岡田", "オカダ", on=date(2020, 4, 1), with_child=False)
     _head, wife = result.atena_numbers
-    svc.submit(
-        change_ctx(),
-        MoveOut(
-            idempotency_key=key(),
-            event_date=date(2022, 6, 1),
-            notified_on=date(2022, 6, 1),
-            persons=(wife,),
-            destination="アメリカ合衆国",
-            abroad=True,
-        ),
+    submit(
+        svc,
+        MoveOut,
+        date(2022, 6, 1),
+        date(2022, 6, 1),
+        persons=(wife,),
+        destination="アメリカ合衆国",
+        abroad=True,
     )
     gone = svc.person(read_ctx(), wife)
     back = person(gone.name, gone.name_kana, gone.birth_date, "世帯主", sex="2")
     back = back.__class__(**{**back.__dict__, "juminhyo_code": gone.juminhyo_code})
 
     def come_back(on: date) -> None:
-        svc.submit(
-            change_ctx(),
-            MoveIn(
-                idempotency_key=key(),
-                event_date=on,
-                notified_on=on,
-                persons=(back,),
-                address=f"{ADDRESS}{block()}",
-                previous_address="アメリカ合衆国",
-                from_abroad=True,
-            ),
+        submit(
+            svc,
+            MoveIn,
+            on,
+            on,
+            persons=(back,),
+            address=f"{ADDRESS}{block()}",
+            previous_address="アメリカ合衆国",
+            from_abroad=True,
         )
 
     with pytest.raises(RegistryRefusal) as exc:
@@ -158,26 +125,22 @@ def test_a_returning_resident_is_not_dated_before_their_removal(svc: RegistrySer
 def test_a_backdated_correction_keeps_the_date_of_the_last_change(svc: RegistryService) -> None:
     result, _ = move_in_family(svc, "今井", "イマイ", on=date(2020, 4, 1), with_child=False)
     head, _wife = result.atena_numbers
-    svc.submit(
-        change_ctx(),
-        MoveWithin(
-            idempotency_key=key(),
-            event_date=date(2022, 6, 1),
-            notified_on=date(2022, 6, 1),
-            household_number=result.household_numbers[0],
-            address=f"{ADDRESS}{block()}",
-        ),
+    submit(
+        svc,
+        MoveWithin,
+        date(2022, 6, 1),
+        date(2022, 6, 1),
+        household_number=result.household_numbers[0],
+        address=f"{ADDRESS}{block()}",
     )
-    svc.submit(
-        change_ctx(),
-        Correction(
-            idempotency_key=key(),
-            event_date=date(2021, 1, 1),
-            notified_on=None,
-            atena_number=head,
-            fields={"name_kana": "イマイ　タロー"},
-            reason="届出書の記載誤り",
-        ),
+    submit(
+        svc,
+        Correction,
+        date(2021, 1, 1),
+        None,
+        atena_number=head,
+        fields={"name_kana": "イマイ　タロー"},
+        reason="届出書の記載誤り",
     )
     record = svc.person(read_ctx(), head)
     assert record.name_kana == "イマイ　タロー"
@@ -190,27 +153,23 @@ def test_a_backdated_correction_keeps_the_date_of_the_last_change(svc: RegistryS
 def test_a_birth_is_not_dated_before_the_household_s_present_address(svc: RegistryService) -> None:
     result, _ = move_in_family(svc, "小野", "オノ", on=date(2020, 4, 1), with_child=False)
     household = result.household_numbers[0]
-    svc.submit(
-        change_ctx(),
-        MoveWithin(
-            idempotency_key=key(),
-            event_date=date(2024, 6, 1),
-            notified_on=date(2024, 6, 1),
-            household_number=household,
-            address=f"{ADDRESS}{block()}",
-        ),
+    submit(
+        svc,
+        MoveWithin,
+        date(2024, 6, 1),
+        date(2024, 6, 1),
+        household_number=household,
+        address=f"{ADDRESS}{block()}",
     )
 
     def born(on: date) -> None:
-        svc.submit(
-            change_ctx(),
-            Birth(
-                idempotency_key=key(),
-                event_date=on,
-                notified_on=on,
-                household_number=household,
-                child=person("小野　陽太", "オノ　ヨウタ", on, "子"),
-            ),
+        submit(
+            svc,
+            Birth,
+            on,
+            on,
+            household_number=household,
+            child=person("小野　陽太", "オノ　ヨウタ", on, "子"),
         )
 
     with pytest.raises(RegistryRefusal) as exc:
@@ -253,16 +212,14 @@ def test_a_restated_relationship_does_not_erase_a_later_one(svc: RegistryService
     result, _ = move_in_family(svc, "平野", "ヒラノ", on=date(2020, 4, 1), with_child=False)
     head, wife = result.atena_numbers
     household = result.household_numbers[0]
-    svc.submit(
-        change_ctx(),
-        ChangeHead(
-            idempotency_key=key(),
-            event_date=date(2025, 5, 1),
-            notified_on=date(2025, 5, 1),
-            household_number=household,
-            new_head=wife,
-            relationships={head: "夫"},
-        ),
+    submit(
+        svc,
+        ChangeHead,
+        date(2025, 5, 1),
+        date(2025, 5, 1),
+        household_number=household,
+        new_head=wife,
+        relationships={head: "夫"},
     )
     with pytest.raises(RegistryRefusal) as exc:
         _death(svc, head, date(2025, 4, 1), new_head=wife)
@@ -298,15 +255,13 @@ def test_a_head_confirmed_to_leave_before_his_successor_was_born_is_refused(svc:
     result, _ = move_in_family(svc, "野口", "ノグチ", on=date(2020, 4, 1), with_child=False)
     head, _wife = result.atena_numbers
     household = result.household_numbers[0]
-    born = svc.submit(
-        change_ctx(),
-        Birth(
-            idempotency_key=key(),
-            event_date=date(2025, 6, 1),
-            notified_on=date(2025, 6, 1),
-            household_number=household,
-            child=person("野口　陽菜", "ノグチ　ヒナ", date(2025, 6, 1), "子", sex="2"),
-        ),
+    born = submit(
+        svc,
+        Birth,
+        date(2025, 6, 1),
+        date(2025, 6, 1),
+        household_number=household,
+        child=person("野口　陽菜", "ノグチ　ヒナ", date(2025, 6, 1), "子", sex="2"),
     )
     (child,) = born.atena_numbers
     _move_out(svc, (head,), date(2025, 6, 1), remaining_head=child)
@@ -322,27 +277,23 @@ def test_someone_may_join_before_a_younger_member_s_birth(svc: RegistryService) 
     birth, and does not stop a late-notified 転入 dated before it."""
     result, address = move_in_family(svc, "大野", "オオノ", on=date(2020, 4, 1), with_child=False)
     household = result.household_numbers[0]
-    svc.submit(
-        change_ctx(),
-        Birth(
-            idempotency_key=key(),
-            event_date=date(2025, 5, 10),
-            notified_on=date(2025, 5, 12),
-            household_number=household,
-            child=person("大野　蓮", "オオノ　レン", date(2025, 5, 10), "子"),
-        ),
+    submit(
+        svc,
+        Birth,
+        date(2025, 5, 10),
+        date(2025, 5, 12),
+        household_number=household,
+        child=person("大野　蓮", "オオノ　レン", date(2025, 5, 10), "子"),
     )
-    joined = svc.submit(
-        change_ctx(),
-        MoveIn(
-            idempotency_key=key(),
-            event_date=date(2025, 5, 1),
-            notified_on=date(2025, 5, 20),
-            persons=(person("大野　トメ", "オオノ　トメ", date(1950, 1, 5), "母", sex="2"),),
-            address=address,
-            previous_address="大阪府大阪市北区梅田1-1-1",
-            household_number=household,
-        ),
+    joined = submit(
+        svc,
+        MoveIn,
+        date(2025, 5, 1),
+        date(2025, 5, 20),
+        persons=(person("大野　トメ", "オオノ　トメ", date(1950, 1, 5), "母", sex="2"),),
+        address=address,
+        previous_address="大阪府大阪市北区梅田1-1-1",
+        household_number=household,
     )
     assert joined.late_notification
     members = svc.household_as_of(read_ctx(), household, date(2025, 5, 5)).members

@@ -15,12 +15,11 @@ from jichitai.platform.zones import Zone
 from tests.conftest import ctx
 from tests.mynumber.registry.core.support import (
     TODAY,
-    change_ctx,
     foreign_head,
     japanese_head,
-    key,
     move_in_one,
     read_ctx,
+    submit,
 )
 
 
@@ -42,10 +41,7 @@ def test_the_stays_ending_by_a_day_are_listed_earliest_first(
     _foreigner(svc, "PHAM　DUNG", "ファム　ズン", "永住者", None)  # no period to end
     move_in_one(svc, japanese_head("日本　太郎", "ニホン　タロウ"))
     gone = _foreigner(svc, "VO　EM", "ヴォ　エム", "留学", TODAY - timedelta(days=5))
-    svc.submit(
-        change_ctx(),
-        Death(idempotency_key=key(), event_date=TODAY, notified_on=TODAY, atena_number=gone),
-    )
+    submit(svc, Death, TODAY, TODAY, atena_number=gone)
 
     listed = svc.stay_ending(read_ctx(), TODAY + timedelta(days=30))
     assert [r.atena_number for r in listed.rows] == [ended, soon]  # not the 除票, not the 永住者
@@ -60,13 +56,15 @@ def test_the_stays_ending_by_a_day_are_listed_earliest_first(
     assert [r.atena_number for r in second.rows] == [later]
 
     # a 在留期間更新 takes the resident off the list
-    svc.submit(
-        change_ctx(),
-        StayExtension(
-            idempotency_key=key(), event_date=TODAY, notified_on=None, atena_number=soon,
-            stay_expires_on=TODAY + timedelta(days=700), residence_card_number="EF87654321GH",
-        ),
-    )  # fmt: skip
+    submit(
+        svc,
+        StayExtension,
+        TODAY,
+        None,
+        atena_number=soon,
+        stay_expires_on=TODAY + timedelta(days=700),
+        residence_card_number="EF87654321GH",
+    )
     assert [r.atena_number for r in svc.stay_ending(read_ctx(), TODAY + timedelta(days=30)).rows] == [ended]
 
     with reg_storage.unit_of_work(ctx("platform.audit.review"), Zone.MYNUMBER) as uow:
