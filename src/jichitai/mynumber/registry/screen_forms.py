@@ -33,6 +33,9 @@ from jichitai.mynumber.registry.service import (
     MoveOut,
     MoveWithin,
     NameChange,
+    NationalityAcquisition,
+    NationalityLoss,
+    Naturalization,
     NewPerson,
     ResidenceStatusChange,
     SplitHousehold,
@@ -177,6 +180,18 @@ CARD_NUMBER = Field(
     keywords=("在留カード",),
 )
 STATUS_OPTIONS: tuple[tuple[str, str], ...] = tuple((s, s) for s in RESIDENCE_STATUS_ORDER)
+NATURALIZATION_FIELDS = (
+    ATENA,
+    Field("honseki", "本籍", required=True, keywords=("本籍",)),
+    Field("hittosha", "筆頭者", required=True, keywords=("筆頭者",)),
+    Field(
+        "name",
+        "戸籍の氏名",
+        hint="氏名が変わるとき（英字の氏名は記載できません）",
+        keywords=("氏名 —", "氏名は"),
+    ),
+    Field("name_kana", "戸籍の氏名カナ", keywords=("カナ",)),
+)
 
 
 @dataclass(frozen=True)
@@ -380,6 +395,31 @@ def _alias_removal(v: FormValues, key: str, on: date | None, notified: date | No
     return AliasRemoval(
         **_common(key, on, notified),
         atena_number=_atena(v),
+    )
+
+
+def _naturalization(kind: type[Naturalization]) -> Callable[..., ChangeRequest]:
+    def build(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
+        return kind(
+            **_common(key, on, notified),
+            atena_number=_atena(v),
+            honseki=v.text("honseki", "本籍", required=True),
+            hittosha=v.text("hittosha", "筆頭者", required=True),
+            name=v.text("name", "戸籍の氏名"),
+            name_kana=v.text("name_kana", "戸籍の氏名カナ"),
+        )
+
+    return build
+
+
+def _nationality_loss(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
+    return NationalityLoss(
+        **_common(key, on, notified),
+        atena_number=_atena(v),
+        nationality=v.text("nationality", "国籍・地域", required=True),
+        residence_status=v.text("residence_status", "在留資格", required=True),
+        stay_expires_on=v.date("stay_expires_on", "在留期間満了日"),
+        residence_card_number=v.digits("residence_card_number").upper() or None,
     )
 
 
@@ -647,6 +687,43 @@ CHANGE_FORMS: dict[str, ChangeForm] = {
             "外国人住民の申出により通称を削除します。削除した通称は履歴に残ります。",
             (ATENA,),
             _alias_removal,
+        ),
+        ChangeForm(
+            "naturalization",
+            "帰化",
+            "帰化の届出（戸籍）により、外国人住民を日本人住民として記録します。異動日は官報告示の日です。"
+            "統合宛名番号と住民票コードは変わりません。",
+            NATURALIZATION_FIELDS,
+            _naturalization(Naturalization),
+        ),
+        ChangeForm(
+            "nationality-acquisition",
+            "国籍取得",
+            "国籍取得の届出（戸籍）により、外国人住民を日本人住民として記録します。異動日は取得の日です。",
+            NATURALIZATION_FIELDS,
+            _naturalization(NationalityAcquisition),
+        ),
+        ChangeForm(
+            "nationality-loss",
+            "国籍喪失",
+            "日本の国籍を失った住民を外国人住民として記録します（本籍・筆頭者は記載されなくなります）。",
+            (
+                ATENA,
+                Field("nationality", "国籍・地域", required=True, keywords=("国籍",)),
+                Field(
+                    "residence_status",
+                    "在留資格",
+                    "select",
+                    True,
+                    hint="在留資格を取得するまでは「国籍喪失による経過滞在者」",
+                    options=tuple(o for o in STATUS_OPTIONS if o[0] == "国籍喪失による経過滞在者")
+                    + tuple(o for o in STATUS_OPTIONS if o[0] != "国籍喪失による経過滞在者"),
+                    keywords=("在留資格",),
+                ),
+                Field("stay_expires_on", "在留期間満了日", "date", keywords=("満了日",)),
+                Field("residence_card_number", "在留カード等の番号", keywords=("在留カード",)),
+            ),
+            _nationality_loss,
         ),
         ChangeForm(
             "birth",

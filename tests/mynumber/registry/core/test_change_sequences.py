@@ -6,7 +6,8 @@ step) and from deliberately wrong ones: a removed person, a person of another ho
 before birth or before the last change or in the future, a second 世帯主, a dissolved household, a
 relationship map missing a member or naming an outsider. Persons are Japanese (some with 本籍・
 筆頭者) or foreign (国籍, 在留資格, 在留期間満了日, 在留カード等番号, 通称), with inconsistent mixes among the
-wrong choices; foreign residents change their 在留資格 and period and enter or remove a 通称.
+wrong choices; foreign residents change their 在留資格 and period, enter or remove a 通称, and
+become Japanese (帰化, 国籍取得), and Japanese residents foreign (国籍喪失).
 Free text (前住所, 転出先, 方書, 本籍) is typed as a clerk may type it, in full-width digits or kanji
 numerals. Event dates mostly move forward and sometimes go back. A refusal
 (:class:`~jichitai.platform.errors.JichitaiError`) is fine; any other exception is a bug. After
@@ -122,6 +123,9 @@ from jichitai.mynumber.registry.service import (
     MoveOut,
     MoveWithin,
     NameChange,
+    NationalityAcquisition,
+    NationalityLoss,
+    Naturalization,
     NewPerson,
     RegistryService,
     ResidenceStatusChange,
@@ -164,6 +168,7 @@ HONSEKI = (
     ("大阪府大阪市北区梅田一丁目1番地", "佐藤　一郎"),
 )
 HITTOSHA = tuple(h for _, h in HONSEKI)
+LOSS_STATUSES = ("国籍喪失による経過滞在者", "永住者", "留学")  # 留学 without a 満了日: refused
 OUTSIDE = "大阪府大阪市北区梅田1-1-1"
 # Free text as a clerk may type it (full-width digits and dashes, 丁目 in kanji numerals): the
 # register keeps it as the import normalizes it, or the exit path would change it.
@@ -1251,6 +1256,50 @@ class RegistrySequences(RuleBasedStateMachine):
             assert before is None and row.alias is not None and row.alias.replace("\u3000", "") != ""
         else:
             assert before is not None and (row.alias, row.alias_kana) == (None, None)
+
+    @precondition(lambda self: bool(self.persons))
+    @rule(data=st.data())
+    def nationality_change(self, data: st.DataObject) -> None:
+        """帰化 or 国籍取得 of a foreign resident (a 氏名 from the 戸籍 or kept), or 国籍喪失."""
+        world = self._world()
+        event_date = self._date(data)
+        notified = self._notified(data, event_date)
+        request: Naturalization | NationalityLoss
+        if self.foreign and data.draw(st.booleans(), label="becomes Japanese"):
+            p = self._foreign_person(data, world)
+            honseki, hittosha = data.draw(st.sampled_from(HONSEKI), label="本籍")
+            if data.draw(st.integers(0, 9), label="no 本籍") == 9:
+                honseki = ""
+            name, kana = data.draw(st.sampled_from((("", ""), *NAMES)), label="戸籍の氏名")
+            kind = data.draw(
+                st.sampled_from((Naturalization, NationalityAcquisition)), label="帰化 or 国籍取得"
+            )
+            request = kind(
+                idempotency_key=key(), event_date=event_date, notified_on=notified, atena_number=p.atena,
+                honseki=honseki, hittosha=hittosha, name=name, name_kana=kana,
+            )  # fmt: skip
+        else:
+            p = self._person(data, world)
+            request = NationalityLoss(
+                idempotency_key=key(), event_date=event_date, notified_on=notified, atena_number=p.atena,
+                nationality=data.draw(st.sampled_from(("アメリカ合衆国", "", "中国（台湾）")), label="国籍"),
+                residence_status=data.draw(st.sampled_from(LOSS_STATUSES), label="在留資格"),
+            )  # fmt: skip
+        if self._submit(request) is None:
+            return
+        row = self._current_row(p.atena)
+        assert row.last_change == request.change_type
+        if isinstance(request, Naturalization):
+            assert (row.kind, row.nationality, row.residence_status, row.alias) == (
+                "日本人",
+                None,
+                None,
+                None,
+            )
+            assert row.honseki is not None and row.hittosha is not None
+        else:
+            assert (row.kind, row.honseki, row.hittosha) == ("外国人", None, None)
+            self.foreign.append(p.atena)
 
     def _removal_roles(self, data: st.DataObject, world: World, p: PersonState) -> dict[str, Any]:
         household = world.households.get(p.household)

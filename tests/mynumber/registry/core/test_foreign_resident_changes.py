@@ -18,8 +18,12 @@ from jichitai.mynumber.registry.service import (
     AliasRemoval,
     ChangeRequest,
     Death,
+    NationalityAcquisition,
+    NationalityLoss,
+    Naturalization,
     RegistryService,
     ResidenceStatusChange,
+    SearchQuery,
     StayExtension,
 )
 from jichitai.platform.storage import Storage
@@ -287,3 +291,189 @@ def test_an_alias_the_import_would_refuse_is_refused(svc: RegistryService) -> No
     reasons = _refused(svc, _alias(atena, "新井　\U0001f600", None, date(2024, 10, 1)))
     assert any(r.startswith("SINGH　ARJUN: 通称 —") for r in reasons), reasons
     assert svc.person(read_ctx(), atena).alias is None
+
+
+def test_a_naturalized_resident_becomes_japanese_from_that_day(
+    svc: RegistryService, reg_storage: Storage, tmp_path: Path
+) -> None:
+    atena = _student(svc, "NGUYEN　THI　HOA", "グエン　ティ　ホア")
+    submit(
+        svc,
+        AliasEntry,
+        date(2024, 6, 1),
+        date(2024, 6, 1),
+        atena_number=atena,
+        alias="中村　花",
+        alias_kana="ナカムラ　ハナ",
+    )
+    before = svc.person(read_ctx(), atena)
+    last = _last_seq(svc)
+    # the 氏名 in the 戸籍 is required when the foreign 氏名 is in Latin letters, and 本籍・筆頭者 always
+    reasons = _refused(
+        svc,
+        Naturalization(
+            idempotency_key=key(),
+            event_date=date(2025, 4, 1),
+            notified_on=date(2025, 4, 3),
+            atena_number=atena,
+        ),
+    )
+    assert any("帰化後の本籍と筆頭者を入力" in r for r in reasons), reasons
+    reasons = _refused(
+        svc,
+        Naturalization(
+            idempotency_key=key(),
+            event_date=date(2025, 4, 1),
+            notified_on=date(2025, 4, 3),
+            atena_number=atena,
+            honseki="東京都千代田区一番町１番",
+            hittosha="中村　花",
+        ),
+    )
+    assert any("氏名" in r and "「N」" in r for r in reasons), reasons
+    assert svc.person_history(read_ctx(), atena)[-1].record == before  # nothing half-applied
+
+    submit(
+        svc,
+        Naturalization,
+        date(2025, 4, 1),
+        date(2025, 4, 3),
+        atena_number=atena,
+        honseki="東京都千代田区一番町１番",
+        hittosha="中村　花",
+        name="中村　花",
+        name_kana="ﾅｶﾑﾗ ﾊﾅ",
+    )
+    record = svc.person(read_ctx(), atena)
+    assert (record.kind, record.name, record.name_kana, record.honseki, record.hittosha) == (
+        "日本人",
+        "中村　花",
+        "ナカムラ　ハナ",
+        "東京都千代田区一番町1番",
+        "中村　花",
+    )
+    assert (record.nationality, record.residence_status, record.stay_expires_on, record.alias) == (None,) * 4
+    assert (record.last_change, record.atena_number, record.juminhyo_code) == (
+        "帰化",
+        atena,
+        before.juminhyo_code,
+    )
+    foreign = svc.person_as_of(read_ctx(), atena, date(2025, 3, 31))
+    assert foreign is not None and (foreign.kind, foreign.nationality, foreign.alias) == (
+        "外国人",
+        "ベトナム",
+        "中村　花",
+    )
+    assert svc.search(read_ctx(), SearchQuery(name="中村　花")).hits[0].atena_number == atena
+    events = [e for e in svc.events_since(ctx(EVENTS), last, 100) if e.atena_number == atena]
+    assert [(e.event_type, e.payload["kind"], e.payload["previous_nationality"]) for e in events] == [
+        (EventType.FOREIGN_RESIDENT, "帰化", "ベトナム")
+    ]
+    row = exported_row(reg_storage, atena, tmp_path / "export.csv")
+    assert (row.kind.value, row.change_reason, row.honseki, row.nationality) == (
+        "日本人",
+        "帰化",
+        "東京都千代田区一番町1番",
+        None,
+    )
+
+    # now Japanese: the foreign resident's changes are refused, 国籍喪失 is not
+    reasons = _refused(svc, _extension(atena, date(2030, 1, 1), on=date(2025, 5, 1)))
+    assert any("在留期間更新は外国人住民のみ記録できます" in r for r in reasons), reasons
+    reasons = _refused(
+        svc,
+        NationalityAcquisition(
+            idempotency_key=key(),
+            event_date=date(2025, 5, 1),
+            notified_on=None,
+            atena_number=atena,
+            honseki="東京都千代田区一番町1番",
+            hittosha="中村　花",
+        ),
+    )
+    assert any("国籍取得は外国人住民のみ" in r for r in reasons), reasons
+
+
+def test_a_kanji_name_is_kept_by_a_nationality_acquisition(svc: RegistryService) -> None:
+    atena = move_in_one(svc, foreign_head("王　芳", "ワン　ファン", "2", nationality="中国"))
+    submit(
+        svc,
+        NationalityAcquisition,
+        date(2025, 1, 10),
+        date(2025, 1, 10),
+        atena_number=atena,
+        honseki="東京都千代田区一番町2番",
+        hittosha="王　芳",
+    )
+    record = svc.person(read_ctx(), atena)
+    assert (record.kind, record.name, record.last_change, record.residence_status) == (
+        "日本人",
+        "王　芳",
+        "国籍取得",
+        None,
+    )
+
+
+def test_a_resident_who_lost_the_nationality_becomes_a_foreign_resident(
+    svc: RegistryService, reg_storage: Storage, tmp_path: Path
+) -> None:
+    atena = move_in_one(
+        svc, japanese_head("喪失　健", "ソウシツ　ケン", honseki="東京都千代田区1番", hittosha="喪失　健")
+    )
+    reasons = _refused(
+        svc,
+        NationalityLoss(
+            idempotency_key=key(),
+            event_date=date(2025, 3, 1),
+            notified_on=date(2025, 3, 5),
+            atena_number=atena,
+        ),
+    )
+    assert any("国籍喪失後の国籍・地域を入力" in r for r in reasons), reasons
+    reasons = _refused(
+        svc,
+        NationalityLoss(
+            idempotency_key=key(),
+            event_date=date(2025, 3, 1),
+            notified_on=None,
+            atena_number=atena,
+            nationality="アメリカ合衆国",
+            stay_expires_on=date(2025, 4, 30),
+        ),
+    )
+    assert any("国籍喪失による経過滞在者」には在留期間満了日を記載できません" in r for r in reasons), reasons
+
+    submit(
+        svc,
+        NationalityLoss,
+        date(2025, 3, 1),
+        date(2025, 3, 5),
+        atena_number=atena,
+        nationality="アメリカ合衆国",
+    )
+    record = svc.person(read_ctx(), atena)
+    assert (record.kind, record.nationality, record.residence_status, record.honseki, record.hittosha) == (
+        "外国人",
+        "アメリカ合衆国",
+        "国籍喪失による経過滞在者",
+        None,
+        None,
+    )
+    assert record.last_change == "国籍喪失" and record.name == "喪失　健"
+    row = exported_row(reg_storage, atena, tmp_path / "export.csv")
+    assert (row.kind.value, row.change_reason, row.residence_status) == (
+        "外国人",
+        "国籍喪失",
+        "国籍喪失による経過滞在者",
+    )
+    # a foreign resident now: a status follows by 在留資格変更
+    submit(
+        svc,
+        ResidenceStatusChange,
+        date(2025, 4, 20),
+        None,
+        atena_number=atena,
+        residence_status="永住者",
+        residence_card_number=NEW_CARD,
+    )
+    assert svc.person(read_ctx(), atena).residence_status == "永住者"

@@ -42,6 +42,9 @@ from jichitai.mynumber.registry.service.requests import (
     MoveOut,
     MoveWithin,
     NameChange,
+    NationalityAcquisition,
+    NationalityLoss,
+    Naturalization,
     NewPerson,
     ResidenceStatusChange,
     SplitHousehold,
@@ -932,4 +935,7 @@ HANDLERS: dict[type[ChangeRequest], Handler] = {
     StayExtension: foreign.stay_extension,
     AliasEntry: foreign.alias_entry,
     AliasRemoval: foreign.alias_removal,
+    Naturalization: foreign.naturalization,
+    NationalityAcquisition: foreign.naturalization,
+    NationalityLoss: foreign.nationality_loss,
 }

@@ -1,4 +1,5 @@
-"""The changes only a foreign resident (外国人住民) has: 在留資格変更, 在留期間更新, 通称記載, 通称削除.
+"""The changes of a foreign resident (外国人住民): 在留資格変更, 在留期間更新, 通称記載, 通称削除, and
+of nationality: 帰化 and 国籍取得 (a foreign resident becomes Japanese), 国籍喪失 (the reverse).
 
 Each is recorded under its own 異動事由, so the history, the events and the exported rows say
 what happened (the 法務大臣's notice of a new status, the resident's 申出 of a 通称) instead of
@@ -19,18 +20,30 @@ from jichitai.mynumber.registry.names import check_katakana, normalize_kana, nor
 from jichitai.mynumber.registry.service.requests import (
     AliasEntry,
     AliasRemoval,
+    NationalityLoss,
+    Naturalization,
     ResidenceStatusChange,
     StayExtension,
 )
 from jichitai.mynumber.registry.service.state import ChangeTx
 
+# A foreign resident's items, which end when the person becomes a Japanese national
+FOREIGN_ITEMS: dict[str, Any] = dict.fromkeys(
+    ("nationality", "residence_status", "stay_expires_on", "residence_card_number", "alias", "alias_kana")
+)
+
 
 def _foreign_resident(tx: ChangeTx, atena_number: str, action: str) -> Person:
     """The person named, who must be a foreign resident still living here, at a valid 異動日."""
+    return _resident_of(tx, atena_number, action, ResidentKind.FOREIGN)
+
+
+def _resident_of(tx: ChangeTx, atena_number: str, action: str, kind: ResidentKind) -> Person:
+    """The person named, a resident of ``kind`` still living here, at a valid 異動日."""
     p = tx.person(atena_number)
     tx.refuse(*rules.check_resident(p.status, label=p.name, action=action))
-    if p.kind != ResidentKind.FOREIGN.value:
-        tx.refuse(f"{rules.who(p.name)}{action}は外国人住民のみ記録できます")
+    if p.kind != kind.value:
+        tx.refuse(f"{rules.who(p.name)}{action}は{kind.value}住民のみ記録できます")
     tx.check()
     tx.refuse(
         *rules.check_event_date(
@@ -145,3 +158,61 @@ def alias_removal(tx: ChangeTx, req: AliasRemoval) -> None:
     previous = p.alias
     _plan(tx, p, {"alias": None, "alias_kana": None})
     tx.event(EventType.FOREIGN_RESIDENT, p, kind="通称削除", previous_alias=previous)
+
+
+def naturalization(tx: ChangeTx, req: Naturalization) -> None:
+    """帰化・国籍取得: the record turns Japanese; the foreign items end, 本籍・筆頭者 begin."""
+    action = req.change_type
+    p = _foreign_resident(tx, req.atena_number, action)
+    honseki, hittosha = req.honseki.strip(), req.hittosha.strip()
+    if not honseki or not hittosha:
+        tx.refuse(f"{rules.who(p.name)}{action}後の本籍と筆頭者を入力してください")
+    changes: dict[str, Any] = {
+        **FOREIGN_ITEMS,
+        "kind": ResidentKind.JAPANESE.value,
+        "honseki": honseki or None,
+        "hittosha": normalize_name(hittosha) if hittosha else None,
+    }
+    if req.name.strip() or req.name_kana.strip():
+        tx.refuse(*rules.check_name(req.name, req.name_kana, label=p.name))
+        changes |= {"name": normalize_name(req.name), "name_kana": normalize_kana(req.name_kana)}
+    tx.check()
+    previous = {"nationality": p.nationality, "name": p.name}
+    _plan(tx, p, changes)  # a Latin 氏名 kept is refused here: a Japanese national's 氏名 is in kanji or kana
+    tx.event(
+        EventType.FOREIGN_RESIDENT,
+        p,
+        kind=action,
+        name=changes.get("name", p.name),
+        previous_name=previous["name"],
+        previous_nationality=previous["nationality"],
+    )
+
+
+def nationality_loss(tx: ChangeTx, req: NationalityLoss) -> None:
+    """国籍喪失: the record turns foreign; 本籍・筆頭者 end, the foreign resident's items begin."""
+    p = _resident_of(tx, req.atena_number, "国籍喪失", ResidentKind.JAPANESE)
+    nationality = req.nationality.strip()
+    status = req.residence_status.strip()
+    if not nationality:
+        tx.refuse(f"{rules.who(p.name)}国籍喪失後の国籍・地域を入力してください")
+    if status in STATUSES_WITHOUT_PERIOD and req.stay_expires_on is not None:
+        tx.refuse(f"{rules.who(p.name)}在留資格「{status}」には在留期間満了日を記載できません")
+    if req.stay_expires_on is not None and req.stay_expires_on <= tx.effective:
+        tx.refuse(f"{rules.who(p.name)}在留期間満了日が異動日より後ではありません")
+    tx.check()
+    card = (req.residence_card_number or "").strip() or None
+    _plan(
+        tx,
+        p,
+        {
+            "kind": ResidentKind.FOREIGN.value,
+            "honseki": None,
+            "hittosha": None,
+            "nationality": nationality,
+            "residence_status": status or None,
+            "stay_expires_on": req.stay_expires_on,
+            "residence_card_number": card,
+        },
+    )
+    tx.event(EventType.FOREIGN_RESIDENT, p, kind="国籍喪失", nationality=nationality, residence_status=status)

@@ -303,6 +303,46 @@ class AliasRemoval(ChangeRequest):
 
 
 @dataclass(frozen=True)
+class Naturalization(ChangeRequest):
+    """帰化: a foreign resident becomes a Japanese national (notified through 戸籍, 帰化届).
+
+    The record turns Japanese from the 異動日 (the day of the 官報告示): the foreign items end, the
+    new 本籍・筆頭者 begin, and the 氏名 is the one in the 戸籍 (``name`` empty keeps the 氏名, which
+    must then be one a Japanese national may have). The person keeps the 統合宛名番号 and 住民票コード;
+    the history keeps the foreign record before that day.
+    """
+
+    atena_number: str = ""
+    honseki: str = ""  # 本籍
+    hittosha: str = ""  # 筆頭者
+    name: str = ""  # 氏名 in the 戸籍 (empty: unchanged)
+    name_kana: str = ""
+
+    change_type = "帰化"
+
+
+@dataclass(frozen=True)
+class NationalityAcquisition(Naturalization):
+    """国籍取得 (国籍法第3条・第17条, the 国籍取得届): as :class:`Naturalization`, by notification."""
+
+    change_type = "国籍取得"
+
+
+@dataclass(frozen=True)
+class NationalityLoss(ChangeRequest):
+    """国籍喪失: a Japanese national who lost the nationality and still lives here becomes a foreign
+    resident, 国籍喪失による経過滞在者 (up to 60 days, 入管法第22条の2) unless another status is given."""
+
+    atena_number: str = ""
+    nationality: str = ""  # 国籍・地域
+    residence_status: str = "国籍喪失による経過滞在者"
+    stay_expires_on: date | None = None
+    residence_card_number: str | None = None
+
+    change_type = "国籍喪失"
+
+
+@dataclass(frozen=True)
 class ChangeResult:
     """What an accepted change did; the same value comes back when it is submitted again."""
 
