@@ -173,10 +173,12 @@ def naturalization(tx: ChangeTx, req: Naturalization) -> None:
         "honseki": honseki or None,
         "hittosha": normalize_name(hittosha) if hittosha else None,
     }
-    if req.name.strip() or req.name_kana.strip():
+    new_name = bool(req.name.strip() or req.name_kana.strip())
+    if new_name:
         tx.refuse(*rules.check_name(req.name, req.name_kana, label=p.name))
-        changes |= {"name": normalize_name(req.name), "name_kana": normalize_kana(req.name_kana)}
     tx.check()
+    if new_name:
+        changes |= {"name": normalize_name(req.name), "name_kana": normalize_kana(req.name_kana)}
     previous = {"nationality": p.nationality, "name": p.name}
     _plan(tx, p, changes)  # a Latin 氏名 kept is refused here: a Japanese national's 氏名 is in kanji or kana
     tx.event(
