@@ -55,3 +55,5 @@ def test_values_are_shown_as_the_screen_prints_them() -> None:
     assert shown("removed_on", None) == "（なし）"
     assert shown("address_note", "") == "（なし）"
     assert item_changes(RECORD, dataclasses.replace(RECORD, sex="1")) == [ItemChange("性別", "女", "男")]
+    naturalized = dataclasses.replace(RECORD, kind="日本人", nationality=None, honseki="東京都千代田区1番")
+    assert [c.label for c in item_changes(RECORD, naturalized)] == ["住民種別", "本籍", "国籍・地域"]

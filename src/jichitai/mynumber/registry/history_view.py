@@ -24,6 +24,7 @@ ITEMS: tuple[tuple[str, str], ...] = (
     ("alias_kana", "通称カナ"),
     ("birth_date", "生年月日"),
     ("sex", "性別"),
+    ("kind", "住民種別"),
     ("household_number", "世帯番号"),
     ("relationship", "続柄"),
     ("address", "住所"),
