@@ -190,6 +190,22 @@ def test_statement_certifies_only_the_items_asked_for(text_of: Text) -> None:
         render_certificate(sample_person(), sample_options(kind=CertificateKind.KISAI_JIKOU))
 
 
+def test_a_household_statement_certifies_each_member_s_name(text_of: Text) -> None:
+    """Found by the state machine: 住所 alone, household-listed, left each member's part empty (and
+    the pagination failed on it); the address heads the sheet, the names tell the members apart."""
+    address_only = sample_options(
+        kind=CertificateKind.KISAI_JIKOU,
+        layout=Layout.HOUSEHOLD,
+        certified_items=frozenset({CertifiedItem.ADDRESS}),
+    )
+    with pytest.raises(ValidationError) as exc:
+        render_certificate(sample_household(2), address_only)
+    assert exc.value.message_ja == "世帯連記式の住民票記載事項証明書は、証明する事項に氏名を含めてください"
+    with_names = replace(address_only, certified_items=frozenset({CertifiedItem.ADDRESS, CertifiedItem.NAME}))
+    text = text_of(render_certificate(sample_household(2), with_names).pdf)
+    assert "港町" in text and text.count("髙橋") >= 2
+
+
 def test_foreign_resident_items(text_of: Text) -> None:
     requested = frozenset({OptionalItem.FOREIGN_STATUS})
     own = text_of(render_certificate(sample_foreign_person(), sample_options(requested_items=requested)).pdf)

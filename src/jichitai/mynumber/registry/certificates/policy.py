@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from jichitai.mynumber.registry.certificates.model import (
     CertificateKind,
+    CertifiedItem,
     IssueOptions,
     Layout,
     OptionalItem,
@@ -89,6 +90,17 @@ def check_request(options: IssueOptions, *, removed: bool, people: int) -> None:
         raise ValidationError(
             "a 住民票記載事項証明書 needs the items to certify",
             message_ja="証明する事項を指定してください",
+        )
+    if (
+        options.kind is CertificateKind.KISAI_JIKOU
+        and options.layout is Layout.HOUSEHOLD
+        and CertifiedItem.NAME not in options.certified_items
+    ):
+        # the household's address heads the sheet; without the 氏名 a member's part may be empty
+        # and nothing tells the members apart (found by the state machine: an empty block)
+        raise ValidationError(
+            "a household-listed 住民票記載事項証明書 certifies each member's name",
+            message_ja="世帯連記式の住民票記載事項証明書は、証明する事項に氏名を含めてください",
         )
     if people == 0:
         raise ValidationError("nobody to certify", message_ja="証明する住民が指定されていません")
