@@ -9,6 +9,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from jichitai.mynumber.registry.errors import RegistryRefusal
 from jichitai.mynumber.registry.interchange import ParseContext, ResidentRow, parse_row
 from jichitai.mynumber.registry.migration.exporter import ExportOptions, export_file
 from jichitai.mynumber.registry.service import (
@@ -48,6 +51,15 @@ def submit(
     return svc.submit(
         change_ctx(), kind(idempotency_key=key(), event_date=on, notified_on=notified, **fields)
     )
+
+
+def refusal(
+    svc: RegistryService, kind: type[ChangeRequest], on: date, notified: date | None, **fields: Any
+) -> tuple[str, ...]:
+    """The reasons the registry gives for refusing a change of ``kind`` (it must refuse it)."""
+    with pytest.raises(RegistryRefusal) as exc:
+        submit(svc, kind, on, notified, **fields)
+    return exc.value.reasons
 
 
 def correct(svc: RegistryService, atena_number: str, on: date, **fields: Any) -> ChangeResult:

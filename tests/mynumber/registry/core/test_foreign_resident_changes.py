@@ -37,6 +37,7 @@ from tests.mynumber.registry.core.support import (
     key,
     move_in_one,
     read_ctx,
+    refusal,
     submit,
 )
 
@@ -170,12 +171,7 @@ def test_only_a_foreign_resident_living_here_has_these_changes(svc: RegistryServ
     japanese = move_in_one(svc, japanese_head("日本　一郎", "ニホン　イチロウ"))
     reasons = _refused(svc, _extension(japanese, date(2030, 1, 1)))
     assert any("在留期間更新は外国人住民のみ記録できます" in r for r in reasons), reasons
-    reasons = _refused(
-        svc,
-        AliasEntry(
-            idempotency_key=key(), event_date=TODAY, notified_on=TODAY, atena_number=japanese, alias="山"
-        ),
-    )
+    reasons = refusal(svc, AliasEntry, TODAY, TODAY, atena_number=japanese, alias="山")
     assert any("通称記載は外国人住民のみ" in r for r in reasons), reasons
 
     gone = _student(svc, "PHAM　THI LAN", "ファム　ティ　ラン")
@@ -263,10 +259,7 @@ def test_an_alias_is_entered_and_removed_with_its_history(
     held = svc.person_as_of(read_ctx(), atena, date(2025, 1, 31))
     assert held is not None and held.alias == "朴　ジフン"  # 通称の履歴 (施行令第30条の27)
 
-    reasons = _refused(
-        svc,
-        AliasRemoval(idempotency_key=key(), event_date=TODAY, notified_on=TODAY, atena_number=atena),
-    )
+    reasons = refusal(svc, AliasRemoval, TODAY, TODAY, atena_number=atena)
     assert any("通称が記載されていません" in r for r in reasons), reasons
     svc.submit(change_ctx(), _alias(atena, "新井　次郎", "アライ　ジロウ", date(2025, 3, 1)))
     events = [e for e in svc.events_since(ctx(EVENTS), last, 100) if e.atena_number == atena]
@@ -309,26 +302,16 @@ def test_a_naturalized_resident_becomes_japanese_from_that_day(
     before = svc.person(read_ctx(), atena)
     last = _last_seq(svc)
     # the 氏名 in the 戸籍 is required when the foreign 氏名 is in Latin letters, and 本籍・筆頭者 always
-    reasons = _refused(
-        svc,
-        Naturalization(
-            idempotency_key=key(),
-            event_date=date(2025, 4, 1),
-            notified_on=date(2025, 4, 3),
-            atena_number=atena,
-        ),
-    )
+    reasons = refusal(svc, Naturalization, date(2025, 4, 1), date(2025, 4, 3), atena_number=atena)
     assert any("帰化後の本籍と筆頭者を入力" in r for r in reasons), reasons
-    reasons = _refused(
+    reasons = refusal(
         svc,
-        Naturalization(
-            idempotency_key=key(),
-            event_date=date(2025, 4, 1),
-            notified_on=date(2025, 4, 3),
-            atena_number=atena,
-            honseki="東京都千代田区一番町１番",
-            hittosha="中村　花",
-        ),
+        Naturalization,
+        date(2025, 4, 1),
+        date(2025, 4, 3),
+        atena_number=atena,
+        honseki="東京都千代田区一番町１番",
+        hittosha="中村　花",
     )
     assert any("氏名" in r and "「N」" in r for r in reasons), reasons
     assert svc.person_history(read_ctx(), atena)[-1].record == before  # nothing half-applied
@@ -380,16 +363,14 @@ def test_a_naturalized_resident_becomes_japanese_from_that_day(
     # now Japanese: the foreign resident's changes are refused, 国籍喪失 is not
     reasons = _refused(svc, _extension(atena, date(2030, 1, 1), on=date(2025, 5, 1)))
     assert any("在留期間更新は外国人住民のみ記録できます" in r for r in reasons), reasons
-    reasons = _refused(
+    reasons = refusal(
         svc,
-        NationalityAcquisition(
-            idempotency_key=key(),
-            event_date=date(2025, 5, 1),
-            notified_on=None,
-            atena_number=atena,
-            honseki="東京都千代田区一番町1番",
-            hittosha="中村　花",
-        ),
+        NationalityAcquisition,
+        date(2025, 5, 1),
+        None,
+        atena_number=atena,
+        honseki="東京都千代田区一番町1番",
+        hittosha="中村　花",
     )
     assert any("国籍取得は外国人住民のみ" in r for r in reasons), reasons
 
@@ -420,26 +401,16 @@ def test_a_resident_who_lost_the_nationality_becomes_a_foreign_resident(
     atena = move_in_one(
         svc, japanese_head("喪失　健", "ソウシツ　ケン", honseki="東京都千代田区1番", hittosha="喪失　健")
     )
-    reasons = _refused(
-        svc,
-        NationalityLoss(
-            idempotency_key=key(),
-            event_date=date(2025, 3, 1),
-            notified_on=date(2025, 3, 5),
-            atena_number=atena,
-        ),
-    )
+    reasons = refusal(svc, NationalityLoss, date(2025, 3, 1), date(2025, 3, 5), atena_number=atena)
     assert any("国籍喪失後の国籍・地域を入力" in r for r in reasons), reasons
-    reasons = _refused(
+    reasons = refusal(
         svc,
-        NationalityLoss(
-            idempotency_key=key(),
-            event_date=date(2025, 3, 1),
-            notified_on=None,
-            atena_number=atena,
-            nationality="アメリカ合衆国",
-            stay_expires_on=date(2025, 4, 30),
-        ),
+        NationalityLoss,
+        date(2025, 3, 1),
+        None,
+        atena_number=atena,
+        nationality="アメリカ合衆国",
+        stay_expires_on=date(2025, 4, 30),
     )
     assert any("国籍喪失による経過滞在者」には在留期間満了日を記載できません" in r for r in reasons), reasons
 

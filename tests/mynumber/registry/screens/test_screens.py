@@ -292,6 +292,9 @@ def test_the_stay_review_lists_ended_stays_with_their_next_steps(
     assert "SILVA　ANA" in row and "定住者" in row and "満了済み" in row
     assert f"/changes/stay-extension?atena_number={atena}" in row
     assert f"/changes/ex-officio-removal?atena_number={atena}" in row
+    beyond = clerk.get("/staff/registry/stay-review", params={"page": "2"})  # past the last page
+    assert f"/persons/{atena}" not in beyond.text and ">前のページ</a>" in beyond.text
+    assert ">次のページ</a>" not in beyond.text
     earlier = clerk.get("/staff/registry/stay-review", params=_date("until", today - timedelta(days=4)))
     assert f"/persons/{atena}" not in earlier.text
     bad = clerk.get(
