@@ -32,7 +32,7 @@ class EventType(StrEnum):
     MOVE_OUT = "move_out"  # 転出, 転出確定, 国外転出
     HOUSEHOLD_CHANGE = "household_change"  # 世帯変更 (分離, 合併, 世帯主変更)
     NAME_CHANGE = "name_change"  # 氏名変更
-    CORRECTION = "correction"  # 職権修正, 職権記載, 職権消除
+    CORRECTION = "correction"  # 職権修正, 職権記載, 職権消除, 転籍 (and 転出取消)
     FOREIGN_RESIDENT = "foreign_resident"  # 在留資格変更, 在留期間更新, 通称記載, 通称削除
 
 

@@ -26,6 +26,7 @@ from jichitai.mynumber.registry.service import (
     ConfirmMoveOut,
     Correction,
     Death,
+    DomicileTransfer,
     ExOfficioEntry,
     ExOfficioRemoval,
     MergeHouseholds,
@@ -423,6 +424,18 @@ def _nationality_loss(v: FormValues, key: str, on: date | None, notified: date |
     )
 
 
+def _domicile_transfer(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
+    persons = v.numbers("persons")
+    if not persons:
+        v.errors["persons"] = "転籍する者の統合宛名番号を入力してください"
+    return DomicileTransfer(
+        **_common(key, on, notified),
+        persons=persons,
+        honseki=v.text("honseki", "転籍後の本籍", required=True),
+        hittosha=v.text("hittosha", "筆頭者"),
+    )
+
+
 def _birth(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
     children = _people(v, 1, default_relationship="子")
     return Birth(
@@ -724,6 +737,24 @@ CHANGE_FORMS: dict[str, ChangeForm] = {
                 Field("residence_card_number", "在留カード等の番号", keywords=("在留カード",)),
             ),
             _nationality_loss,
+        ),
+        ChangeForm(
+            "domicile-transfer",
+            "転籍",
+            "転籍の届出（戸籍）により、同じ戸籍の住民の本籍を改めます。異動日は転籍届の日です。",
+            (
+                Field(
+                    "persons",
+                    "転籍する者の統合宛名番号",
+                    "lines",
+                    True,
+                    "1行に1人（同じ戸籍の者）",
+                    keywords=("転籍する者", "本籍が記載されていません"),
+                ),
+                Field("honseki", "転籍後の本籍", required=True, keywords=("本籍",)),
+                Field("hittosha", "筆頭者", hint="変わるときのみ", keywords=("筆頭者",)),
+            ),
+            _domicile_transfer,
         ),
         ChangeForm(
             "birth",

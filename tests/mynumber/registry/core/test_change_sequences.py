@@ -7,7 +7,8 @@ before birth or before the last change or in the future, a second 世帯主, a d
 relationship map missing a member or naming an outsider. Persons are Japanese (some with 本籍・
 筆頭者) or foreign (国籍, 在留資格, 在留期間満了日, 在留カード等番号, 通称), with inconsistent mixes among the
 wrong choices; foreign residents change their 在留資格 and period, enter or remove a 通称, and
-become Japanese (帰化, 国籍取得), and Japanese residents foreign (国籍喪失).
+become Japanese (帰化, 国籍取得), and Japanese residents foreign (国籍喪失) or move their 本籍
+(転籍).
 Free text (前住所, 転出先, 方書, 本籍) is typed as a clerk may type it, in full-width digits or kanji
 numerals. Event dates mostly move forward and sometimes go back. A refusal
 (:class:`~jichitai.platform.errors.JichitaiError`) is fine; any other exception is a bug. After
@@ -116,6 +117,7 @@ from jichitai.mynumber.registry.service import (
     ConfirmMoveOut,
     Correction,
     Death,
+    DomicileTransfer,
     ExOfficioEntry,
     ExOfficioRemoval,
     MergeHouseholds,
@@ -1300,6 +1302,40 @@ class RegistrySequences(RuleBasedStateMachine):
         else:
             assert (row.kind, row.honseki, row.hittosha) == ("外国人", None, None)
             self.foreign.append(p.atena)
+
+    @precondition(lambda self: bool(self.persons))
+    @rule(data=st.data())
+    def domicile_transfer(self, data: st.DataObject) -> None:
+        """転籍 of a resident and (sometimes) their housemates: one 戸籍, or a mix that is refused."""
+        world = self._world()
+        with self._session() as session:
+            registered = list(
+                session.scalars(
+                    select(Person.atena_number)
+                    .where(Person.atena_number.in_(self.persons), Person.honseki.is_not(None))
+                    .order_by(Person.atena_number)
+                )
+            )
+        if registered and data.draw(st.integers(0, 4), label="any person") < 4:
+            p = world.persons[data.draw(st.sampled_from(registered), label="with 本籍")]
+        else:
+            p = self._person(data, world)
+        persons = [p.atena]
+        if data.draw(st.booleans(), label="with housemates"):
+            persons += self._housemates(world, p)
+        honseki = data.draw(
+            st.sampled_from([h for h, _ in HONSEKI] + ["東京都港区芝公園四丁目２番"]), label="本籍"
+        )
+        event_date = self._date(data)
+        request = DomicileTransfer(
+            idempotency_key=key(), event_date=event_date, notified_on=self._notified(data, event_date),
+            persons=tuple(persons), honseki=honseki,
+        )  # fmt: skip
+        if self._submit(request) is None:
+            return
+        rows = [self._current_row(a) for a in persons]
+        assert len({(r.honseki, r.hittosha) for r in rows}) == 1, "one 戸籍 moved as one"
+        assert all(r.kind == "日本人" and r.last_change == "転籍" for r in rows)
 
     def _removal_roles(self, data: st.DataObject, world: World, p: PersonState) -> dict[str, Any]:
         household = world.households.get(p.household)

@@ -1,4 +1,5 @@
-"""A foreign resident's own changes: 在留資格変更, 在留期間更新, 通称記載, 通称削除.
+"""A foreign resident's own changes: 在留資格変更, 在留期間更新, 通称記載, 通称削除; changes of
+nationality (帰化, 国籍取得, 国籍喪失); and a Japanese resident's 転籍.
 
 Each is recorded under its own 異動事由 (not as a 職権修正), emits a ``foreign_resident`` event,
 keeps the earlier facts in the history, and leaves a record the import reads back the same.
@@ -18,9 +19,12 @@ from jichitai.mynumber.registry.service import (
     AliasRemoval,
     ChangeRequest,
     Death,
+    DomicileTransfer,
+    MoveIn,
     NationalityAcquisition,
     NationalityLoss,
     Naturalization,
+    NewPerson,
     RegistryService,
     ResidenceStatusChange,
     SearchQuery,
@@ -448,3 +452,56 @@ def test_a_resident_who_lost_the_nationality_becomes_a_foreign_resident(
         residence_card_number=NEW_CARD,
     )
     assert svc.person(read_ctx(), atena).residence_status == "永住者"
+
+
+def test_a_domicile_transfer_moves_the_honseki_of_one_koseki(
+    svc: RegistryService, reg_storage: Storage, tmp_path: Path
+) -> None:
+    """転籍: the members of one 戸籍 who live here have the new 本籍 from the day of the 転籍届."""
+    koseki = {"honseki": "東京都千代田区一番町3番", "hittosha": "転籍　一郎"}
+    head = move_in_one(svc, japanese_head("転籍　一郎", "テンセキ　イチロウ", **koseki))
+    result = svc.submit(
+        change_ctx(),
+        MoveIn(
+            idempotency_key=key(), event_date=date(2024, 4, 1), notified_on=date(2024, 4, 1),
+            persons=(NewPerson(name="転籍　花子", name_kana="テンセキ　ハナコ", birth_date=date(1972, 2, 2),
+                               sex="2", relationship="妻", **koseki),),
+            address=svc.person(read_ctx(), head).address, previous_address="大阪府堺市堺区1-1",
+            household_number=svc.person(read_ctx(), head).household_number,
+        ),
+    )  # fmt: skip
+    wife = result.atena_numbers[0]
+    other = move_in_one(
+        svc, japanese_head("別籍　次郎", "ベッセキ　ジロウ", honseki="京都府京都市1番", hittosha="別籍　次郎")
+    )
+    no_koseki = move_in_one(svc, japanese_head("無籍　三郎", "ムセキ　サブロウ"))
+    foreigner = _student(svc, "OKAFOR　EMEKA", "オカフォー　エメカ")
+
+    on = date(2025, 2, 1)
+    reasons = refusal(
+        svc, DomicileTransfer, on, on, persons=(head, other), honseki="東京都港区芝公園四丁目２番"
+    )
+    assert any("本籍・筆頭者が一致しません" in r for r in reasons), reasons
+    reasons = refusal(svc, DomicileTransfer, on, on, persons=(no_koseki,), honseki="東京都港区芝公園4丁目2番")
+    assert any("本籍が記載されていません" in r for r in reasons), reasons
+    reasons = refusal(svc, DomicileTransfer, on, on, persons=(foreigner,), honseki="東京都港区芝公園4丁目2番")
+    assert any("転籍は日本人住民のみ記録できます" in r for r in reasons), reasons
+    reasons = refusal(svc, DomicileTransfer, on, on, persons=(head, wife), honseki="東京都千代田区一番町３番")
+    assert any("本籍が変わっていません" in r for r in reasons), reasons
+    assert svc.person(read_ctx(), wife).honseki == "東京都千代田区一番町3番"  # nothing half-applied
+
+    last = _last_seq(svc)
+    submit(svc, DomicileTransfer, on, on, persons=(head, wife), honseki="東京都港区芝公園四丁目２番")
+    for atena in (head, wife):
+        record = svc.person(read_ctx(), atena)
+        assert (record.honseki, record.hittosha, record.last_change) == (
+            "東京都港区芝公園4丁目2番",
+            "転籍　一郎",
+            "転籍",
+        )
+        before = svc.person_as_of(read_ctx(), atena, date(2025, 1, 31))
+        assert before is not None and before.honseki == "東京都千代田区一番町3番"
+    events = [e for e in svc.events_since(ctx(EVENTS), last, 100) if e.atena_number in (head, wife)]
+    assert [(e.event_type, e.payload["kind"]) for e in events] == [(EventType.CORRECTION, "転籍")] * 2
+    row = exported_row(reg_storage, wife, tmp_path / "export.csv")
+    assert (row.change_reason, row.honseki) == ("転籍", "東京都港区芝公園4丁目2番")

@@ -35,6 +35,7 @@ from jichitai.mynumber.registry.service.requests import (
     ConfirmMoveOut,
     Correction,
     Death,
+    DomicileTransfer,
     ExOfficioEntry,
     ExOfficioRemoval,
     MergeHouseholds,
@@ -938,4 +939,5 @@ HANDLERS: dict[type[ChangeRequest], Handler] = {
     Naturalization: foreign.naturalization,
     NationalityAcquisition: foreign.naturalization,
     NationalityLoss: foreign.nationality_loss,
+    DomicileTransfer: foreign.domicile_transfer,
 }

@@ -1,5 +1,6 @@
-"""The changes of a foreign resident (外国人住民): 在留資格変更, 在留期間更新, 通称記載, 通称削除, and
-of nationality: 帰化 and 国籍取得 (a foreign resident becomes Japanese), 国籍喪失 (the reverse).
+"""The changes of a foreign resident (外国人住民): 在留資格変更, 在留期間更新, 通称記載, 通称削除; of
+nationality: 帰化 and 国籍取得 (a foreign resident becomes Japanese), 国籍喪失 (the reverse); and of
+a Japanese resident's 本籍 (転籍).
 
 Each is recorded under its own 異動事由, so the history, the events and the exported rows say
 what happened (the 法務大臣's notice of a new status, the resident's 申出 of a 通称) instead of
@@ -20,6 +21,7 @@ from jichitai.mynumber.registry.names import check_katakana, normalize_kana, nor
 from jichitai.mynumber.registry.service.requests import (
     AliasEntry,
     AliasRemoval,
+    DomicileTransfer,
     NationalityLoss,
     Naturalization,
     ResidenceStatusChange,
@@ -218,3 +220,40 @@ def nationality_loss(tx: ChangeTx, req: NationalityLoss) -> None:
         },
     )
     tx.event(EventType.FOREIGN_RESIDENT, p, kind="国籍喪失", nationality=nationality, residence_status=status)
+
+
+def domicile_transfer(tx: ChangeTx, req: DomicileTransfer) -> None:
+    """転籍: the members of one 戸籍 who live here have the new 本籍 (and 筆頭者, when given)."""
+    if not req.persons:
+        tx.refuse("転籍する者の統合宛名番号を入力してください")
+    if len(set(req.persons)) != len(req.persons):
+        tx.refuse("同じ者が重複して指定されています")
+    honseki = req.honseki.strip()
+    if not honseki:
+        tx.refuse("転籍後の本籍を入力してください")
+    tx.check()
+    persons = [_resident_of(tx, a, "転籍", ResidentKind.JAPANESE) for a in req.persons]
+    tx.check()
+    registers = {(p.honseki, p.hittosha) for p in persons}
+    if any(h is None for h, _ in registers):
+        tx.refuse(
+            *(
+                f"{rules.who(p.name)}本籍が記載されていません（職権修正で記載してください）"
+                for p in persons
+                if not p.honseki
+            )
+        )
+    elif len(registers) > 1:
+        tx.refuse("転籍する者の本籍・筆頭者が一致しません（同じ戸籍の者を指定してください）")
+    tx.check()
+    changes: dict[str, Any] = {"honseki": honseki}
+    if req.hittosha.strip():
+        changes["hittosha"] = normalize_name(req.hittosha)
+    for p in persons:
+        previous = p.honseki
+        _plan(tx, p, changes)
+        if tx.facts(p)["honseki"] == previous:
+            tx.refuse(f"{rules.who(p.name)}本籍が変わっていません")
+        tx.event(
+            EventType.CORRECTION, p, kind="転籍", honseki=tx.facts(p)["honseki"], previous_honseki=previous
+        )

@@ -343,6 +343,22 @@ class NationalityLoss(ChangeRequest):
 
 
 @dataclass(frozen=True)
+class DomicileTransfer(ChangeRequest):
+    """転籍: the 本籍 of a 戸籍 moves (戸籍法第108条, notified through 戸籍); its members who live
+    here have the new 本籍 from the 異動日 (the day of the 転籍届).
+
+    ``persons`` are the 統合宛名番号 of those members (one 戸籍: the same 本籍 and 筆頭者 now);
+    ``hittosha`` is kept unless given.
+    """
+
+    persons: tuple[str, ...] = ()
+    honseki: str = ""  # the new 本籍
+    hittosha: str = ""
+
+    change_type = "転籍"
+
+
+@dataclass(frozen=True)
 class ChangeResult:
     """What an accepted change did; the same value comes back when it is submitted again."""
 
