@@ -274,7 +274,7 @@ def build_router(storage: Storage) -> APIRouter:
     def change_form(request: Request, slug: str, staff: Writer) -> Response:
         form = _change_form(slug)
         query = request.query_params
-        values = {k: v for k, v in query.items() if k in {"atena_number", "household_number"}}
+        values = {k: v for k, v in query.items() if k in {"atena_number", "household_number", "persons"}}
         # a link may fill in the 異動日 it knows (the 転出予定日 a 転出取消 must name)
         with suppress(ValueError):
             on = date.fromisoformat(query.get("event_date", ""))

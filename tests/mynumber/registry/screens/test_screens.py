@@ -99,6 +99,34 @@ def test_change_form_records_a_change_and_shows_refusals_in_japanese(
     assert again.status_code == 303  # the same submission again is the same change (idempotent)
 
 
+def test_a_domicile_transfer_through_the_form(
+    clerk: TestClient, screen_storage: Storage, family: tuple[tuple[str, ...], str]
+) -> None:
+    """転籍 from the person page: the members of one 戸籍 move their 本籍; a person of another 戸籍
+    among them is refused next to the persons field."""
+    moved, _ = register_family(RegistryService(screen_storage), "転籍", "テンセキ", children=0, on=ON)
+    head, wife = moved.atena_numbers
+    page = clerk.get(f"/staff/registry/persons/{head}")
+    assert f"/changes/domicile-transfer?persons={head}" in page.text
+    form = clerk.get("/staff/registry/changes/domicile-transfer", params={"persons": head})
+    assert form.status_code == 200 and f">{head}</textarea>" in form.text  # filled in from the link
+    data = {
+        "csrf_token": csrf_of(form.text),
+        "idempotency_key": "screen-domicile-transfer",
+        "persons": f"{head}\n{family[0][0]}",  # 髙木 太郎 is of another 戸籍
+        "honseki": "東京都港区芝公園四丁目２番",
+        **_date("event_date", date(2025, 1, 10)),
+        **_date("notified_on", date(2025, 1, 10)),
+    }
+    refused = clerk.post("/staff/registry/changes/domicile-transfer", data=data)
+    assert refused.status_code == 400
+    assert "本籍・筆頭者が一致しません" in refused.text and 'id="f-persons-error"' in refused.text
+    ok = clerk.post("/staff/registry/changes/domicile-transfer", data={**data, "persons": f"{head}\n{wife}"})
+    assert ok.status_code == 303, ok.text
+    shown = clerk.get(f"/staff/registry/persons/{wife}")
+    assert "<li>本籍: 東京都千代田区千代田1番 → 東京都港区芝公園4丁目2番</li>" in shown.text
+
+
 def test_change_form_field_errors_and_csrf(clerk: TestClient) -> None:
     form = clerk.get("/staff/registry/changes/move-in")
     token = csrf_of(form.text)
