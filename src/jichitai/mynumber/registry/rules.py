@@ -28,7 +28,12 @@ from jichitai.mynumber.registry.interchange import (
 from jichitai.mynumber.registry.interchange import (
     HEAD as HEAD,  # re-exported: the service reads rules.HEAD
 )
-from jichitai.mynumber.registry.names import check_katakana, check_name_characters
+from jichitai.mynumber.registry.names import (
+    check_katakana,
+    check_name_characters,
+    normalize_kana,
+    normalize_name,
+)
 from jichitai.platform.identifiers import is_valid_individual_number, normalize_individual_number
 
 CHILD = "子"
@@ -167,6 +172,24 @@ def check_person(d: PersonDraft, *, today: date) -> list[str]:
         if bool(d.honseki) != bool(d.hittosha):
             reasons.append(f"{who(label)}本籍と筆頭者は両方記載してください")
     return reasons
+
+
+NAME_ITEMS = ("name", "hittosha", "alias")  # written as names: width, spaces, variant forms kept
+KANA_ITEMS = ("name_kana", "alias_kana")
+
+
+def normalize_person_items(items: Mapping[str, Any]) -> dict[str, Any]:
+    """``items`` with the names (氏名, 筆頭者, 通称) and readings written as the register keeps
+    them; a reading that is not katakana is left as given, for :func:`check_person` to report."""
+    out = dict(items)
+    for key, value in items.items():
+        if not isinstance(value, str):
+            continue
+        if key in NAME_ITEMS:
+            out[key] = normalize_name(value)
+        elif key in KANA_ITEMS and check_katakana(value) is None:
+            out[key] = normalize_kana(value)
+    return out
 
 
 def normalize_free_text(facts: dict[str, object], *, label: str = "") -> tuple[dict[str, object], list[str]]:

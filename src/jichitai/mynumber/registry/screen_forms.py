@@ -216,9 +216,9 @@ def _atena(v: FormValues) -> str:
     return v.text("atena_number", "統合宛名番号", required=True)
 
 
-def _card_number(v: FormValues) -> str:
+def _card_number(v: FormValues, *, required: bool = True) -> str:
     """A 在留カード等番号 as printed (AB12345678CD), however wide or cased it was typed."""
-    v.text("residence_card_number", "新しい在留カード等の番号", required=True)
+    v.text("residence_card_number", "新しい在留カード等の番号", required=required)
     return v.digits("residence_card_number").upper()
 
 
@@ -420,7 +420,7 @@ def _nationality_loss(v: FormValues, key: str, on: date | None, notified: date |
         nationality=v.text("nationality", "国籍・地域", required=True),
         residence_status=v.text("residence_status", "在留資格", required=True),
         stay_expires_on=v.date("stay_expires_on", "在留期間満了日"),
-        residence_card_number=v.digits("residence_card_number").upper() or None,
+        residence_card_number=_card_number(v, required=False) or None,
     )
 
 

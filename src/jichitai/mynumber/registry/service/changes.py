@@ -23,7 +23,7 @@ from jichitai.mynumber.registry.models import (
     Person,
     PersonVersion,
 )
-from jichitai.mynumber.registry.names import check_katakana, normalize_kana, normalize_name
+from jichitai.mynumber.registry.names import normalize_kana, normalize_name
 from jichitai.mynumber.registry.service import foreign
 from jichitai.mynumber.registry.service.requests import (
     AliasEntry,
@@ -89,30 +89,10 @@ CORRECTABLE: frozenset[str] = frozenset(
 )
 
 
-def _check_dates(tx: ChangeTx, persons: Sequence[Person], *, days_ahead: int = 0) -> None:
-    for p in persons:
-        tx.refuse(
-            *rules.check_event_date(
-                tx.effective,
-                today=tx.today,
-                birth_date=p.birth_date,
-                last_change_on=p.last_change_on,
-                days_ahead=days_ahead,
-                label=p.name,
-            )
-        )
-    tx.refuse(*rules.check_notification_date(tx.req.notified_on, tx.effective, today=tx.today))
-
-
 def _in_household(tx: ChangeTx, persons: Sequence[Person], household: Household) -> None:
     for p in persons:
         if p.household_id != household.id:
             tx.refuse(f"{p.name}: 世帯{household.household_number}の世帯員ではありません")
-
-
-def _residents(tx: ChangeTx, persons: Sequence[Person], action: str) -> None:
-    for p in persons:
-        tx.refuse(*rules.check_resident(p.status, label=p.name, action=action))
 
 
 def _after_leaving(
@@ -275,10 +255,10 @@ def move_within(tx: ChangeTx, req: MoveWithin) -> None:
         movers = [tx.person(a) for a in dict.fromkeys(req.persons)]
     if not movers:
         tx.refuse("転居する者を指定してください")
-    _residents(tx, movers, "転居")
+    tx.check_residents(movers, "転居")
     tx.check()
     _in_household(tx, movers, household)
-    _check_dates(tx, movers)
+    tx.check_dates(movers)
     address = tx.address(req.address, req.address_note)
     if movers and address["address_text"] == movers[0].address_text:
         tx.refuse("転居先が現在の住所と同じです")
@@ -332,13 +312,13 @@ def move_out(tx: ChangeTx, req: MoveOut) -> None:
         tx.refuse("転出する者を指定してください")
     tx.refuse(*rules.check_named_once(req.persons, action="転出"))
     persons = [tx.person(a) for a in dict.fromkeys(req.persons)]
-    _residents(tx, persons, "転出")
+    tx.check_residents(persons, "転出")
     if not req.destination:
         tx.refuse("転出先（国外の場合は国・地域）を記入してください")
     households = {p.household_id for p in persons}
     if len(households) > 1:
         tx.refuse("異なる世帯の者は別々に届け出てください")
-    _check_dates(tx, persons, days_ahead=rules.MOVE_OUT_MAX_DAYS_AHEAD)
+    tx.check_dates(persons, days_ahead=rules.MOVE_OUT_MAX_DAYS_AHEAD)
     tx.check()
     household = tx.households[persons[0].household_id]
     reason = "国外転出" if req.abroad else "転出"
@@ -645,12 +625,12 @@ def split_household(tx: ChangeTx, req: SplitHousehold) -> None:
     movers = [tx.person(a) for a in dict.fromkeys(req.persons)]
     if not movers:
         tx.refuse("分離する者を指定してください")
-    _residents(tx, movers, "世帯変更")
+    tx.check_residents(movers, "世帯変更")
     tx.check()
     _in_household(tx, movers, household)
     if {p.id for p in movers} == {p.id for p in members}:
         tx.refuse("世帯員全員を分離することはできません")
-    _check_dates(tx, movers)
+    tx.check_dates(movers)
     head = _new_head(tx, movers, req.new_head or None)
     relationships = tx.relationships(req.relationships, movers)
     tx.check()
@@ -687,7 +667,7 @@ def merge_households(tx: ChangeTx, req: MergeHouseholds) -> None:
     assert head is not None
     if joining[0].address_text != head.address_text:
         tx.refuse("世帯合併は同じ住所の世帯に限ります（住所が異なる場合は転居届が必要です）")
-    _check_dates(tx, [head, *joining])
+    tx.check_dates([head, *joining])
     relationships = tx.relationships(req.relationships, joining)
     for p in joining:
         rel = relationships.get(p.id)
@@ -720,7 +700,7 @@ def change_head(tx: ChangeTx, req: ChangeHead) -> None:
         tx.refuse(f"{new_head.name}: 既に世帯主です")
     tx.check()
     assert new_head is not None
-    _check_dates(tx, [new_head])  # the others whose 続柄 is restated are checked as they are planned
+    tx.check_dates([new_head])  # the others whose 続柄 is restated are checked as they are planned
     others = [m for m in members if m is not new_head]
     relationships = tx.relationships(req.relationships, others)
     if old_head is not None and old_head.id not in relationships:
@@ -738,9 +718,9 @@ def change_head(tx: ChangeTx, req: ChangeHead) -> None:
 def name_change(tx: ChangeTx, req: NameChange) -> None:
     """氏名変更 (婚姻・離婚・養子縁組 …)."""
     p = tx.person(req.atena_number)
-    _residents(tx, [p], "氏名変更")
+    tx.check_residents([p], "氏名変更")
     tx.check()
-    _check_dates(tx, [p])
+    tx.check_dates([p])
     tx.refuse(*rules.check_name(req.name, req.name_kana, label=p.name, foreign=p.kind == "外国人"))
     tx.check()
     name, kana = normalize_name(req.name), normalize_kana(req.name_kana)
@@ -792,9 +772,9 @@ def _remove(
     payload: dict[str, Any],
 ) -> None:
     p = tx.person(atena_number)
-    _residents(tx, [p], action)
+    tx.check_residents([p], action)
     tx.check()
-    _check_dates(tx, [p])
+    tx.check_dates([p])
     tx.check()
     household = tx.households[p.household_id]
     tx.set(p, status=STATUS_REMOVED, removal_reason=reason, removed_on=tx.effective, last_change=reason)
@@ -872,17 +852,11 @@ def ex_officio_removal(tx: ChangeTx, req: ExOfficioRemoval) -> None:
 
 
 def _normalized_correction(tx: ChangeTx, fields: Mapping[str, Any]) -> Facts:
-    out: Facts = {}
-    for key, value in fields.items():
+    for key in fields:
         if key not in CORRECTABLE:
             tx.refuse(f"「{key}」は職権修正できる項目ではありません")
-            continue
-        if key in ("name", "hittosha", "alias") and isinstance(value, str):
-            value = normalize_name(value)
-        elif key in ("name_kana", "alias_kana") and isinstance(value, str) and check_katakana(value) is None:
-            value = normalize_kana(value)  # a bad reading is reported by check_person below
-        out[key] = value
-    return out
+    # a bad reading is reported by check_person below
+    return rules.normalize_person_items({k: v for k, v in fields.items() if k in CORRECTABLE})
 
 
 def correction(tx: ChangeTx, req: Correction) -> None:

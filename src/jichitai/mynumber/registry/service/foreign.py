@@ -17,7 +17,6 @@ from jichitai.mynumber.registry import rules
 from jichitai.mynumber.registry.events import EventType
 from jichitai.mynumber.registry.interchange import STATUSES_WITHOUT_PERIOD, ResidentKind
 from jichitai.mynumber.registry.models import Person
-from jichitai.mynumber.registry.names import check_katakana, normalize_kana, normalize_name
 from jichitai.mynumber.registry.service.requests import (
     AliasEntry,
     AliasRemoval,
@@ -43,20 +42,11 @@ def _foreign_resident(tx: ChangeTx, atena_number: str, action: str) -> Person:
 def _resident_of(tx: ChangeTx, atena_number: str, action: str, kind: ResidentKind) -> Person:
     """The person named, a resident of ``kind`` still living here, at a valid 異動日."""
     p = tx.person(atena_number)
-    tx.refuse(*rules.check_resident(p.status, label=p.name, action=action))
+    tx.check_residents([p], action)
     if p.kind != kind.value:
         tx.refuse(f"{rules.who(p.name)}{action}は{kind.value}住民のみ記録できます")
     tx.check()
-    tx.refuse(
-        *rules.check_event_date(
-            tx.effective,
-            today=tx.today,
-            birth_date=p.birth_date,
-            last_change_on=p.last_change_on,
-            label=p.name,
-        )
-    )
-    tx.refuse(*rules.check_notification_date(tx.req.notified_on, tx.effective, today=tx.today))
+    tx.check_dates([p])
     return p
 
 
@@ -67,10 +57,16 @@ def _plan(tx: ChangeTx, p: Person, changes: dict[str, Any]) -> None:
     tx.set(p, **changes)
 
 
-def _check_new_card(tx: ChangeTx, p: Person, card_number: str, expires_on: date | None) -> None:
-    """A new status or period comes with a new 在留カード, valid beyond the day it was granted."""
+def _check_new_card(tx: ChangeTx, p: Person, card_number: str) -> None:
+    """A new status or period comes with a new 在留カード."""
     if not card_number:
         tx.refuse(f"{rules.who(p.name)}新しい在留カード等番号を入力してください")
+
+
+def _check_period(tx: ChangeTx, p: Person, status: str | None, expires_on: date | None) -> None:
+    """A new 在留期間満了日 lies after the 異動日, and a status without a period has none."""
+    if status in STATUSES_WITHOUT_PERIOD and expires_on is not None:
+        tx.refuse(f"{rules.who(p.name)}在留資格「{status}」には在留期間満了日を記載できません")
     if expires_on is not None and expires_on <= tx.effective:
         tx.refuse(f"{rules.who(p.name)}在留期間満了日が異動日より後ではありません")
 
@@ -83,9 +79,8 @@ def residence_status_change(tx: ChangeTx, req: ResidenceStatusChange) -> None:
         tx.refuse(f"{rules.who(p.name)}新しい在留資格を入力してください")
     elif status == p.residence_status:
         tx.refuse(f"{rules.who(p.name)}在留資格が変わっていません（{status}）。期間の更新は在留期間更新です")
-    elif status in STATUSES_WITHOUT_PERIOD and req.stay_expires_on is not None:
-        tx.refuse(f"{rules.who(p.name)}在留資格「{status}」には在留期間満了日を記載できません")
-    _check_new_card(tx, p, req.residence_card_number, req.stay_expires_on)
+    _check_period(tx, p, status, req.stay_expires_on)
+    _check_new_card(tx, p, req.residence_card_number)
     tx.check()
     changes = {
         "residence_status": status,
@@ -116,7 +111,8 @@ def stay_extension(tx: ChangeTx, req: StayExtension) -> None:
         tx.refuse(
             f"{rules.who(p.name)}新しい在留期間満了日が現在の満了日（{current.isoformat()}）より後ではありません"
         )
-    _check_new_card(tx, p, req.residence_card_number, req.stay_expires_on)
+    _check_period(tx, p, None, req.stay_expires_on)
+    _check_new_card(tx, p, req.residence_card_number)
     tx.check()
     _plan(
         tx,
@@ -136,10 +132,10 @@ def alias_entry(tx: ChangeTx, req: AliasEntry) -> None:
     """通称記載: a foreign resident without a 通称 has one entered; a different 通称 needs a
     通称削除 first, so that the history shows each 通称 with the days it was held."""
     p = _foreign_resident(tx, req.atena_number, "通称記載")
-    alias = normalize_name(req.alias) if req.alias.strip() else ""
-    kana = req.alias_kana.strip() if req.alias_kana else ""
-    if kana and check_katakana(kana) is None:
-        kana = normalize_kana(kana)  # a bad reading is reported by check_person
+    items = rules.normalize_person_items(
+        {"alias": req.alias.strip() or None, "alias_kana": (req.alias_kana or "").strip() or None}
+    )  # a bad reading is reported by check_person
+    alias, kana = items["alias"], items["alias_kana"]
     if not alias:
         tx.refuse(f"{rules.who(p.name)}通称を入力してください")
     elif p.alias:
@@ -147,8 +143,8 @@ def alias_entry(tx: ChangeTx, req: AliasEntry) -> None:
             f"{rules.who(p.name)}既に通称（{p.alias}）が記載されています。改めるときは先に通称削除を記録してください"
         )
     tx.check()
-    _plan(tx, p, {"alias": alias, "alias_kana": kana or None})
-    tx.event(EventType.FOREIGN_RESIDENT, p, kind="通称記載", alias=alias, alias_kana=kana or None)
+    _plan(tx, p, items)
+    tx.event(EventType.FOREIGN_RESIDENT, p, kind="通称記載", alias=alias, alias_kana=kana)
 
 
 def alias_removal(tx: ChangeTx, req: AliasRemoval) -> None:
@@ -172,15 +168,14 @@ def naturalization(tx: ChangeTx, req: Naturalization) -> None:
     changes: dict[str, Any] = {
         **FOREIGN_ITEMS,
         "kind": ResidentKind.JAPANESE.value,
-        "honseki": honseki or None,
-        "hittosha": normalize_name(hittosha) if hittosha else None,
+        **rules.normalize_person_items({"honseki": honseki or None, "hittosha": hittosha or None}),
     }
     new_name = bool(req.name.strip() or req.name_kana.strip())
     if new_name:
         tx.refuse(*rules.check_name(req.name, req.name_kana, label=p.name))
     tx.check()
     if new_name:
-        changes |= {"name": normalize_name(req.name), "name_kana": normalize_kana(req.name_kana)}
+        changes |= rules.normalize_person_items({"name": req.name, "name_kana": req.name_kana})
     previous = {"nationality": p.nationality, "name": p.name}
     _plan(tx, p, changes)  # a Latin 氏名 kept is refused here: a Japanese national's 氏名 is in kanji or kana
     tx.event(
@@ -200,10 +195,7 @@ def nationality_loss(tx: ChangeTx, req: NationalityLoss) -> None:
     status = req.residence_status.strip()
     if not nationality:
         tx.refuse(f"{rules.who(p.name)}国籍喪失後の国籍・地域を入力してください")
-    if status in STATUSES_WITHOUT_PERIOD and req.stay_expires_on is not None:
-        tx.refuse(f"{rules.who(p.name)}在留資格「{status}」には在留期間満了日を記載できません")
-    if req.stay_expires_on is not None and req.stay_expires_on <= tx.effective:
-        tx.refuse(f"{rules.who(p.name)}在留期間満了日が異動日より後ではありません")
+    _check_period(tx, p, status, req.stay_expires_on)
     tx.check()
     card = (req.residence_card_number or "").strip() or None
     _plan(
@@ -248,7 +240,7 @@ def domicile_transfer(tx: ChangeTx, req: DomicileTransfer) -> None:
     tx.check()
     changes: dict[str, Any] = {"honseki": honseki}
     if req.hittosha.strip():
-        changes["hittosha"] = normalize_name(req.hittosha)
+        changes |= rules.normalize_person_items({"hittosha": req.hittosha})
     for p in persons:
         previous = p.honseki
         _plan(tx, p, changes)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -118,6 +118,27 @@ class ChangeTx:
         """Raise the refusal now if anything was found (before reading what depends on it)."""
         if self.reasons:
             raise RegistryRefusal(rules.dedupe(self.reasons))
+
+    def check_residents(self, persons: Sequence[Person], action: str) -> None:
+        """Changes other than corrections apply to current residents only, not to a 除票."""
+        for p in persons:
+            self.refuse(*rules.check_resident(p.status, label=p.name, action=action))
+
+    def check_dates(self, persons: Sequence[Person], *, days_ahead: int = 0) -> None:
+        """The 異動日 for each of ``persons`` (not before birth or their last change, not ahead),
+        and the 届出日."""
+        for p in persons:
+            self.refuse(
+                *rules.check_event_date(
+                    self.effective,
+                    today=self.today,
+                    birth_date=p.birth_date,
+                    last_change_on=p.last_change_on,
+                    days_ahead=days_ahead,
+                    label=p.name,
+                )
+            )
+        self.refuse(*rules.check_notification_date(self.req.notified_on, self.effective, today=self.today))
 
     def person(self, atena_number: str) -> Person:
         for known in self.persons.values():
