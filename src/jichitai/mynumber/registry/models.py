@@ -49,6 +49,9 @@ STATUS_RESIDENT = "resident"  # 住民
 STATUS_REMOVED = "removed"  # 除票 (from removed_on)
 # the rows the 在留期間 review index holds (a literal: migrations restate it)
 STAY_REVIEW_WHERE = "status = 'resident' AND stay_expires_on IS NOT NULL"
+# the rows the 通称 search indexes hold (literals: migrations restate them)
+ALIAS_WHERE = "alias_key_folded IS NOT NULL"
+ALIAS_KANA_WHERE = "alias_kana_key_folded IS NOT NULL"
 
 
 class PersonFactsMixin:
@@ -127,6 +130,23 @@ class Person(PersonFactsMixin, Base):
             "id",
             postgresql_include=KANA_INDEX_INCLUDE,
         ),
+        # 通称 search: partial, since only some foreign residents have a 通称
+        Index(
+            "ix_registry_persons_alias_folded",
+            "alias_key_folded",
+            "birth_date",
+            "id",
+            postgresql_where=text(ALIAS_WHERE),
+            sqlite_where=text(ALIAS_WHERE),
+        ),
+        Index(
+            "ix_registry_persons_alias_kana_folded",
+            "alias_kana_key_folded",
+            "birth_date",
+            "id",
+            postgresql_where=text(ALIAS_KANA_WHERE),
+            sqlite_where=text(ALIAS_KANA_WHERE),
+        ),
         Index("ix_registry_persons_birth_date", "birth_date"),
         Index("ix_registry_persons_household_id", "household_id"),
         Index("ix_registry_persons_address_key", "address_key"),
@@ -151,6 +171,12 @@ class Person(PersonFactsMixin, Base):
     name_key_folded: Mapped[str] = mapped_column(KeyType)  # names.name_key_folded
     kana_key_width: Mapped[str] = mapped_column(KeyType)
     kana_key_folded: Mapped[str] = mapped_column(KeyType)
+    # the 通称's keys (names.search_keys); NULL for the many without one
+    alias_key_exact: Mapped[str | None] = mapped_column(KeyType)
+    alias_key_width: Mapped[str | None] = mapped_column(KeyType)
+    alias_key_folded: Mapped[str | None] = mapped_column(KeyType)
+    alias_kana_key_width: Mapped[str | None] = mapped_column(KeyType)
+    alias_kana_key_folded: Mapped[str | None] = mapped_column(KeyType)
     address_key: Mapped[str] = mapped_column(AddressKeyType)  # normalized address, for prefix search
     version_no: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

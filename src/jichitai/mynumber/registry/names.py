@@ -192,6 +192,44 @@ def name_keys(text: str) -> NameKeys:
     return NameKeys(name_key_exact(text), width, fold_variants(width).translate(_KANA_FOLD))
 
 
+# The search key columns of a person's current row, in the order :func:`search_keys` gives them.
+SEARCH_KEY_COLUMNS: tuple[str, ...] = (
+    "name_key_exact",
+    "name_key_width",
+    "name_key_folded",
+    "kana_key_width",
+    "kana_key_folded",
+    "alias_key_exact",
+    "alias_key_width",
+    "alias_key_folded",
+    "alias_kana_key_width",
+    "alias_kana_key_folded",
+)
+
+
+def search_keys(
+    name: str, name_kana: str, alias: str | None, alias_kana: str | None
+) -> tuple[str | None, ...]:
+    """The keys a person is found by, in the order of :data:`SEARCH_KEY_COLUMNS`.
+
+    A 通称 (a foreign resident's alias, the name used in daily life) is searched like the 氏名; a
+    person without one has ``None`` there, which keeps the 通称 indexes to the few who have one.
+    The kana is stored normalized, so its width key is also its exact key.
+    """
+    keys, kana = name_keys(name), name_keys(name_kana)
+    a = name_keys(alias) if alias else None
+    ak = name_keys(alias_kana) if alias_kana else None
+    return (
+        keys.exact,
+        keys.width,
+        keys.folded,
+        kana.width,
+        kana.folded,
+        *((a.exact, a.width, a.folded) if a else (None, None, None)),
+        *((ak.width, ak.folded) if ak else (None, None)),
+    )
+
+
 def match_rank(query: str, candidate: str) -> int | None:
     """0 exact, 1 width/kana-insensitive, 2 variant-kanji match, ``None`` when the names differ.
 

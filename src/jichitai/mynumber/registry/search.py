@@ -4,7 +4,9 @@ Names are matched through the keys of :mod:`names` stored in indexed columns: th
 key (variant kanji, width, kana folded) selects candidates by an index range scan, exact or as a
 prefix (a surname alone finds the whole family), and the rank orders them: the name exactly as
 written, then width/kana-insensitive, then variant kanji (髙/高, 﨑/崎), then prefix matches in the
-same order. A query written in kana searches the kana keys the same way. No filter ever needs a
+same order. A query written in kana searches the kana keys the same way. A foreign resident's
+通称 is searched like the 氏名, through keys of its own (NULL, and so not indexed, for the many
+without one); the same rank applies, and the hit says it matched the 通称. No filter ever needs a
 full scan: name, kana, birth date, address prefix, household and 統合宛名番号 each have an index.
 A search reads at most MAX_RESULTS + 1 matches, in the order of the index it ranges over: a broader
 one (a common surname alone: tens of thousands in a large city) shows the first MAX_RESULTS, whole
@@ -28,8 +30,10 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    not_,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -80,6 +84,8 @@ class SearchHit:
     removed_on: date | None
     removal_reason: str | None
     rank: int  # see RANK_*; lower is a better name match
+    alias: str | None = None  # 通称
+    by_alias: bool = False  # the name matched the 通称, not the 氏名
 
 
 @dataclass(frozen=True)
@@ -104,26 +110,24 @@ def _is_kana(text: str) -> bool:
     return check_katakana(normalize_kana(text)) is None
 
 
-_Column = ColumnElement[str] | InstrumentedAttribute[str]
+_Column = ColumnElement[str] | InstrumentedAttribute[str] | InstrumentedAttribute[str | None]
 _AnyColumn = ColumnElement[Any] | InstrumentedAttribute[Any]
 
 
-def _name_filter(kana: bool) -> tuple[ColumnElement[bool], ColumnElement[int], _Column]:
+# the exact, width and folded keys a name query ranges over, by (kana, 通称)
+_KEY_COLUMNS: dict[tuple[bool, bool], tuple[_Column, _Column, _Column]] = {
+    # kana is stored normalized, so its width key is the exact form (hiragana input included)
+    (False, False): (Person.name_key_exact, Person.name_key_width, Person.name_key_folded),
+    (True, False): (Person.kana_key_width, Person.kana_key_width, Person.kana_key_folded),
+    (False, True): (Person.alias_key_exact, Person.alias_key_width, Person.alias_key_folded),
+    (True, True): (Person.alias_kana_key_width, Person.alias_kana_key_width, Person.alias_kana_key_folded),
+}
+
+
+def _name_filter(kana: bool, alias: bool) -> tuple[ColumnElement[bool], ColumnElement[int], _Column]:
     """The condition (a range of the folded key's index), the rank, and the indexed column, with
-    the query's keys as parameters (see :func:`_name_params`)."""
-    if kana:
-        # kana is stored normalized, so its width key is the exact form (hiragana input included)
-        exact_col, width_col, folded_col = (
-            Person.kana_key_width,
-            Person.kana_key_width,
-            Person.kana_key_folded,
-        )
-    else:
-        exact_col, width_col, folded_col = (
-            Person.name_key_exact,
-            Person.name_key_width,
-            Person.name_key_folded,
-        )
+    the query's keys as parameters (see :func:`_name_params`); of the 氏名 or of the 通称."""
+    exact_col, width_col, folded_col = _KEY_COLUMNS[kana, alias]
     exact: BindParameter[str] = bindparam("exact")
     width: BindParameter[str] = bindparam("width")
     folded: BindParameter[str] = bindparam("folded")
@@ -173,6 +177,7 @@ _SHOWN = (
     Person.status,
     Person.removed_on,
     Person.removal_reason,
+    Person.alias,
 )
 
 
@@ -190,6 +195,8 @@ def _hit(r: Any) -> SearchHit:  # a row of _SHOWN, household_number and rank
         r.removed_on,
         r.removal_reason,
         int(r.rank),
+        r.alias,
+        bool(r.by_alias),
     )
 
 
@@ -223,15 +230,7 @@ def _statements(shape: _Shape) -> tuple[Select[*tuple[Any, ...]], Select[int]]:
     as usual and then the longer names in the index's order, since ranking every match (tens of
     thousands of 佐藤 in a large city) would read them all.
     """
-    conditions: list[ColumnElement[bool]] = []
-    rank: ColumnElement[int] = literal(RANK_NONE, Integer)
-    scan: tuple[_AnyColumn, _AnyColumn] = (Person.birth_date, Person.kana_key_width)
-    if shape.name:
-        condition, rank, name_key = _name_filter(shape.kana)
-        conditions.append(condition)
-        scan = (name_key, Person.birth_date)
-    elif shape.address:
-        scan = (Person.address_key, Person.birth_date)
+    conditions: list[ColumnElement[bool]] = []  # the criteria besides the name
     if shape.birth_date:
         conditions.append(Person.birth_date == bindparam("birth_date"))
     if shape.address:
@@ -250,26 +249,63 @@ def _statements(shape: _Shape) -> tuple[Select[*tuple[Any, ...]], Select[int]]:
         # a 転出予定 person stays in the results until the 転出予定日
         conditions.append(or_(Person.status == STATUS_RESIDENT, Person.removed_on > bindparam("today")))
     cap = bindparam("cap", type_=Integer)
-    matches = (
-        select(
-            Person.id,
-            Person.kana_key_width,
-            Person.birth_date,
-            rank.label("rank"),
-            scan[0].label("s0"),
-            scan[1].label("s1"),
+
+    def read(
+        where: list[ColumnElement[bool]],
+        rank: ColumnElement[int],
+        scan: tuple[_AnyColumn, _AnyColumn],
+        by_alias: int,
+    ) -> Select[*tuple[Any, ...]]:
+        return (
+            select(
+                Person.id,
+                Person.kana_key_width,
+                Person.birth_date,
+                rank.label("rank"),
+                scan[0].label("s0"),
+                scan[1].label("s1"),
+                literal(by_alias, Integer).label("by_alias"),
+            )
+            .where(*where)
+            .order_by(*scan, Person.id)
+            .limit(cap + 1)
         )
-        .where(*conditions)
-        .order_by(*scan, Person.id)
-        .limit(cap + 1)
-        .subquery("m")
-    )
+
+    if shape.name:
+        # the 氏名's index and the 通称's, each read in its order up to the cap; a person whose 氏名
+        # matches comes through the first only
+        name, name_rank, name_key = _name_filter(shape.kana, alias=False)
+        alias, alias_rank, alias_key = _name_filter(shape.kana, alias=True)
+        by_name = read([name, *conditions], name_rank, (name_key, Person.birth_date), 0).subquery("n")
+        by_alias = read([alias, not_(name), *conditions], alias_rank, (alias_key, Person.birth_date), 1)
+        matches = union_all(select(by_name), select(by_alias.subquery("a"))).subquery("m")
+        bounded = union_all(
+            select(literal(1))
+            .select_from(Person)
+            .where(name, *conditions)
+            .limit(cap + 1)
+            .subquery()
+            .select(),
+            select(literal(1))
+            .select_from(Person)
+            .where(alias, not_(name), *conditions)
+            .limit(cap + 1)
+            .subquery()
+            .select(),
+        ).subquery()
+    else:
+        scan: tuple[_AnyColumn, _AnyColumn] = (Person.birth_date, Person.kana_key_width)
+        if shape.address:
+            scan = (Person.address_key, Person.birth_date)
+        matches = read(conditions, literal(RANK_NONE, Integer), scan, 0).subquery("m")
+        bounded = select(literal(1)).select_from(Person).where(*conditions).limit(cap + 1).subquery()
     m = matches.c
     counted = select(
         m.id,
         m.kana_key_width,
         m.birth_date,
         m.rank,
+        m.by_alias,
         func.count().over().label("matches"),
         func.row_number().over(order_by=(m.s0, m.s1, m.id)).label("pos"),
     ).subquery("c")
@@ -293,13 +329,12 @@ def _statements(shape: _Shape) -> tuple[Select[*tuple[Any, ...]], Select[int]]:
     p = page.c
     # the page's rows are fetched by id: only what the ranking needs went through the sort
     page_stmt = (
-        select(*_SHOWN, Household.household_number, p.rank, p.matches)
+        select(*_SHOWN, Household.household_number, p.rank, p.by_alias, p.matches)
         .select_from(page)
         .join(Person, Person.id == p.id)
         .join(Household, Household.id == Person.household_id)
         .order_by(p.o1, p.o2, p.kana_key_width, p.birth_date, p.id)
     )
-    bounded = select(literal(1)).select_from(Person).where(*conditions).limit(cap + 1).subquery()
     return page_stmt, select(func.count()).select_from(bounded)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import date
 from typing import Any
@@ -12,7 +13,14 @@ from jichitai.mynumber.registry import search as search_module
 from jichitai.mynumber.registry.errors import RegistryRefusal
 from jichitai.mynumber.registry.migration.indexes import vacuum_analyze
 from jichitai.mynumber.registry.search import RANK_EXACT, RANK_PREFIX_EXACT, RANK_VARIANT, RANK_WIDTH
-from jichitai.mynumber.registry.service import Death, MoveIn, RegistryService, SearchQuery
+from jichitai.mynumber.registry.service import (
+    AliasEntry,
+    AliasRemoval,
+    Death,
+    MoveIn,
+    RegistryService,
+    SearchQuery,
+)
 from jichitai.platform.audit.log import entries_for_person
 from jichitai.platform.errors import PermissionDenied
 from jichitai.platform.storage import Storage
@@ -22,9 +30,12 @@ from tests.mynumber.registry.core.support import (
     ADDRESS,
     block,
     change_ctx,
+    foreign_head,
     key,
+    move_in_one,
     person,
     read_ctx,
+    submit,
 )
 
 
@@ -213,3 +224,112 @@ def test_a_name_search_ranges_over_the_name_index(
     else:
         assert f"USING INDEX {index}" in plan, plan
     assert svc.search(read_ctx(), SearchQuery(name=query)).total == 3
+
+
+def test_a_foreign_resident_is_found_by_alias(svc: RegistryService) -> None:
+    """A 通称 is searched like the 氏名 (kanji, kana, variants, prefix), and the hit says so."""
+    kim = move_in_one(
+        svc,
+        foreign_head(
+            "KIM　ILSU",
+            "キム　イルス",
+            "1",
+            nationality="韓国",
+            alias="髙嶺　一男",
+            alias_kana="タカミネ　カズオ",
+        ),
+    )
+    namesake = _single(svc, "高嶺　一男", "タカミネ　カズオ", date(1955, 5, 5))
+    page = svc.search(read_ctx(), SearchQuery(name="高嶺　一男"))
+    assert [(h.atena_number, h.rank, h.by_alias) for h in page.hits] == [
+        (namesake, RANK_EXACT, False),
+        (kim, RANK_VARIANT, True),
+    ]
+    assert page.hits[1].alias == "髙嶺　一男" and page.hits[1].name == "KIM　ILSU"
+    exact = svc.search(read_ctx(), SearchQuery(name="髙嶺一男")).hits
+    assert [(h.atena_number, h.rank) for h in exact] == [(kim, RANK_EXACT), (namesake, RANK_VARIANT)]
+    # by the 通称's kana, and by its beginning, with the other criteria still applied
+    for query in ("たかみね　かずお", "タカミネ", "髙嶺"):
+        found = svc.search(read_ctx(), SearchQuery(name=query, birth_date=date(1990, 1, 1))).hits
+        assert [(h.atena_number, h.by_alias) for h in found] == [(kim, True)], query
+    # the 氏名 still finds the person, as a 氏名 match
+    by_name = svc.search(read_ctx(), SearchQuery(name="KIM ILSU")).hits
+    assert [(h.atena_number, h.by_alias, h.alias) for h in by_name] == [(kim, False, "髙嶺　一男")]
+
+
+def test_a_person_matching_by_name_and_alias_is_listed_once(svc: RegistryService) -> None:
+    both = move_in_one(
+        svc,
+        foreign_head(
+            "李　明", "リ　ミン", "1", nationality="中国", alias="李　明子", alias_kana="リ　アキコ"
+        ),
+    )
+    page = svc.search(read_ctx(), SearchQuery(name="李　明", birth_date=date(1990, 1, 1)))
+    assert [(h.atena_number, h.rank, h.by_alias) for h in page.hits] == [(both, RANK_EXACT, False)]
+    assert page.total == 1
+
+
+def test_the_alias_found_is_the_current_one(svc: RegistryService) -> None:
+    atena = move_in_one(svc, foreign_head("NGUYEN　HOA", "グエン　ホア", "2", nationality="ベトナム"))
+    assert svc.search(read_ctx(), SearchQuery(name="梢田　花")).hits == ()
+    submit(svc, AliasEntry, date(2024, 5, 1), date(2024, 5, 1), atena_number=atena, alias="梢田　花",
+           alias_kana="コズエダ　ハナ")  # fmt: skip
+    assert [h.atena_number for h in svc.search(read_ctx(), SearchQuery(name="こずえだ")).hits] == [atena]
+    submit(svc, AliasRemoval, date(2024, 6, 1), date(2024, 6, 1), atena_number=atena)
+    assert svc.search(read_ctx(), SearchQuery(name="梢田　花")).hits == ()
+    assert svc.search(read_ctx(), SearchQuery(name="コズエダ")).hits == ()
+    # a removed person (除票) is found by the 通称 held at removal, among the 除票
+    submit(svc, AliasEntry, date(2024, 7, 1), date(2024, 7, 1), atena_number=atena, alias="梢田　華")
+    submit(svc, Death, date(2024, 8, 1), date(2024, 8, 2), atena_number=atena)
+    assert svc.search(read_ctx(), SearchQuery(name="梢田")).hits == ()
+    removed = svc.search(read_ctx(), SearchQuery(name="梢田", include_removed=True)).hits
+    assert [(h.atena_number, h.status, h.by_alias) for h in removed] == [(atena, "removed", True)]
+
+
+@pytest.mark.parametrize("kana", [False, True], ids=["kanji", "kana"])
+def test_an_alias_search_ranges_over_the_alias_index(
+    svc: RegistryService, reg_storage: Storage, kana: bool
+) -> None:
+    """The 通称 is read through its partial index (only the rows with a 通称), on both backends
+    and under the generic plan PostgreSQL uses for a prepared statement, where the index's
+    condition must follow from the query's without its values."""
+    alias, alias_kana = ("櫟原　治保", "イチハラ　ジホ") if kana else ("楢崎　治保", "ナラサキ　ジホ")
+    move_in_one(
+        svc,
+        foreign_head("PARK　JIHO", "パク　ジホ", "1", nationality="韓国", alias=alias, alias_kana=alias_kana),
+    )
+    postgres = reg_storage.settings.backend == "postgresql"
+    query = "イチハラ" if kana else "楢崎"
+    shape = search_module._Shape(True, kana, False, False, False, False, False)
+    page_stmt, _count = search_module._statements(shape)
+    _kana, keys = search_module._name_params(query)
+    params = {**keys, "today": date(2026, 1, 1), "cap": 500, "offset": 0, "limit": 20}
+    with reg_storage.unit_of_work(read_ctx(), Zone.MYNUMBER) as uow:
+        conn = uow.session.connection()
+        compiled = page_stmt.compile(dialect=conn.dialect)
+        values = compiled.construct_params(params)
+        if postgres:
+            # a prepared statement, planned without its values ($1 …) as psycopg's are once reused
+            names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", str(compiled))))
+            sql = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", str(compiled))
+            conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+            types = [{str: "text", int: "integer", date: "date"}[type(values[n])] for n in names]
+            conn.exec_driver_sql(f"PREPARE alias_search({', '.join(types)}) AS {sql}")
+            try:
+                # literals: a utility statement (EXPLAIN) takes no parameters of its own
+                args = ", ".join(f"'{values[n]}'::{t}" for n, t in zip(names, types, strict=True))
+                explain = f"EXPLAIN (COSTS OFF) EXECUTE alias_search({args})"
+                plan = "\n".join(str(r[0]) for r in conn.exec_driver_sql(explain))
+            finally:
+                conn.exec_driver_sql("DEALLOCATE alias_search")
+            assert "$1" in plan, plan  # the generic plan indeed
+        else:
+            bound = tuple(values[k] for k in compiled.positiontup or ())
+            plan = "\n".join(
+                str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), bound)
+            )
+    index = "ix_registry_persons_alias_kana_folded" if kana else "ix_registry_persons_alias_folded"
+    assert index in plan, plan
+    assert svc.search(read_ctx(), SearchQuery(name=query)).total == 1

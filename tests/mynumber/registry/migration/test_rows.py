@@ -81,6 +81,9 @@ def test_each_value_is_in_its_column(record: dict[str, str]) -> None:
     values = _values(row)
     person = dict(zip(PERSON_COLUMNS, values.person, strict=True))
     keys, kana = name_keys(row.name), name_keys(row.name_kana)
+    alias = name_keys(row.alias) if row.alias else None
+    alias_kana = name_keys(row.alias_kana) if row.alias_kana else None
+    assert (alias is None) == (record is BASE)
     expected = _expected_facts(row) | {
         "status": "resident", "move_out_confirmed": None, "last_change": row.change_reason,
         "last_change_on": row.change_date,
@@ -91,7 +94,10 @@ def test_each_value_is_in_its_column(record: dict[str, str]) -> None:
         "atena_number": None, "id": "P", "juminhyo_code": row.juminhyo_code,
         "individual_number_enc": b"enc-p", "individual_number_bidx": b"bidx",
         "name_key_exact": keys.exact, "name_key_width": keys.width, "name_key_folded": keys.folded,
-        "kana_key_width": kana.width, "kana_key_folded": kana.folded, "address_key": row.address.text,
+        "kana_key_width": kana.width, "kana_key_folded": kana.folded,
+        "alias_key_exact": alias and alias.exact, "alias_key_width": alias and alias.width,
+        "alias_key_folded": alias and alias.folded, "alias_kana_key_width": alias_kana and alias_kana.width,
+        "alias_kana_key_folded": alias_kana and alias_kana.folded, "address_key": row.address.text,
         "version_no": 1, "updated_at": NOW,
     }  # fmt: skip
     [version] = [dict(zip(VERSION_COLUMNS, v, strict=True)) for v in values.versions]

@@ -202,6 +202,10 @@ def test_a_foreign_resident_moves_in_with_an_alias_through_the_form(clerk: TestC
     page = clerk.get(answer.headers["location"])
     assert "転入届を記録しました" in page.text
     assert '<th scope="row">通称</th><td>中村　安（ナカムラ　ヤス）</td>' in page.text
+    # staff find the person by the 通称, and the list says that is what matched
+    found = clerk.get("/staff/registry", params={"name": "なかむら　やす"})
+    assert "検索結果 1件" in found.text
+    assert "NGUYEN　VAN　AN" in found.text and "<span>通称: 中村　安（通称で一致）</span>" in found.text
 
 
 def test_a_foreign_resident_s_own_changes_through_the_forms(

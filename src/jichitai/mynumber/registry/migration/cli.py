@@ -311,7 +311,8 @@ def build_cli(get_storage: Callable[[], Storage], console: Console | None = None
                 "住民" if h.status == "resident" else f"除票 {h.removal_reason or ''} {h.removed_on or ''}"
             )
             table.add_row(
-                h.atena_number, h.name, h.name_kana, h.birth_date.isoformat(), h.address, h.household_number,
+                h.atena_number, h.name + (f"（通称 {h.alias}）" if h.alias else ""), h.name_kana,
+                h.birth_date.isoformat(), h.address, h.household_number,
                 h.relationship, state,
             )  # fmt: skip
         out.print(table)

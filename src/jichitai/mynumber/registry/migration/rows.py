@@ -33,7 +33,7 @@ from jichitai.mynumber.atena.models import KIND_NON_RESIDENT, KIND_RESIDENT
 from jichitai.mynumber.registry.addresses import Address
 from jichitai.mynumber.registry.interchange import CHANGE_REASONS, ResidentRow
 from jichitai.mynumber.registry.models import FACT_FIELDS, STATUS_REMOVED, STATUS_RESIDENT
-from jichitai.mynumber.registry.names import name_keys
+from jichitai.mynumber.registry.names import SEARCH_KEY_COLUMNS, search_keys
 from jichitai.mynumber.registry.service.state import address_facts
 
 MIGRATION_CHANGE = "移行"
@@ -50,11 +50,7 @@ PERSON_COLUMNS: tuple[str, ...] = (
     "juminhyo_code",
     "individual_number_enc",
     "individual_number_bidx",
-    "name_key_exact",
-    "name_key_width",
-    "name_key_folded",
-    "kana_key_width",
-    "kana_key_folded",
+    *SEARCH_KEY_COLUMNS,
     "address_key",
     "version_no",
     "updated_at",
@@ -208,13 +204,9 @@ def member_values(
     """The value lists of one person (ids and 個人番号 ciphertexts made by the caller), in the
     order of ``PERSON_COLUMNS``, ``VERSION_COLUMNS`` and ``ATENA_COLUMNS``."""
     facts[F_HOUSEHOLD] = household_id
-    keys = name_keys(row.name)
-    kana = name_keys(row.name_kana)
+    keys = search_keys(row.name, row.name_kana, row.alias, row.alias_kana)
     address_text = facts[F_ADDRESS_TEXT]
-    person = [
-        None, *facts, person_id, row.juminhyo_code, person_enc, bidx, keys.exact, keys.width, keys.folded,
-        kana.width, kana.folded, address_text, 1, now,
-    ]  # fmt: skip
+    person = [None, *facts, person_id, row.juminhyo_code, person_enc, bidx, *keys, address_text, 1, now]
     versions = [
         [None, None, *values, version_id, person_id, valid_from, valid_to, now, None]
         for (values, valid_from, valid_to), version_id in zip(

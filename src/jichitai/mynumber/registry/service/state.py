@@ -32,11 +32,12 @@ from jichitai.mynumber.registry.models import (
     RegistryCounter,
 )
 from jichitai.mynumber.registry.names import (
+    SEARCH_KEY_COLUMNS,
     check_katakana,
     name_key_width,
-    name_keys,
     normalize_kana,
     normalize_name,
+    search_keys,
 )
 from jichitai.mynumber.registry.service.requests import ChangeRequest, ChangeResult, NewPerson
 from jichitai.platform.storage import UnitOfWork
@@ -70,10 +71,9 @@ def sync_current(person: Person, facts: Facts, now: datetime) -> None:
     """Copy ``facts`` into the current row and refresh its search keys."""
     for f in FACT_FIELDS:
         setattr(person, f, facts[f])
-    keys = name_keys(facts["name"])
-    person.name_key_exact, person.name_key_width, person.name_key_folded = keys.exact, keys.width, keys.folded
-    kana = name_keys(facts["name_kana"])
-    person.kana_key_width, person.kana_key_folded = kana.width, kana.folded
+    keys = search_keys(facts["name"], facts["name_kana"], facts["alias"], facts["alias_kana"])
+    for column, key in zip(SEARCH_KEY_COLUMNS, keys, strict=True):
+        setattr(person, column, key)
     person.address_key = facts["address_text"]
     person.version_no = (person.version_no or 0) + 1
     person.updated_at = now
