@@ -26,7 +26,7 @@ import jinja2
 from fastapi import FastAPI, File, Form, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from jichitai.mynumber.registry import issuance, views
+from jichitai.mynumber.registry import api, issuance, views
 from jichitai.platform.errors import JichitaiError, ValidationError
 from jichitai.platform.identity.roles import Permission
 from jichitai.platform.plugins import optional_module
@@ -130,6 +130,7 @@ def register(app: FastAPI, storage: Storage) -> None:
     auth = _staff_auth(app, storage)
     add_templates(app, TEMPLATES_DIR)
     app.include_router(views.build_router(storage))
+    api.install_api(app, storage)
     register_verification(app, storage)
     for link in (
         HomeLink(views.PREFIX, "住民記録（検索・照会）", Permission.REGISTRY_PERSON_READ),

@@ -6,6 +6,9 @@ the members living there at the time, then an 出生 for each child born later. 
 :class:`RegistryService` (not a bulk insert) means the demo has history, events and audit entries
 like a register that has been in use; about 200 residents take a few seconds. Idempotency keys are
 derived from the household numbers, so seeding twice records nothing new.
+
+It also adds an API client of the linkage API (:mod:`.api`) and shows its credentials, so that a
+developer can pull the demo's 異動情報 as another core system would.
 """
 
 from __future__ import annotations
@@ -19,9 +22,13 @@ from jichitai.mynumber.registry.issuance import ISSUE  # noqa: F401  (registers 
 from jichitai.mynumber.registry.purposes import CHANGE_RECORD
 from jichitai.mynumber.registry.service import Birth, MoveIn, NewPerson, RegistryService
 from jichitai.mynumber.registry.synthetic import SyntheticHousehold, generate_population
-from jichitai.platform.context import TenantContext, system
+from jichitai.platform.context import STAFF_ADMIN, TenantContext, operator, system
 from jichitai.platform.errors import JichitaiError
+from jichitai.platform.identity.roles import Permission
+from jichitai.platform.identity.service import IdentityService
 from jichitai.platform.storage import Storage
+from jichitai.platform.tenants import TenantCode
+from jichitai.platform.zones import Zone
 
 DEMO_TENANT = "131016"
 DEMO_SEED = 20261126
@@ -111,4 +118,19 @@ def seed_demo(storage: Storage, console: Console, residents: int) -> list[tuple[
     if refused:
         notes.append(("住民記録", f"{refused} synthetic households skipped (see the log above)"))
     notes.append(("証明書の確認", "/verify on the My Number zone (QR codes of issued certificates)"))
+    notes.append(("住民記録 連携API", _api_client(storage)))
     return notes
+
+
+def _api_client(storage: Storage) -> str:
+    """A client of the linkage API, as another core system of the demo tenant would have one."""
+    ctx = TenantContext(TenantCode(DEMO_TENANT), operator("demo"), STAFF_ADMIN)
+    scopes = [Permission.REGISTRY_EVENTS_READ.value, Permission.REGISTRY_PERSON_READ.value]
+    with storage.unit_of_work(ctx, Zone.MYNUMBER) as uow:
+        new = IdentityService.of(uow).create_client("他業務システム(デモ)", scopes)
+    s = storage.settings
+    base = f"http://{s.bind_host}:{s.ports['mynumber']}/api/v1"
+    return (
+        f"client_id {new.client.client_id} / client_secret {new.client_secret}: token at {base}/token, "
+        f"events at {base}/tenants/{DEMO_TENANT}/registry/events (OpenAPI {base}/openapi.json)"
+    )

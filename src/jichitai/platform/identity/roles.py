@@ -22,6 +22,7 @@ class Permission(StrEnum):
     REGISTRY_PERSON_READ = "registry:person:read"
     REGISTRY_PERSON_WRITE = "registry:person:write"
     REGISTRY_CERTIFICATE_ISSUE = "registry:certificate:issue"
+    REGISTRY_EVENTS_READ = "registry:events:read"
     CHILD_ALLOWANCE_CASE_READ = "child_allowance:case:read"
     CHILD_ALLOWANCE_CASE_WRITE = "child_allowance:case:write"
     CHILD_ALLOWANCE_CASE_DECIDE = "child_allowance:case:decide"
@@ -63,6 +64,7 @@ _PERMISSION_LABELS: dict[Permission, str] = {
     Permission.REGISTRY_PERSON_READ: "住民記録の閲覧",
     Permission.REGISTRY_PERSON_WRITE: "住民記録の異動処理",
     Permission.REGISTRY_CERTIFICATE_ISSUE: "住民票の写し等の交付",
+    Permission.REGISTRY_EVENTS_READ: "住民異動情報の取得(システム連携)",
     Permission.CHILD_ALLOWANCE_CASE_READ: "児童手当の案件の閲覧",
     Permission.CHILD_ALLOWANCE_CASE_WRITE: "児童手当の案件の入力",
     Permission.CHILD_ALLOWANCE_CASE_DECIDE: "児童手当の認定・決定",

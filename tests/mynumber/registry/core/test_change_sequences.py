@@ -106,6 +106,7 @@ from jichitai.mynumber.registry.models import (
     PersonVersion,
     RegistryEvent,
 )
+from jichitai.mynumber.registry.names import SEARCH_KEY_COLUMNS, search_keys
 from jichitai.mynumber.registry.service import (
     AliasEntry,
     AliasRemoval,
@@ -1614,10 +1615,11 @@ class RegistrySequences(RuleBasedStateMachine):
         for h in world.households.values():
             self._check_household_now(h)
         with self._session() as s:
-            current = {
-                p.atena_number: tuple(getattr(p, f) for f in FACT_FIELDS)
-                for p in s.scalars(select(Person).where(Person.atena_number.in_(self.persons)))
-            }
+            rows = s.scalars(select(Person).where(Person.atena_number.in_(self.persons))).all()
+            current = {p.atena_number: tuple(getattr(p, f) for f in FACT_FIELDS) for p in rows}
+            for p in rows:  # the search finds each person by what the record says now (通称 included)
+                keys = tuple(getattr(p, c) for c in SEARCH_KEY_COLUMNS)
+                assert keys == search_keys(p.name, p.name_kana, p.alias, p.alias_kana), p.atena_number
         for p in world.persons.values():
             assert (p.removed_on is None) == p.resident and (p.removal_reason is None) == p.resident
             assert p.birth_date <= p.became_resident_on <= p.address_since, (
