@@ -93,7 +93,7 @@ def sample_alias_holders(storage: Storage, n: int, seed: int) -> list[tuple[str,
     rng = random.Random(seed)
     with storage.unit_of_work(ctx, Zone.MYNUMBER) as uow:
         rows = uow.session.execute(
-            select(Person.alias, Person.alias_kana).where(Person.alias_key_folded.is_not(None))
+            select(Person.alias, Person.alias_kana).where(Person.other_name_key_folded.is_not(None))
         ).all()
     print(f"{len(rows):,} persons with a 通称")
     return [(r.alias, r.alias_kana or r.alias) for r in rng.sample(rows, min(n, len(rows)))]

@@ -171,6 +171,27 @@ def test_foreign_resident() -> None:
     assert row.alias == "中村　安"
 
 
+def test_a_former_surname_of_a_japanese_resident() -> None:
+    row = parsed(japanese(旧氏="渡邊", 旧氏カナ="ﾜﾀﾅﾍﾞ"))
+    assert (row.former_surname, row.former_surname_kana) == ("渡邊", "ワタナベ")  # the variant kept
+    assert parsed(japanese()).former_surname is None
+
+
+@pytest.mark.parametrize(
+    ("record", "column", "fragment"),
+    [
+        (japanese(旧氏="鈴木　花子"), "旧氏", "氏のみ"),
+        (japanese(旧氏カナ="スズキ"), "旧氏カナ", "旧氏のない"),
+        (japanese(旧氏="SUZUKI"), "旧氏", "「S」"),
+        (japanese(旧氏="鈴木", 旧氏カナ="すずき"), "旧氏カナ", "ひらがな"),
+        (foreign(旧氏="中村"), "旧氏", "日本人住民のみ"),
+    ],
+)
+def test_former_surname_rules(record: dict[str, str], column: str, fragment: str) -> None:
+    found = errors(record, line=8)
+    assert [e for e in found if e.column == column and fragment in e.reason_ja], found
+
+
 def test_permanent_resident_needs_no_period() -> None:
     row = parsed(foreign(在留資格="特別永住者", 在留期間満了日=""))
     assert row.stay_expires_on is None
@@ -576,7 +597,8 @@ def test_round_trip(kind: str) -> None:
         foreign(住民票コード="22222222222", 個人番号="", 世帯番号="200", 通称="中村　安",
                 通称カナ="ナカムラ　ヤス"),
         japanese(住民票コード="33333333333", 個人番号="", 世帯番号="300", 氏名="\ue000田　花子", 性別="2",
-                 消除事由="転出", 消除日="2024-03-31", 転出先住所="大阪府大阪市北区梅田３ｰ１ｰ１"),
+                 消除事由="転出", 消除日="2024-03-31", 転出先住所="大阪府大阪市北区梅田３ｰ１ｰ１",
+                 旧氏="鈴木", 旧氏カナ="スズキ"),
     )  # fmt: skip
     first, problems = read_all(source, "csv")
     assert problems == []

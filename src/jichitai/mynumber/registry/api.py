@@ -112,6 +112,8 @@ class PersonOut(BaseModel):
     name_kana: str = Field(description="氏名カナ")
     alias: str | None = Field(description="通称(外国人住民)")
     alias_kana: str | None = Field(description="通称カナ")
+    former_surname: str | None = Field(description="旧氏(日本人住民、請求により記載)")
+    former_surname_kana: str | None = Field(description="旧氏カナ")
     birth_date: date = Field(description="生年月日")
     sex: str = Field(description="性別(1 男, 2 女)")
     kind: str = Field(description="住民種別(日本人, 外国人)")

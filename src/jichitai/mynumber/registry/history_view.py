@@ -22,6 +22,8 @@ ITEMS: tuple[tuple[str, str], ...] = (
     ("name_kana", "氏名カナ"),
     ("alias", "通称"),
     ("alias_kana", "通称カナ"),
+    ("former_surname", "旧氏"),
+    ("former_surname_kana", "旧氏カナ"),
     ("birth_date", "生年月日"),
     ("sex", "性別"),
     ("kind", "住民種別"),

@@ -46,7 +46,9 @@ MAX_AGE_YEARS = 130
 NAME_MAX_CHARS = 100  # 氏名, 通称, 世帯主氏名, 筆頭者 and their カナ
 TEXT_MAX_CHARS = 200  # 住所, 方書, 本籍, 国籍 and every other text
 BLOCK_MAX_CHARS = 60  # 番地・住居表示 of a resident's 住所
-_NAME_COLUMNS = frozenset({"氏名", "氏名カナ", "通称", "通称カナ", "世帯主氏名", "筆頭者"})
+_NAME_COLUMNS = frozenset(
+    {"氏名", "氏名カナ", "通称", "通称カナ", "世帯主氏名", "筆頭者", "旧氏", "旧氏カナ"}
+)
 
 
 def max_chars(column: str) -> int:
@@ -140,6 +142,8 @@ COLUMNS: tuple[Column, ...] = (
         "未確定",
         "消除事由が転出のとき。確定／未確定（転入通知が未着）。空欄なら消除日が基準日以前で確定",
     ),
+    Column("旧氏", "text", False, "鈴木", "日本人住民のみ。請求により記載した旧氏（氏のみ）"),
+    Column("旧氏カナ", "kana", False, "スズキ", "旧氏の振り仮名。旧氏のないときは記載不可"),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 REQUIRED_COLUMNS: frozenset[str] = frozenset(c.name for c in COLUMNS if c.required)
@@ -155,7 +159,8 @@ KIN_TERMS: frozenset[str] = frozenset(
 CHANGE_REASONS: frozenset[str] = frozenset(
     {"移行", "転入", "国外転入", "転居", "転出", "国外転出", "転出取消", "出生", "死亡", "世帯変更",
      "世帯分離", "世帯合併", "世帯主変更", "氏名変更", "続柄変更", "転籍", "帰化", "国籍取得", "国籍喪失",
-     "職権記載", "職権修正", "職権消除", "在留資格変更", "在留期間更新", "通称記載", "通称削除"}
+     "職権記載", "職権修正", "職権消除", "在留資格変更", "在留期間更新", "通称記載", "通称削除",
+     "旧氏記載", "旧氏削除"}
 )  # fmt: skip
 REMOVAL_REASONS: frozenset[str] = frozenset({"転出", "国外転出", "死亡", "職権消除", "国籍取得", "国籍喪失"})
 FUTURE_ALLOWED_REMOVALS: frozenset[str] = frozenset({"転出", "国外転出"})  # 転出予定日 may lie ahead
@@ -320,6 +325,8 @@ class ResidentRow:
     relationship_before: str | None = None
     # 転出確定: whether a 転出 was confirmed (転入通知 received); None when the file does not say
     move_out_confirmed: bool | None = None
+    former_surname: str | None = None  # 旧氏
+    former_surname_kana: str | None = None  # 旧氏カナ
 
     @property
     def is_removed(self) -> bool:
@@ -537,6 +544,14 @@ def parse_row(record: Mapping[str, object], line: int, ctx: ParseContext) -> Res
         r.error("通称", "通称は外国人住民のみ記載できます")
     if r.raw("通称カナ") and not r.raw("通称"):
         r.error("通称カナ", "通称のない通称カナは記載できません")
+    former = r.name("旧氏", ctx.gaiji, allow_latin=False)
+    former_kana = r.kana("旧氏カナ")
+    if foreign and (former or former_kana):
+        r.error("旧氏", "旧氏は日本人住民のみ記載できます")
+    if former is not None and (problem := former_surname_problem(former)) is not None:
+        r.error("旧氏", problem)
+    if r.raw("旧氏カナ") and not r.raw("旧氏"):
+        r.error("旧氏カナ", "旧氏のない旧氏カナは記載できません")
 
     sex_text = r.text("性別", required=True)
     sex = SEX_CODES.get(sex_text) if sex_text else None
@@ -701,7 +716,16 @@ def parse_row(record: Mapping[str, object], line: int, ctx: ParseContext) -> Res
         moved_out_to=moved_out_to,
         relationship_before=relationship_before,
         move_out_confirmed=move_out_confirmed,
+        former_surname=former,
+        former_surname_kana=former_kana,
     )
+
+
+def former_surname_problem(former: str) -> str | None:
+    """Why a (normalized) 旧氏 cannot be recorded: it is one 氏, without a 名."""
+    if "\u3000" in former:
+        return f"旧氏は氏のみを記載してください（名を含めない）: 「{former}」"
+    return None
 
 
 MOVE_OUT_CONFIRMED = {"確定": True, "未確定": False}
@@ -1047,6 +1071,8 @@ def row_to_values(row: ResidentRow) -> tuple[str, ...]:
         row.moved_out_to or "",
         row.relationship_before or "",
         "" if row.move_out_confirmed is None else ("確定" if row.move_out_confirmed else "未確定"),
+        row.former_surname or "",
+        row.former_surname_kana or "",
     )
 
 

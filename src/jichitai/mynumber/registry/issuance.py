@@ -208,6 +208,8 @@ def person_facts(record: PersonRecord, household_head: str) -> PersonFacts:
         foreign=foreign,
         alias=record.alias or "",
         alias_kana=record.alias_kana or "",
+        former_surname=record.former_surname or "",
+        former_surname_kana=record.former_surname_kana or "",
         last_change=ChangeNote(record.last_change, record.last_change_on, record.last_notified_on),
         removal=removal,
     )

@@ -49,9 +49,9 @@ STATUS_RESIDENT = "resident"  # 住民
 STATUS_REMOVED = "removed"  # 除票 (from removed_on)
 # the rows the 在留期間 review index holds (a literal: migrations restate it)
 STAY_REVIEW_WHERE = "status = 'resident' AND stay_expires_on IS NOT NULL"
-# the rows the 通称 search indexes hold (literals: migrations restate them)
-ALIAS_WHERE = "alias_key_folded IS NOT NULL"
-ALIAS_KANA_WHERE = "alias_kana_key_folded IS NOT NULL"
+# the rows the other-name search indexes hold (literals: migrations restate them)
+OTHER_NAME_WHERE = "other_name_key_folded IS NOT NULL"
+OTHER_KANA_WHERE = "other_kana_key_folded IS NOT NULL"
 
 
 class PersonFactsMixin:
@@ -92,6 +92,10 @@ class PersonFactsMixin:
     last_change: Mapped[str] = mapped_column(String(20))  # 異動事由 of this version
     last_change_on: Mapped[date] = mapped_column(Date)  # 異動日
     last_notified_on: Mapped[date | None] = mapped_column(Date)  # 届出日
+    # 旧氏 (a Japanese resident's former surname from the 戸籍, 施行令第30条の13, at the resident's
+    # 請求) and its reading; printed with the 氏名
+    former_surname: Mapped[str | None] = mapped_column(Text)
+    former_surname_kana: Mapped[str | None] = mapped_column(Text)
 
 
 # Column names of the facts, in one place for copying between versions and the current row.
@@ -130,22 +134,22 @@ class Person(PersonFactsMixin, Base):
             "id",
             postgresql_include=KANA_INDEX_INCLUDE,
         ),
-        # 通称 search: partial, since only some foreign residents have a 通称
+        # search by the other name (通称, or 旧氏 with the 名): partial, since few have one
         Index(
-            "ix_registry_persons_alias_folded",
-            "alias_key_folded",
+            "ix_registry_persons_other_name_folded",
+            "other_name_key_folded",
             "birth_date",
             "id",
-            postgresql_where=text(ALIAS_WHERE),
-            sqlite_where=text(ALIAS_WHERE),
+            postgresql_where=text(OTHER_NAME_WHERE),
+            sqlite_where=text(OTHER_NAME_WHERE),
         ),
         Index(
-            "ix_registry_persons_alias_kana_folded",
-            "alias_kana_key_folded",
+            "ix_registry_persons_other_kana_folded",
+            "other_kana_key_folded",
             "birth_date",
             "id",
-            postgresql_where=text(ALIAS_KANA_WHERE),
-            sqlite_where=text(ALIAS_KANA_WHERE),
+            postgresql_where=text(OTHER_KANA_WHERE),
+            sqlite_where=text(OTHER_KANA_WHERE),
         ),
         Index("ix_registry_persons_birth_date", "birth_date"),
         Index("ix_registry_persons_household_id", "household_id"),
@@ -171,12 +175,13 @@ class Person(PersonFactsMixin, Base):
     name_key_folded: Mapped[str] = mapped_column(KeyType)  # names.name_key_folded
     kana_key_width: Mapped[str] = mapped_column(KeyType)
     kana_key_folded: Mapped[str] = mapped_column(KeyType)
-    # the 通称's keys (names.search_keys); NULL for the many without one
-    alias_key_exact: Mapped[str | None] = mapped_column(KeyType)
-    alias_key_width: Mapped[str | None] = mapped_column(KeyType)
-    alias_key_folded: Mapped[str | None] = mapped_column(KeyType)
-    alias_kana_key_width: Mapped[str | None] = mapped_column(KeyType)
-    alias_kana_key_folded: Mapped[str | None] = mapped_column(KeyType)
+    # the keys of the other name (通称, or 旧氏 with the 名: names.other_name); NULL for the many
+    # without one
+    other_name_key_exact: Mapped[str | None] = mapped_column(KeyType)
+    other_name_key_width: Mapped[str | None] = mapped_column(KeyType)
+    other_name_key_folded: Mapped[str | None] = mapped_column(KeyType)
+    other_kana_key_width: Mapped[str | None] = mapped_column(KeyType)
+    other_kana_key_folded: Mapped[str | None] = mapped_column(KeyType)
     address_key: Mapped[str] = mapped_column(AddressKeyType)  # normalized address, for prefix search
     version_no: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

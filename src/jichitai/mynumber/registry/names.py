@@ -199,26 +199,60 @@ SEARCH_KEY_COLUMNS: tuple[str, ...] = (
     "name_key_folded",
     "kana_key_width",
     "kana_key_folded",
-    "alias_key_exact",
-    "alias_key_width",
-    "alias_key_folded",
-    "alias_kana_key_width",
-    "alias_kana_key_folded",
+    "other_name_key_exact",
+    "other_name_key_width",
+    "other_name_key_folded",
+    "other_kana_key_width",
+    "other_kana_key_folded",
 )
 
 
+def other_name(
+    name: str,
+    name_kana: str,
+    alias: str | None,
+    alias_kana: str | None,
+    former_surname: str | None = None,
+    former_surname_kana: str | None = None,
+) -> tuple[str | None, str | None]:
+    """The other name a person is known by, and its reading (``None`` when there is none).
+
+    A foreign resident's 通称, or a Japanese resident's 旧氏 with their 名 (旧氏 「鈴木」 of 「山田　花子」
+    is 「鈴木　花子」): the name used at work or in daily life. The two never meet on one person
+    (a 通称 is a foreign resident's, a 旧氏 a Japanese national's).
+    """
+    if alias:
+        return alias, alias_kana
+    if not former_surname:
+        return None, None
+
+    def with_given(surname: str, full: str) -> str:
+        _surname, space, given = full.partition("\u3000")
+        return f"{surname}\u3000{given}" if space and given else surname
+
+    return with_given(former_surname, name), (
+        with_given(former_surname_kana, name_kana) if former_surname_kana else None
+    )
+
+
 def search_keys(
-    name: str, name_kana: str, alias: str | None, alias_kana: str | None
+    name: str,
+    name_kana: str,
+    alias: str | None,
+    alias_kana: str | None,
+    former_surname: str | None = None,
+    former_surname_kana: str | None = None,
 ) -> tuple[str | None, ...]:
     """The keys a person is found by, in the order of :data:`SEARCH_KEY_COLUMNS`.
 
-    A 通称 (a foreign resident's alias, the name used in daily life) is searched like the 氏名; a
-    person without one has ``None`` there, which keeps the 通称 indexes to the few who have one.
-    The kana is stored normalized, so its width key is also its exact key.
+    The :func:`other_name` (通称, or 旧氏 with the 名) is searched like the 氏名; a person without one
+    has ``None`` there, which keeps its indexes to the few who have one. The kana is stored
+    normalized, so its width key is also its exact key.
     """
     keys, kana = name_keys(name), name_keys(name_kana)
-    a = name_keys(alias) if alias else None
-    ak = name_keys(alias_kana) if alias_kana else None
+    other, other_kana = other_name(name, name_kana, alias, alias_kana, former_surname, former_surname_kana)
+    a = name_keys(other) if other else None
+    ak = name_keys(other_kana) if other_kana else None
     return (
         keys.exact,
         keys.width,

@@ -21,6 +21,7 @@ from jichitai.mynumber.registry.interchange import (
     STATUSES_WITHOUT_PERIOD,
     TEXT_MAX_CHARS,
     ResidentKind,
+    former_surname_problem,
     is_printable_text,
     is_valid_relationship,
     too_long,
@@ -65,6 +66,8 @@ class PersonDraft:
     residence_card_number: str | None = None
     alias: str | None = None
     alias_kana: str | None = None
+    former_surname: str | None = None  # 旧氏
+    former_surname_kana: str | None = None
 
     @classmethod
     def of(cls, facts: Mapping[str, Any]) -> PersonDraft:
@@ -130,6 +133,8 @@ def check_person(d: PersonDraft, *, today: date) -> list[str]:
         (
             ("通称", d.alias, NAME_MAX_CHARS),
             ("通称カナ", d.alias_kana, NAME_MAX_CHARS),
+            ("旧氏", d.former_surname, NAME_MAX_CHARS),
+            ("旧氏カナ", d.former_surname_kana, NAME_MAX_CHARS),
             ("筆頭者", d.hittosha, NAME_MAX_CHARS),
             ("本籍", d.honseki, TEXT_MAX_CHARS),
             ("国籍・地域", d.nationality, TEXT_MAX_CHARS),
@@ -141,18 +146,26 @@ def check_person(d: PersonDraft, *, today: date) -> list[str]:
     for column, value, latin in (
         ("筆頭者", d.hittosha, False),
         ("通称", d.alias, True),
+        ("旧氏", d.former_surname, False),
         ("国籍・地域", d.nationality, True),
     ):
         if value and (problem := check_name_characters(value, allow_latin=latin)) is not None:
             reasons.append(f"{who(label)}{column} — {problem.replace('氏名', column)}")
-    if d.alias_kana and (problem := check_katakana(d.alias_kana)) is not None:
-        reasons.append(f"{who(label)}通称カナ — {problem}")
+    for column, kana in (("通称カナ", d.alias_kana), ("旧氏カナ", d.former_surname_kana)):
+        if kana and (problem := check_katakana(kana)) is not None:
+            reasons.append(f"{who(label)}{column} — {problem}")
     if d.residence_card_number is not None and not RESIDENCE_CARD.match(d.residence_card_number):
         reasons.append(f"{who(label)}在留カード等番号は英字2桁・数字8桁・英字2桁です")
     if (d.alias or d.alias_kana) and not foreign:
         reasons.append(f"{who(label)}通称は外国人住民のみ記載できます")
     if d.alias_kana and not d.alias:
         reasons.append(f"{who(label)}通称のない通称カナは記載できません")
+    if (d.former_surname or d.former_surname_kana) and foreign:
+        reasons.append(f"{who(label)}旧氏は日本人住民のみ記載できます")
+    if d.former_surname_kana and not d.former_surname:
+        reasons.append(f"{who(label)}旧氏のない旧氏カナは記載できません")
+    if d.former_surname and (problem := former_surname_problem(d.former_surname)) is not None:
+        reasons.append(f"{who(label)}{problem}")
     if foreign:
         if d.honseki or d.hittosha:
             reasons.append(f"{who(label)}外国人住民には本籍・筆頭者を記載できません")
@@ -174,8 +187,9 @@ def check_person(d: PersonDraft, *, today: date) -> list[str]:
     return reasons
 
 
-NAME_ITEMS = ("name", "hittosha", "alias")  # written as names: width, spaces, variant forms kept
-KANA_ITEMS = ("name_kana", "alias_kana")
+# written as names: width, spaces, variant forms kept
+NAME_ITEMS = ("name", "hittosha", "alias", "former_surname")
+KANA_ITEMS = ("name_kana", "alias_kana", "former_surname_kana")
 
 
 def normalize_person_items(items: Mapping[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,8 @@ from jichitai.mynumber.registry.service import (
     DomicileTransfer,
     ExOfficioEntry,
     ExOfficioRemoval,
+    FormerSurnameEntry,
+    FormerSurnameRemoval,
     MergeHouseholds,
     MoveIn,
     MoveOut,
@@ -399,6 +401,19 @@ def _alias_removal(v: FormValues, key: str, on: date | None, notified: date | No
     )
 
 
+def _former_surname_entry(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
+    return FormerSurnameEntry(
+        **_common(key, on, notified),
+        atena_number=_atena(v),
+        former_surname=v.text("former_surname", "旧氏", required=True),
+        former_surname_kana=v.optional("former_surname_kana"),
+    )
+
+
+def _former_surname_removal(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
+    return FormerSurnameRemoval(**_common(key, on, notified), atena_number=_atena(v))
+
+
 def _naturalization(kind: type[Naturalization]) -> Callable[..., ChangeRequest]:
     def build(v: FormValues, key: str, on: date | None, notified: date | None) -> ChangeRequest:
         return kind(
@@ -700,6 +715,31 @@ CHANGE_FORMS: dict[str, ChangeForm] = {
             "外国人住民の申出により通称を削除します。削除した通称は履歴に残ります。",
             (ATENA,),
             _alias_removal,
+        ),
+        ChangeForm(
+            "former-surname-entry",
+            "旧氏記載",
+            "日本人住民の請求により、戸籍に記載されている旧氏を記載します（施行令第30条の13）。"
+            "戸籍謄本等で旧氏を確認してください。届出日は請求の日です。",
+            (
+                ATENA,
+                Field(
+                    "former_surname",
+                    "旧氏",
+                    required=True,
+                    hint="氏のみ（名は含めません）",
+                    keywords=("旧氏 —", "旧氏を", "既に旧氏", "旧氏は", "旧氏（"),
+                ),
+                Field("former_surname_kana", "旧氏カナ", hint="カタカナ", keywords=("旧氏カナ",)),
+            ),
+            _former_surname_entry,
+        ),
+        ChangeForm(
+            "former-surname-removal",
+            "旧氏削除",
+            "日本人住民の請求により旧氏を削除します。削除した旧氏は履歴に残ります。",
+            (ATENA,),
+            _former_surname_removal,
         ),
         ChangeForm(
             "naturalization",

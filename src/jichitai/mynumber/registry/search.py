@@ -4,9 +4,10 @@ Names are matched through the keys of :mod:`names` stored in indexed columns: th
 key (variant kanji, width, kana folded) selects candidates by an index range scan, exact or as a
 prefix (a surname alone finds the whole family), and the rank orders them: the name exactly as
 written, then width/kana-insensitive, then variant kanji (髙/高, 﨑/崎), then prefix matches in the
-same order. A query written in kana searches the kana keys the same way. A foreign resident's
-通称 is searched like the 氏名, through keys of its own (NULL, and so not indexed, for the many
-without one); the same rank applies, and the hit says it matched the 通称. No filter ever needs a
+same order. A query written in kana searches the kana keys the same way. The other name a person
+is known by (a foreign resident's 通称, or a Japanese resident's 旧氏 with the 名: names.other_name)
+is searched like the 氏名, through keys of its own (NULL, and so not indexed, for the many without
+one); the same rank applies, and the hit says it matched the other name. No filter ever needs a
 full scan: name, kana, birth date, address prefix, household and 統合宛名番号 each have an index.
 A search reads at most MAX_RESULTS + 1 matches, in the order of the index it ranges over: a broader
 one (a common surname alone: tens of thousands in a large city) shows the first MAX_RESULTS, whole
@@ -85,7 +86,8 @@ class SearchHit:
     removal_reason: str | None
     rank: int  # see RANK_*; lower is a better name match
     alias: str | None = None  # 通称
-    by_alias: bool = False  # the name matched the 通称, not the 氏名
+    by_other_name: bool = False  # the name matched the other name (通称, or 旧氏 with the 名), not the 氏名
+    former_surname: str | None = None  # 旧氏
 
 
 @dataclass(frozen=True)
@@ -114,20 +116,20 @@ _Column = ColumnElement[str] | InstrumentedAttribute[str] | InstrumentedAttribut
 _AnyColumn = ColumnElement[Any] | InstrumentedAttribute[Any]
 
 
-# the exact, width and folded keys a name query ranges over, by (kana, 通称)
+# the exact, width and folded keys a name query ranges over, by (kana, the other name)
 _KEY_COLUMNS: dict[tuple[bool, bool], tuple[_Column, _Column, _Column]] = {
     # kana is stored normalized, so its width key is the exact form (hiragana input included)
     (False, False): (Person.name_key_exact, Person.name_key_width, Person.name_key_folded),
     (True, False): (Person.kana_key_width, Person.kana_key_width, Person.kana_key_folded),
-    (False, True): (Person.alias_key_exact, Person.alias_key_width, Person.alias_key_folded),
-    (True, True): (Person.alias_kana_key_width, Person.alias_kana_key_width, Person.alias_kana_key_folded),
+    (False, True): (Person.other_name_key_exact, Person.other_name_key_width, Person.other_name_key_folded),
+    (True, True): (Person.other_kana_key_width, Person.other_kana_key_width, Person.other_kana_key_folded),
 }
 
 
-def _name_filter(kana: bool, alias: bool) -> tuple[ColumnElement[bool], ColumnElement[int], _Column]:
+def _name_filter(kana: bool, other: bool) -> tuple[ColumnElement[bool], ColumnElement[int], _Column]:
     """The condition (a range of the folded key's index), the rank, and the indexed column, with
     the query's keys as parameters (see :func:`_name_params`); of the 氏名 or of the 通称."""
-    exact_col, width_col, folded_col = _KEY_COLUMNS[kana, alias]
+    exact_col, width_col, folded_col = _KEY_COLUMNS[kana, other]
     exact: BindParameter[str] = bindparam("exact")
     width: BindParameter[str] = bindparam("width")
     folded: BindParameter[str] = bindparam("folded")
@@ -178,6 +180,7 @@ _SHOWN = (
     Person.removed_on,
     Person.removal_reason,
     Person.alias,
+    Person.former_surname,
 )
 
 
@@ -196,7 +199,8 @@ def _hit(r: Any) -> SearchHit:  # a row of _SHOWN, household_number and rank
         r.removal_reason,
         int(r.rank),
         r.alias,
-        bool(r.by_alias),
+        bool(r.by_other_name),
+        r.former_surname,
     )
 
 
@@ -254,7 +258,7 @@ def _statements(shape: _Shape) -> tuple[Select[*tuple[Any, ...]], Select[int]]:
         where: list[ColumnElement[bool]],
         rank: ColumnElement[int],
         scan: tuple[_AnyColumn, _AnyColumn],
-        by_alias: int,
+        by_other_name: int,
     ) -> Select[*tuple[Any, ...]]:
         return (
             select(
@@ -264,7 +268,7 @@ def _statements(shape: _Shape) -> tuple[Select[*tuple[Any, ...]], Select[int]]:
                 rank.label("rank"),
                 scan[0].label("s0"),
                 scan[1].label("s1"),
-                literal(by_alias, Integer).label("by_alias"),
+                literal(by_other_name, Integer).label("by_other_name"),
             )
             .where(*where)
             .order_by(*scan, Person.id)
@@ -272,26 +276,18 @@ def _statements(shape: _Shape) -> tuple[Select[*tuple[Any, ...]], Select[int]]:
         )
 
     if shape.name:
-        # the 氏名's index and the 通称's, each read in its order up to the cap; a person whose 氏名
-        # matches comes through the first only
-        name, name_rank, name_key = _name_filter(shape.kana, alias=False)
-        alias, alias_rank, alias_key = _name_filter(shape.kana, alias=True)
+        # the 氏名's index and the other name's (通称, 旧氏 with the 名), each read in its order up to
+        # the cap; a person whose 氏名 matches comes through the first only
+        name, name_rank, name_key = _name_filter(shape.kana, other=False)
+        other, other_rank, other_key = _name_filter(shape.kana, other=True)
         by_name = read([name, *conditions], name_rank, (name_key, Person.birth_date), 0).subquery("n")
-        by_alias = read([alias, not_(name), *conditions], alias_rank, (alias_key, Person.birth_date), 1)
-        matches = union_all(select(by_name), select(by_alias.subquery("a"))).subquery("m")
+        by_other = read([other, not_(name), *conditions], other_rank, (other_key, Person.birth_date), 1)
+        matches = union_all(select(by_name), select(by_other.subquery("a"))).subquery("m")
         bounded = union_all(
-            select(literal(1))
-            .select_from(Person)
-            .where(name, *conditions)
-            .limit(cap + 1)
-            .subquery()
-            .select(),
-            select(literal(1))
-            .select_from(Person)
-            .where(alias, not_(name), *conditions)
-            .limit(cap + 1)
-            .subquery()
-            .select(),
+            *(
+                select(literal(1)).select_from(Person).where(*where).limit(cap + 1).subquery().select()
+                for where in ([name, *conditions], [other, not_(name), *conditions])
+            )
         ).subquery()
     else:
         scan: tuple[_AnyColumn, _AnyColumn] = (Person.birth_date, Person.kana_key_width)
@@ -305,7 +301,7 @@ def _statements(shape: _Shape) -> tuple[Select[*tuple[Any, ...]], Select[int]]:
         m.kana_key_width,
         m.birth_date,
         m.rank,
-        m.by_alias,
+        m.by_other_name,
         func.count().over().label("matches"),
         func.row_number().over(order_by=(m.s0, m.s1, m.id)).label("pos"),
     ).subquery("c")
@@ -329,7 +325,7 @@ def _statements(shape: _Shape) -> tuple[Select[*tuple[Any, ...]], Select[int]]:
     p = page.c
     # the page's rows are fetched by id: only what the ranking needs went through the sort
     page_stmt = (
-        select(*_SHOWN, Household.household_number, p.rank, p.by_alias, p.matches)
+        select(*_SHOWN, Household.household_number, p.rank, p.by_other_name, p.matches)
         .select_from(page)
         .join(Person, Person.id == p.id)
         .join(Household, Household.id == Person.household_id)

@@ -225,6 +225,18 @@ def test_foreign_resident_items(text_of: Text) -> None:
     assert "アメリカ合衆国" not in third
 
 
+def test_a_former_surname_is_printed_with_the_name(text_of: Text) -> None:
+    """旧氏 (施行令第30条の13) is a 記載事項 printed with the 氏名, on either layout."""
+    person = sample_person(former_surname="渡邊", former_surname_kana="ワタナベ")
+    own = "".join(text_of(render_certificate(person, sample_options()).pdf).split())
+    assert "旧氏" in own and "渡邊" in own and "ワタナベ" in own
+    members = tuple(replace(person, relationship=r) for r in ("世帯主", "妻"))
+    household = HouseholdFacts(head_name=person.name, address=person.address, members=members)
+    sheet = text_of(render_certificate(household, sample_options(layout=Layout.HOUSEHOLD)).pdf)
+    assert "".join(sheet.split()).count("渡邊") == 2
+    assert "旧氏" not in "".join(text_of(render_certificate(sample_person(), sample_options()).pdf).split())
+
+
 def test_qr_payload_is_embedded(text_of: Text) -> None:
     issued = render_certificate(sample_person(), sample_options())
     marks = read_marks_from_bytes(issued.pdf)

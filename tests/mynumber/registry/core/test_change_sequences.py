@@ -121,6 +121,8 @@ from jichitai.mynumber.registry.service import (
     DomicileTransfer,
     ExOfficioEntry,
     ExOfficioRemoval,
+    FormerSurnameEntry,
+    FormerSurnameRemoval,
     MergeHouseholds,
     MoveIn,
     MoveOut,
@@ -1230,35 +1232,75 @@ class RegistrySequences(RuleBasedStateMachine):
     def alias_change(self, data: st.DataObject) -> None:
         """通称記載 (typed as a clerk may type it, or wrong) or 通称削除."""
         p = self._foreign_person(data, self._world())
-        event_date = self._date(data)
-        before = self._current_row(p.atena).alias
-        request: AliasEntry | AliasRemoval
-        if data.draw(st.booleans(), label="alias entry"):
-            typed = (
-                *ALIASES,
-                ("金田 ﾊﾅｺ", "ｶﾈﾀﾞ ﾊﾅｺ"),
-                ("SMITH　JOHN", None),
-                ("", None),
-                ("山田　ジョン", "やまだ"),
+        typed = (
+            *ALIASES,
+            ("金田 ﾊﾅｺ", "ｶﾈﾀﾞ ﾊﾅｺ"),
+            ("SMITH　JOHN", None),
+            ("", None),
+            ("山田　ジョン", "やまだ"),
+        )
+        row = self._entry_or_removal(data, p, "alias", typed, (AliasEntry, AliasRemoval), "外国人")
+        if row is not None:
+            assert row.alias is not None and row.alias.replace("\u3000", "") != ""
+
+    @precondition(lambda self: bool(self.persons))
+    @rule(data=st.data())
+    def former_surname_change(self, data: st.DataObject) -> None:
+        """旧氏記載 (typed as a clerk may type it, or wrong) or 旧氏削除, mostly of a resident; often
+        of one who has a 旧氏 (whom a 旧氏削除 can concern)."""
+        world = self._world()
+        with self._session() as session:
+            holders = list(
+                session.scalars(
+                    select(Person.atena_number)
+                    .where(Person.atena_number.in_(self.persons), Person.former_surname.is_not(None))
+                    .order_by(Person.atena_number)
+                )
             )
-            alias, kana = data.draw(st.sampled_from(typed), label="通称")
-            request = AliasEntry(
-                idempotency_key=key(), event_date=event_date, notified_on=self._notified(data, event_date),
-                atena_number=p.atena, alias=alias, alias_kana=kana,
-            )  # fmt: skip
-        else:
-            request = AliasRemoval(
-                idempotency_key=key(), event_date=event_date, notified_on=self._notified(data, event_date),
-                atena_number=p.atena,
-            )  # fmt: skip
+        p = self._person(data, world)
+        if holders and data.draw(st.booleans(), label="one with a 旧氏"):
+            p = world.persons[data.draw(st.sampled_from(holders), label="旧氏 holder")]
+        typed = (("鈴木", "スズキ"), ("渡邊", "ﾜﾀﾅﾍﾞ"), (" 菅野 ", None), ("鈴木　花子", "スズキ"),
+                 ("", None), ("SUZUKI", None), ("佐藤", "さとう"))  # fmt: skip
+        kinds = (FormerSurnameEntry, FormerSurnameRemoval)
+        row = self._entry_or_removal(data, p, "former_surname", typed, kinds, "日本人")
+        if row is not None:
+            assert row.former_surname in ("鈴木", "渡邊", "菅野", "佐藤")
+            assert row.former_surname != row.name.split("\u3000")[0]
+
+    def _entry_or_removal(
+        self,
+        data: st.DataObject,
+        p: PersonState,
+        item: str,
+        typed: tuple[tuple[str, str | None], ...],
+        kinds: tuple[type[ChangeRequest], type[ChangeRequest]],
+        kind: str,
+    ) -> Person | None:
+        """Enter ``item`` (a name and its reading, one of ``typed``) or remove it, by the entry and
+        removal request ``kinds`` (of a 住民種別 ``kind``); the row after an accepted entry."""
+        event_date = self._date(data)
+        before = getattr(self._current_row(p.atena), item)
+        # mostly what the person's record allows (an entry without one, else a removal), sometimes not
+        sensible = data.draw(st.integers(0, 3), label="sensible") > 0
+        entry = before is None if sensible else data.draw(st.booleans(), label=f"{item} entry")
+        fields: dict[str, str | None] = {}
+        if entry:
+            value, kana = data.draw(st.sampled_from(typed), label=item)
+            fields = {item: value, f"{item}_kana": kana}
+        request = kinds[0 if entry else 1](
+            idempotency_key=key(), event_date=event_date, notified_on=self._notified(data, event_date),
+            atena_number=p.atena, **fields,
+        )  # fmt: skip
         if self._submit(request) is None:
-            return
+            return None
         row = self._current_row(p.atena)
-        assert (row.kind, row.last_change) == ("外国人", request.change_type)
-        if isinstance(request, AliasEntry):
-            assert before is None and row.alias is not None and row.alias.replace("\u3000", "") != ""
-        else:
-            assert before is not None and (row.alias, row.alias_kana) == (None, None)
+        assert (row.kind, row.last_change) == (kind, request.change_type)
+        if not entry:
+            assert before is not None and (getattr(row, item), getattr(row, f"{item}_kana")) == (None, None)
+            return None
+        assert before is None
+        return row
 
     @precondition(lambda self: bool(self.persons))
     @rule(data=st.data())
@@ -1619,7 +1661,10 @@ class RegistrySequences(RuleBasedStateMachine):
             current = {p.atena_number: tuple(getattr(p, f) for f in FACT_FIELDS) for p in rows}
             for p in rows:  # the search finds each person by what the record says now (通称 included)
                 keys = tuple(getattr(p, c) for c in SEARCH_KEY_COLUMNS)
-                assert keys == search_keys(p.name, p.name_kana, p.alias, p.alias_kana), p.atena_number
+                expected = search_keys(
+                    p.name, p.name_kana, p.alias, p.alias_kana, p.former_surname, p.former_surname_kana
+                )
+                assert keys == expected, p.atena_number
         for p in world.persons.values():
             assert (p.removed_on is None) == p.resident and (p.removal_reason is None) == p.resident
             assert p.birth_date <= p.became_resident_on <= p.address_since, (

@@ -226,7 +226,7 @@ def test_a_name_search_ranges_over_the_name_index(
     assert svc.search(read_ctx(), SearchQuery(name=query)).total == 3
 
 
-def test_a_foreign_resident_is_found_by_alias(svc: RegistryService) -> None:
+def test_a_foreign_resident_is_found_by_other_name(svc: RegistryService) -> None:
     """A 通称 is searched like the 氏名 (kanji, kana, variants, prefix), and the hit says so."""
     kim = move_in_one(
         svc,
@@ -241,7 +241,7 @@ def test_a_foreign_resident_is_found_by_alias(svc: RegistryService) -> None:
     )
     namesake = _single(svc, "高嶺　一男", "タカミネ　カズオ", date(1955, 5, 5))
     page = svc.search(read_ctx(), SearchQuery(name="高嶺　一男"))
-    assert [(h.atena_number, h.rank, h.by_alias) for h in page.hits] == [
+    assert [(h.atena_number, h.rank, h.by_other_name) for h in page.hits] == [
         (namesake, RANK_EXACT, False),
         (kim, RANK_VARIANT, True),
     ]
@@ -251,10 +251,10 @@ def test_a_foreign_resident_is_found_by_alias(svc: RegistryService) -> None:
     # by the 通称's kana, and by its beginning, with the other criteria still applied
     for query in ("たかみね　かずお", "タカミネ", "髙嶺"):
         found = svc.search(read_ctx(), SearchQuery(name=query, birth_date=date(1990, 1, 1))).hits
-        assert [(h.atena_number, h.by_alias) for h in found] == [(kim, True)], query
+        assert [(h.atena_number, h.by_other_name) for h in found] == [(kim, True)], query
     # the 氏名 still finds the person, as a 氏名 match
     by_name = svc.search(read_ctx(), SearchQuery(name="KIM ILSU")).hits
-    assert [(h.atena_number, h.by_alias, h.alias) for h in by_name] == [(kim, False, "髙嶺　一男")]
+    assert [(h.atena_number, h.by_other_name, h.alias) for h in by_name] == [(kim, False, "髙嶺　一男")]
 
 
 def test_a_person_matching_by_name_and_alias_is_listed_once(svc: RegistryService) -> None:
@@ -265,7 +265,7 @@ def test_a_person_matching_by_name_and_alias_is_listed_once(svc: RegistryService
         ),
     )
     page = svc.search(read_ctx(), SearchQuery(name="李　明", birth_date=date(1990, 1, 1)))
-    assert [(h.atena_number, h.rank, h.by_alias) for h in page.hits] == [(both, RANK_EXACT, False)]
+    assert [(h.atena_number, h.rank, h.by_other_name) for h in page.hits] == [(both, RANK_EXACT, False)]
     assert page.total == 1
 
 
@@ -283,7 +283,7 @@ def test_the_alias_found_is_the_current_one(svc: RegistryService) -> None:
     submit(svc, Death, date(2024, 8, 1), date(2024, 8, 2), atena_number=atena)
     assert svc.search(read_ctx(), SearchQuery(name="梢田")).hits == ()
     removed = svc.search(read_ctx(), SearchQuery(name="梢田", include_removed=True)).hits
-    assert [(h.atena_number, h.status, h.by_alias) for h in removed] == [(atena, "removed", True)]
+    assert [(h.atena_number, h.status, h.by_other_name) for h in removed] == [(atena, "removed", True)]
 
 
 @pytest.mark.parametrize("kana", [False, True], ids=["kanji", "kana"])
@@ -330,6 +330,6 @@ def test_an_alias_search_ranges_over_the_alias_index(
             plan = "\n".join(
                 str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), bound)
             )
-    index = "ix_registry_persons_alias_kana_folded" if kana else "ix_registry_persons_alias_folded"
+    index = "ix_registry_persons_other_kana_folded" if kana else "ix_registry_persons_other_name_folded"
     assert index in plan, plan
     assert svc.search(read_ctx(), SearchQuery(name=query)).total == 1

@@ -88,3 +88,27 @@ def test_damaged_rows_are_never_accepted_otherwise(seed: int) -> None:
         else:
             refused += isinstance(reference, list)
     assert accepted > 500 and refused > 500  # both paths were exercised
+
+
+def test_former_surnames_take_the_fast_path_and_give_the_reference_row() -> None:
+    """旧氏 (the generator writes none): valid ones are accepted as ``parse_row`` accepts them,
+    wrong ones are left to it."""
+    ctx = _ctx()
+    fast = FastRowParser(ctx)
+    rng = random.Random(5)
+    formers = [("鈴木", "スズキ"), ("渡邊", "ﾜﾀﾅﾍﾞ"), ("\ue000田", "ヨシダ"), ("菅野", ""),
+               ("鈴木　花子", "スズキ"), ("SUZUKI", ""), ("鈴木", "すずき"), ("", "スズキ"),
+               ("😀", "")]  # fmt: skip
+    accepted = fast_valid = 0
+    for line, original in enumerate(_records(600, 3), start=2):
+        former, kana = rng.choice(formers)
+        record = {**original, "旧氏": former, "旧氏カナ": kana}
+        reference = parse_row(record, line, ctx)
+        row = fast.parse(record, line)
+        if row is not None:
+            assert row == reference, (line, record)
+            accepted += 1
+            fast_valid += row.former_surname is not None
+        elif isinstance(reference, ResidentRow):
+            raise AssertionError(f"a valid row left to the slow path: {record}")
+    assert accepted > 100 and fast_valid > 50

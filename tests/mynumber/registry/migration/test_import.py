@@ -215,20 +215,28 @@ def test_jsonl_import(mig_storage: Storage, tmp_path: Path) -> None:
     assert lines == [2, 3]
 
 
-def test_an_imported_alias_is_searchable(mig_storage: Storage, tmp_path: Path) -> None:
-    """The import writes the 通称's search keys as a change does (names.search_keys)."""
+def test_an_imported_alias_or_former_surname_is_searchable(mig_storage: Storage, tmp_path: Path) -> None:
+    """The import writes the search keys of the other name (通称, 旧氏) as a change does."""
     foreign = row(
         住民種別="外国人", 氏名="CHOI MINSU", 氏名カナ="チェ　ミンス", 通称="松﨑　民秀",
         通称カナ="マツザキ　タミヒデ", 国籍="韓国", 在留資格="永住者", 在留カード等番号="AB12345678CD",
     )  # fmt: skip
-    summary = run_import(mig_storage, write_rows(tmp_path / "alias.csv", [foreign, row()]))
-    assert (summary.rows_accepted, summary.rows_rejected) == (2, 0), read_report(summary.errors_path)
+    married = row(氏名="岩永　千尋", 氏名カナ="イワナガ　チヒロ", 旧氏="菱沼", 旧氏カナ="ヒシヌマ")
+    summary = run_import(mig_storage, write_rows(tmp_path / "alias.csv", [foreign, row(), married]))
+    assert (summary.rows_accepted, summary.rows_rejected) == (3, 0), read_report(summary.errors_path)
     svc = RegistryService(mig_storage, clock=lambda: NOW)
     read = ctx("registry.person.read")
     for query in ("松崎　民秀", "まつざき", "松﨑"):
         hits = svc.search(read, SearchQuery(name=query)).hits
-        assert [(h.name, h.alias, h.by_alias) for h in hits] == [("CHOI　MINSU", "松﨑　民秀", True)], query
-    assert svc.search(read, SearchQuery(name="チェ　ミンス")).hits[0].by_alias is False
+        found = [(h.name, h.alias, h.by_other_name) for h in hits]
+        assert found == [("CHOI　MINSU", "松﨑　民秀", True)], query
+    assert svc.search(read, SearchQuery(name="チェ　ミンス")).hits[0].by_other_name is False
+    for query in ("菱沼　千尋", "ひしぬま"):
+        hits = svc.search(read, SearchQuery(name=query)).hits
+        assert [(h.name, h.former_surname, h.by_other_name) for h in hits] == [("岩永　千尋", "菱沼", True)]
+    atena = svc.search(read, SearchQuery(name="岩永　千尋")).hits[0].atena_number
+    record = svc.person(read, atena)
+    assert (record.former_surname, record.former_surname_kana) == ("菱沼", "ヒシヌマ")
 
 
 def test_imported_dates_and_times_are_stored_as_the_orm_stores_them(

@@ -22,7 +22,7 @@ from jichitai.mynumber.registry.migration.rows import (
     person_facts,
 )
 from jichitai.mynumber.registry.models import FACT_FIELDS
-from jichitai.mynumber.registry.names import GaijiMap, name_keys
+from jichitai.mynumber.registry.names import GaijiMap, name_keys, other_name
 from jichitai.mynumber.registry.service.state import address_facts
 from jichitai.platform.crypto.fields import BlindIndexer, FieldCipher
 from tests.mynumber.registry.migration.test_fastrow import _records
@@ -37,11 +37,12 @@ BASE = {
     "住所": "神奈川県横浜市中区本町1丁目2番3号 サンハイツ101", "方書": "田中方",
     "住所を定めた年月日": "2010-03-15", "前住所": "東京都千代田区一番町5", "本籍": "東京都千代田区一番町5",
     "筆頭者": "髙橋　一郎", "異動事由": "転居", "異動日": "2010-03-15", "届出日": "2010-03-20",
+    "旧氏": "鈴木", "旧氏カナ": "スズキ",
 }  # fmt: skip
 FOREIGN = BASE | {
     "住民種別": "外国人", "氏名": "NGUYEN VAN AN", "氏名カナ": "グエン　ヴァン　アン", "通称": "山田　安",
     "通称カナ": "ヤマダ　ヤス", "本籍": "", "筆頭者": "", "国籍": "ベトナム", "在留資格": "留学",
-    "在留期間満了日": "2026-03-31", "在留カード等番号": "AB12345678CD",
+    "在留期間満了日": "2026-03-31", "在留カード等番号": "AB12345678CD", "旧氏": "", "旧氏カナ": "",
 }  # fmt: skip
 MOVED_OUT = BASE | {"消除事由": "転出", "消除日": "2024-08-31", "転出先住所": "大阪府大阪市北区梅田3-1-1"}
 
@@ -71,7 +72,8 @@ def _expected_facts(row: ResidentRow) -> dict[str, Any]:
         "residence_status": row.residence_status, "stay_expires_on": row.stay_expires_on,
         "residence_card_number": row.residence_card_number, "removal_reason": row.removal_reason,
         "removed_on": row.removed_on, "moved_out_to": row.moved_out_to,
-        "last_notified_on": row.notified_on,
+        "last_notified_on": row.notified_on, "former_surname": row.former_surname,
+        "former_surname_kana": row.former_surname_kana,
     }  # fmt: skip
 
 
@@ -81,9 +83,14 @@ def test_each_value_is_in_its_column(record: dict[str, str]) -> None:
     values = _values(row)
     person = dict(zip(PERSON_COLUMNS, values.person, strict=True))
     keys, kana = name_keys(row.name), name_keys(row.name_kana)
-    alias = name_keys(row.alias) if row.alias else None
-    alias_kana = name_keys(row.alias_kana) if row.alias_kana else None
-    assert (alias is None) == (record is BASE)
+    # the other name: the 通称, or the 旧氏 with the 名
+    other, other_kana = other_name(
+        row.name, row.name_kana, row.alias, row.alias_kana, row.former_surname, row.former_surname_kana
+    )
+    assert (other, other_kana) == (
+        ("鈴木　太郎", "スズキ　タロウ") if record is BASE else ("山田　安", "ヤマダ　ヤス")
+    )
+    alias, alias_kana = name_keys(other), name_keys(other_kana)
     expected = _expected_facts(row) | {
         "status": "resident", "move_out_confirmed": None, "last_change": row.change_reason,
         "last_change_on": row.change_date,
@@ -95,9 +102,10 @@ def test_each_value_is_in_its_column(record: dict[str, str]) -> None:
         "individual_number_enc": b"enc-p", "individual_number_bidx": b"bidx",
         "name_key_exact": keys.exact, "name_key_width": keys.width, "name_key_folded": keys.folded,
         "kana_key_width": kana.width, "kana_key_folded": kana.folded,
-        "alias_key_exact": alias and alias.exact, "alias_key_width": alias and alias.width,
-        "alias_key_folded": alias and alias.folded, "alias_kana_key_width": alias_kana and alias_kana.width,
-        "alias_kana_key_folded": alias_kana and alias_kana.folded, "address_key": row.address.text,
+        "other_name_key_exact": alias and alias.exact, "other_name_key_width": alias and alias.width,
+        "other_name_key_folded": alias and alias.folded,
+        "other_kana_key_width": alias_kana and alias_kana.width,
+        "other_kana_key_folded": alias_kana and alias_kana.folded, "address_key": row.address.text,
         "version_no": 1, "updated_at": NOW,
     }  # fmt: skip
     [version] = [dict(zip(VERSION_COLUMNS, v, strict=True)) for v in values.versions]

@@ -293,6 +293,49 @@ def test_a_foreign_resident_s_own_changes_through_the_forms(
     assert shown.text.count("<li>在留期間満了日:") == 1  # only on the version that changed it
 
 
+def test_a_former_surname_through_the_forms(clerk: TestClient, screen_storage: Storage) -> None:
+    """旧氏記載 from the person page: a 名 typed with it is refused next to the field; once
+    recorded, the page shows it and staff find the person by it."""
+    svc = RegistryService(screen_storage)
+    moved = svc.submit(
+        ctx("registry.change.record"),
+        MoveIn(
+            idempotency_key="screen-former-surname",
+            event_date=ON,
+            notified_on=ON,
+            persons=(NewPerson(name="宇佐美　結衣", name_kana="ウサミ　ユイ", birth_date=date(1988, 3, 3),
+                               sex="2", relationship="世帯主"),),
+            address="東京都千代田区九段南1丁目2番5号",
+            previous_address="大阪府大阪市北区梅田1-1-1",
+        ),
+    )  # fmt: skip
+    atena = moved.atena_numbers[0]
+    page = clerk.get(f"/staff/registry/persons/{atena}")
+    assert f"/changes/former-surname-entry?atena_number={atena}" in page.text
+    form = clerk.get("/staff/registry/changes/former-surname-entry", params={"atena_number": atena})
+    data = {
+        "csrf_token": csrf_of(form.text),
+        "idempotency_key": "screen-former-surname-entry",
+        "atena_number": atena,
+        **_date("event_date", date(2025, 8, 4)),
+        **_date("notified_on", date(2025, 8, 4)),
+        "former_surname": "椎名　結衣",  # with the 名: refused
+        "former_surname_kana": "シイナ",
+    }
+    refused = clerk.post("/staff/registry/changes/former-surname-entry", data=data)
+    assert refused.status_code == 400 and 'id="f-former_surname-error"' in refused.text
+    assert "旧氏は氏のみを記載してください" in refused.text
+    ok = clerk.post("/staff/registry/changes/former-surname-entry", data={**data, "former_surname": "椎名"})
+    assert ok.status_code == 303, ok.text
+    shown = clerk.get(ok.headers["location"])
+    assert '<th scope="row">旧氏</th><td>椎名（シイナ）</td>' in shown.text
+    assert "宇佐美　結衣（旧氏 椎名）" in shown.text
+    assert f"/changes/former-surname-removal?atena_number={atena}" in shown.text
+    assert "<li>旧氏: （なし） → 椎名</li>" in shown.text
+    found = clerk.get("/staff/registry", params={"name": "椎名　結衣"})
+    assert "検索結果 1件" in found.text and "<span>旧氏: 椎名（旧氏で一致）</span>" in found.text
+
+
 def test_the_stay_review_lists_ended_stays_with_their_next_steps(
     clerk: TestClient, screen_storage: Storage
 ) -> None:

@@ -100,6 +100,9 @@ def _person_rows(
         if p.alias:
             # a household sheet's lines have no room for a reading above the name
             rows.append(Row("通称", p.alias, is_name=True, kana=p.alias_kana if with_address else ""))
+        if p.former_surname:  # 旧氏 (施行令第30条の13), printed with the 氏名 like a 通称
+            kana = p.former_surname_kana if with_address else ""
+            rows.append(Row("旧氏", p.former_surname, is_name=True, kana=kana))
     if basic(CertifiedItem.BIRTH_DATE):
         rows.append(Row("生年月日", _w(p.birth_date)))
     if basic(CertifiedItem.SEX):

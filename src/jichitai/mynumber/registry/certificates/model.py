@@ -112,6 +112,8 @@ class PersonFacts:
     foreign: ForeignResidentFacts | None = None
     alias: str = ""  # 通称 (a foreign resident's, 施行令第30条の26: a 記載事項, printed with the 氏名)
     alias_kana: str = ""  # 通称のフリガナ
+    former_surname: str = ""  # 旧氏 (a Japanese resident's, 施行令第30条の13: printed with the 氏名)
+    former_surname_kana: str = ""  # 旧氏の振り仮名
     last_change: ChangeNote | None = None
     removal: Removal | None = None
 

@@ -311,7 +311,10 @@ def build_cli(get_storage: Callable[[], Storage], console: Console | None = None
                 "住民" if h.status == "resident" else f"除票 {h.removal_reason or ''} {h.removed_on or ''}"
             )
             table.add_row(
-                h.atena_number, h.name + (f"（通称 {h.alias}）" if h.alias else ""), h.name_kana,
+                h.atena_number,
+                h.name + (f"（通称 {h.alias}）" if h.alias else "")
+                + (f"（旧氏 {h.former_surname}）" if h.former_surname else ""),
+                h.name_kana,
                 h.birth_date.isoformat(), h.address, h.household_number,
                 h.relationship, state,
             )  # fmt: skip

@@ -174,7 +174,8 @@ class FastRowParser:
             raw_kana, raw_alias, raw_alias_kana, raw_birth, raw_sex, raw_kind, raw_became, raw_address,
             raw_note, raw_since, raw_previous, raw_before, raw_honseki, raw_hittosha, raw_nationality,
             raw_status, raw_stay, raw_card, raw_change, raw_change_date, raw_notified, raw_removal,
-            raw_removed_on, raw_moved_out, raw_relationship_before, raw_confirmed,
+            raw_removed_on, raw_moved_out, raw_relationship_before, raw_confirmed, raw_former,
+            raw_former_kana,
         ) = values  # fmt: skip
         today = self.today
         ctx = self.ctx
@@ -249,6 +250,19 @@ class FastRowParser:
         if alias_kana and not alias:
             return None
         if not foreign and (alias or alias_kana):
+            return None
+        former = former_kana = None
+        raw = raw_former.strip()
+        if raw:
+            former = _name_plain.data.get(raw) or _name_plain.miss(raw)  # no latin letters: a 戸籍's 氏
+            if former is _BAD or "\u3000" in former:  # (former_surname_problem: one 氏, no 名)
+                return None
+        raw = raw_former_kana.strip()
+        if raw:
+            former_kana = _kana.data.get(raw) or _kana.miss(raw)
+            if former_kana is _BAD:
+                return None
+        if (former_kana and not former) or (foreign and (former or former_kana)):
             return None
         sex = SEX_CODES.get(raw_sex.strip())
         if sex is None:
@@ -395,7 +409,8 @@ class FastRowParser:
             line, code, my_number, atena, household, relationship, head_name, name, name_kana, alias,
             alias_kana, birth, sex, kind, became, address, address_note, since, previous, before_move_in,
             honseki, hittosha, nationality, status, stay_until, card, change_reason, change_date, notified,
-            removal_reason, removed_on, moved_out_to, relationship_before, move_out_confirmed,
+            removal_reason, removed_on, moved_out_to, relationship_before, move_out_confirmed, former,
+            former_kana,
         )  # fmt: skip
 
 

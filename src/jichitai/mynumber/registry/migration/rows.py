@@ -142,7 +142,7 @@ def person_facts(row: ResidentRow, *, today: date, address: Sequence[Any] | None
         row.honseki, row.hittosha, row.nationality, row.residence_status, row.stay_expires_on,
         row.residence_card_number, STATUS_REMOVED if removed else STATUS_RESIDENT, row.removal_reason,
         row.removed_on, row.moved_out_to, confirmed, change or MIGRATION_CHANGE, change_on or today,
-        row.notified_on,
+        row.notified_on, row.former_surname, row.former_surname_kana,
     ]  # fmt: skip
 
 
@@ -204,7 +204,9 @@ def member_values(
     """The value lists of one person (ids and 個人番号 ciphertexts made by the caller), in the
     order of ``PERSON_COLUMNS``, ``VERSION_COLUMNS`` and ``ATENA_COLUMNS``."""
     facts[F_HOUSEHOLD] = household_id
-    keys = search_keys(row.name, row.name_kana, row.alias, row.alias_kana)
+    keys = search_keys(
+        row.name, row.name_kana, row.alias, row.alias_kana, row.former_surname, row.former_surname_kana
+    )
     address_text = facts[F_ADDRESS_TEXT]
     person = [None, *facts, person_id, row.juminhyo_code, person_enc, bidx, *keys, address_text, 1, now]
     versions = [
@@ -290,4 +292,6 @@ def export_values(
         r["moved_out_to"] or "",
         relationship_before or "",
         ("確定" if r["move_out_confirmed"] else "未確定") if r["removal_reason"] in _CONFIRMABLE else "",
+        r["former_surname"] or "",
+        r["former_surname_kana"] or "",
     )

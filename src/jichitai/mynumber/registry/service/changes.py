@@ -24,7 +24,7 @@ from jichitai.mynumber.registry.models import (
     PersonVersion,
 )
 from jichitai.mynumber.registry.names import normalize_kana, normalize_name
-from jichitai.mynumber.registry.service import foreign
+from jichitai.mynumber.registry.service import foreign, former_surname
 from jichitai.mynumber.registry.service.requests import (
     AliasEntry,
     AliasRemoval,
@@ -38,6 +38,8 @@ from jichitai.mynumber.registry.service.requests import (
     DomicileTransfer,
     ExOfficioEntry,
     ExOfficioRemoval,
+    FormerSurnameEntry,
+    FormerSurnameRemoval,
     MergeHouseholds,
     MoveIn,
     MoveOut,
@@ -80,6 +82,8 @@ CORRECTABLE: frozenset[str] = frozenset(
         "residence_card_number",
         "alias",
         "alias_kana",
+        "former_surname",
+        "former_surname_kana",
         "address_note",
         "became_resident_on",
         "address_since",
@@ -914,4 +918,6 @@ HANDLERS: dict[type[ChangeRequest], Handler] = {
     NationalityAcquisition: foreign.naturalization,
     NationalityLoss: foreign.nationality_loss,
     DomicileTransfer: foreign.domicile_transfer,
+    FormerSurnameEntry: former_surname.former_surname_entry,
+    FormerSurnameRemoval: former_surname.former_surname_removal,
 }

@@ -36,25 +36,7 @@ FOREIGN_ITEMS: dict[str, Any] = dict.fromkeys(
 
 def _foreign_resident(tx: ChangeTx, atena_number: str, action: str) -> Person:
     """The person named, who must be a foreign resident still living here, at a valid 異動日."""
-    return _resident_of(tx, atena_number, action, ResidentKind.FOREIGN)
-
-
-def _resident_of(tx: ChangeTx, atena_number: str, action: str, kind: ResidentKind) -> Person:
-    """The person named, a resident of ``kind`` still living here, at a valid 異動日."""
-    p = tx.person(atena_number)
-    tx.check_residents([p], action)
-    if p.kind != kind.value:
-        tx.refuse(f"{rules.who(p.name)}{action}は{kind.value}住民のみ記録できます")
-    tx.check()
-    tx.check_dates([p])
-    return p
-
-
-def _plan(tx: ChangeTx, p: Person, changes: dict[str, Any]) -> None:
-    """Check ``p``'s facts with ``changes`` as a whole and plan them."""
-    tx.refuse(*rules.check_person(rules.PersonDraft.of(tx.facts(p) | changes), today=tx.today))
-    tx.check()
-    tx.set(p, **changes)
+    return tx.resident_of(atena_number, action, ResidentKind.FOREIGN.value)
 
 
 def _check_new_card(tx: ChangeTx, p: Person, card_number: str) -> None:
@@ -88,7 +70,7 @@ def residence_status_change(tx: ChangeTx, req: ResidenceStatusChange) -> None:
         "residence_card_number": req.residence_card_number.strip(),
     }
     previous = p.residence_status
-    _plan(tx, p, changes)
+    tx.set_checked(p, changes)
     tx.event(
         EventType.FOREIGN_RESIDENT,
         p,
@@ -114,8 +96,7 @@ def stay_extension(tx: ChangeTx, req: StayExtension) -> None:
     _check_period(tx, p, None, req.stay_expires_on)
     _check_new_card(tx, p, req.residence_card_number)
     tx.check()
-    _plan(
-        tx,
+    tx.set_checked(
         p,
         {"stay_expires_on": req.stay_expires_on, "residence_card_number": req.residence_card_number.strip()},
     )
@@ -143,7 +124,7 @@ def alias_entry(tx: ChangeTx, req: AliasEntry) -> None:
             f"{rules.who(p.name)}既に通称（{p.alias}）が記載されています。改めるときは先に通称削除を記録してください"
         )
     tx.check()
-    _plan(tx, p, items)
+    tx.set_checked(p, items)
     tx.event(EventType.FOREIGN_RESIDENT, p, kind="通称記載", alias=alias, alias_kana=kana)
 
 
@@ -154,7 +135,7 @@ def alias_removal(tx: ChangeTx, req: AliasRemoval) -> None:
         tx.refuse(f"{rules.who(p.name)}通称が記載されていません")
     tx.check()
     previous = p.alias
-    _plan(tx, p, {"alias": None, "alias_kana": None})
+    tx.set_checked(p, {"alias": None, "alias_kana": None})
     tx.event(EventType.FOREIGN_RESIDENT, p, kind="通称削除", previous_alias=previous)
 
 
@@ -177,7 +158,9 @@ def naturalization(tx: ChangeTx, req: Naturalization) -> None:
     if new_name:
         changes |= rules.normalize_person_items({"name": req.name, "name_kana": req.name_kana})
     previous = {"nationality": p.nationality, "name": p.name}
-    _plan(tx, p, changes)  # a Latin 氏名 kept is refused here: a Japanese national's 氏名 is in kanji or kana
+    tx.set_checked(
+        p, changes
+    )  # a Latin 氏名 kept is refused here: a Japanese national's 氏名 is in kanji or kana
     tx.event(
         EventType.FOREIGN_RESIDENT,
         p,
@@ -190,7 +173,7 @@ def naturalization(tx: ChangeTx, req: Naturalization) -> None:
 
 def nationality_loss(tx: ChangeTx, req: NationalityLoss) -> None:
     """国籍喪失: the record turns foreign; 本籍・筆頭者 end, the foreign resident's items begin."""
-    p = _resident_of(tx, req.atena_number, "国籍喪失", ResidentKind.JAPANESE)
+    p = tx.resident_of(req.atena_number, "国籍喪失", ResidentKind.JAPANESE.value)
     nationality = req.nationality.strip()
     status = req.residence_status.strip()
     if not nationality:
@@ -198,8 +181,7 @@ def nationality_loss(tx: ChangeTx, req: NationalityLoss) -> None:
     _check_period(tx, p, status, req.stay_expires_on)
     tx.check()
     card = (req.residence_card_number or "").strip() or None
-    _plan(
-        tx,
+    tx.set_checked(
         p,
         {
             "kind": ResidentKind.FOREIGN.value,
@@ -209,6 +191,8 @@ def nationality_loss(tx: ChangeTx, req: NationalityLoss) -> None:
             "residence_status": status or None,
             "stay_expires_on": req.stay_expires_on,
             "residence_card_number": card,
+            "former_surname": None,  # a 旧氏 is a Japanese national's (from the 戸籍)
+            "former_surname_kana": None,
         },
     )
     tx.event(EventType.FOREIGN_RESIDENT, p, kind="国籍喪失", nationality=nationality, residence_status=status)
@@ -224,7 +208,7 @@ def domicile_transfer(tx: ChangeTx, req: DomicileTransfer) -> None:
     if not honseki:
         tx.refuse("転籍後の本籍を入力してください")
     tx.check()
-    persons = [_resident_of(tx, a, "転籍", ResidentKind.JAPANESE) for a in req.persons]
+    persons = [tx.resident_of(a, "転籍", ResidentKind.JAPANESE.value) for a in req.persons]
     tx.check()
     registers = {(p.honseki, p.hittosha) for p in persons}
     if any(h is None for h, _ in registers):
@@ -243,7 +227,7 @@ def domicile_transfer(tx: ChangeTx, req: DomicileTransfer) -> None:
         changes |= rules.normalize_person_items({"hittosha": req.hittosha})
     for p in persons:
         previous = p.honseki
-        _plan(tx, p, changes)
+        tx.set_checked(p, changes)
         if tx.facts(p)["honseki"] == previous:
             tx.refuse(f"{rules.who(p.name)}本籍が変わっていません")
         tx.event(

@@ -54,6 +54,8 @@ class PersonRecord:
     last_change_on: date  # 異動日
     last_notified_on: date | None  # 届出日
     individual_number: str | None = None  # 個人番号: only when asked for, and audited
+    former_surname: str | None = None  # 旧氏
+    former_surname_kana: str | None = None
 
     @property
     def is_removed(self) -> bool:
@@ -125,6 +127,8 @@ def to_record(row: Person | PersonVersion, household_number: str, juminhyo_code:
         last_change=row.last_change,
         last_change_on=row.last_change_on,
         last_notified_on=row.last_notified_on,
+        former_surname=row.former_surname,
+        former_surname_kana=row.former_surname_kana,
     )
 
 

@@ -303,6 +303,27 @@ class AliasRemoval(ChangeRequest):
 
 
 @dataclass(frozen=True)
+class FormerSurnameEntry(ChangeRequest):
+    """旧氏記載: a Japanese resident's 旧氏 (a former surname in their 戸籍) entered at their 請求
+    (住民基本台帳法施行令第30条の13), from the 異動日; printed with the 氏名 from then on."""
+
+    atena_number: str = ""
+    former_surname: str = ""  # 旧氏 (the 氏 only)
+    former_surname_kana: str | None = None  # 旧氏の振り仮名
+
+    change_type = "旧氏記載"
+
+
+@dataclass(frozen=True)
+class FormerSurnameRemoval(ChangeRequest):
+    """旧氏削除: the 旧氏 removed at the resident's 請求 (施行令第30条の14); kept in the history."""
+
+    atena_number: str = ""
+
+    change_type = "旧氏削除"
+
+
+@dataclass(frozen=True)
 class Naturalization(ChangeRequest):
     """帰化: a foreign resident becomes a Japanese national (notified through 戸籍, 帰化届).
 

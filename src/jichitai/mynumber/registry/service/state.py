@@ -71,7 +71,14 @@ def sync_current(person: Person, facts: Facts, now: datetime) -> None:
     """Copy ``facts`` into the current row and refresh its search keys."""
     for f in FACT_FIELDS:
         setattr(person, f, facts[f])
-    keys = search_keys(facts["name"], facts["name_kana"], facts["alias"], facts["alias_kana"])
+    keys = search_keys(
+        facts["name"],
+        facts["name_kana"],
+        facts["alias"],
+        facts["alias_kana"],
+        facts["former_surname"],
+        facts["former_surname_kana"],
+    )
     for column, key in zip(SEARCH_KEY_COLUMNS, keys, strict=True):
         setattr(person, column, key)
     person.address_key = facts["address_text"]
@@ -139,6 +146,23 @@ class ChangeTx:
                 )
             )
         self.refuse(*rules.check_notification_date(self.req.notified_on, self.effective, today=self.today))
+
+    def resident_of(self, atena_number: str, action: str, kind: str) -> Person:
+        """The person named, a resident of ``kind`` (住民種別) still living here, at a valid 異動日:
+        the target of a change that only a Japanese or only a foreign resident has."""
+        p = self.person(atena_number)
+        self.check_residents([p], action)
+        if p.kind != kind:
+            self.refuse(f"{rules.who(p.name)}{action}は{kind}住民のみ記録できます")
+        self.check()
+        self.check_dates([p])
+        return p
+
+    def set_checked(self, p: Person, changes: dict[str, Any]) -> None:
+        """Check ``p``'s facts with ``changes`` as a whole (the entry rules) and plan them."""
+        self.refuse(*rules.check_person(rules.PersonDraft.of(self.facts(p) | changes), today=self.today))
+        self.check()
+        self.set(p, **changes)
 
     def person(self, atena_number: str) -> Person:
         for known in self.persons.values():
@@ -319,6 +343,8 @@ class ChangeTx:
             "name_kana": kana,
             "alias": normalize_name(draft.alias) if draft.alias else None,
             "alias_kana": normalize_kana(draft.alias_kana) if draft.alias_kana else None,
+            "former_surname": None,  # recorded at the resident's 請求 (旧氏記載), after entry
+            "former_surname_kana": None,
             "birth_date": draft.birth_date,
             "sex": draft.sex,
             "kind": draft.kind,

@@ -1,11 +1,12 @@
-"""Search by 通称: the alias's keys on the current row, and partial indexes over them.
+"""Search by the other name a person is known by: its keys on the current row, partial indexes.
 
 Why: a foreign resident with a 通称 (施行令第30条の26) lives and is known by it; staff asked for
 "金田 一郎" must find the person registered as 金 一洙 with that 通称. The keys are those of the 氏名
-(names.search_keys), NULL for a person without a 通称, so the indexes hold only those few rows.
-Existing rows with a 通称 get their keys here.
+(names.search_keys), NULL for a person without another name, so the indexes hold only those few
+rows. Existing rows with a 通称 get their keys here. (The 旧氏 of revision 0800, with the 名, is the
+other name of a Japanese resident; no row had one before it.)
 
-Revision ID: registry_0700_alias_search
+Revision ID: registry_0700_other_name_search
 """
 
 from __future__ import annotations
@@ -16,23 +17,23 @@ from alembic import op
 from jichitai.mynumber.registry.models import KeyType
 from jichitai.mynumber.registry.names import name_keys
 
-revision = "registry_0700_alias_search"
+revision = "registry_0700_other_name_search"
 down_revision = "registry_0600_stay_review"
 branch_labels = None
 depends_on = None
 
 _TABLE = "registry_persons"
 _COLUMNS = (
-    "alias_key_exact",
-    "alias_key_width",
-    "alias_key_folded",
-    "alias_kana_key_width",
-    "alias_kana_key_folded",
+    "other_name_key_exact",
+    "other_name_key_width",
+    "other_name_key_folded",
+    "other_kana_key_width",
+    "other_kana_key_folded",
 )
-# as models.ALIAS_WHERE / ALIAS_KANA_WHERE
+# as models.OTHER_NAME_WHERE / OTHER_KANA_WHERE
 _INDEXES = (
-    ("ix_registry_persons_alias_folded", "alias_key_folded"),
-    ("ix_registry_persons_alias_kana_folded", "alias_kana_key_folded"),
+    ("ix_registry_persons_other_name_folded", "other_name_key_folded"),
+    ("ix_registry_persons_other_kana_folded", "other_kana_key_folded"),
 )
 
 
@@ -46,8 +47,8 @@ def upgrade() -> None:
         )
     ).all()
     update = sa.text(
-        f"UPDATE {_TABLE} SET alias_key_exact = :e, alias_key_width = :w, alias_key_folded = :f, "
-        "alias_kana_key_width = :kw, alias_kana_key_folded = :kf WHERE id = :id"
+        f"UPDATE {_TABLE} SET other_name_key_exact = :e, other_name_key_width = :w, "
+        "other_name_key_folded = :f, other_kana_key_width = :kw, other_kana_key_folded = :kf WHERE id = :id"
     )
     for row in rows:
         a = name_keys(row.alias) if row.alias else None
