@@ -125,6 +125,18 @@ def test_foreign_residents(rows: list[ResidentRow]) -> None:
     assert all(r.nationality is None and r.honseki and r.hittosha for r in japanese)
 
 
+def test_some_spouses_have_a_former_surname(rows: list[ResidentRow]) -> None:
+    """旧氏 of Japanese spouses (a few per cent of them), another 氏 than their present one."""
+    former = [r for r in rows if r.former_surname]
+    spouses = [r for r in rows if r.relationship in ("妻", "夫") and r.kind is ResidentKind.JAPANESE]
+    assert 0.01 < len(former) / len(spouses) < 0.1
+    for r in former:
+        assert r.kind is ResidentKind.JAPANESE and r.relationship in ("妻", "夫")
+        assert r.former_surname != r.name.split("\u3000")[0] and r.former_surname_kana
+        assert check_name_characters(r.former_surname or "") is None
+        assert check_katakana(r.former_surname_kana or "") is None
+
+
 def test_names_and_kana_are_well_formed(rows: list[ResidentRow]) -> None:
     by_household: dict[str, list[ResidentRow]] = defaultdict(list)
     for r in rows:

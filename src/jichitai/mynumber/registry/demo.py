@@ -20,7 +20,13 @@ from rich.console import Console
 from jichitai.mynumber.registry.interchange import ResidentKind, ResidentRow
 from jichitai.mynumber.registry.issuance import ISSUE  # noqa: F401  (registers the issuance purposes)
 from jichitai.mynumber.registry.purposes import CHANGE_RECORD
-from jichitai.mynumber.registry.service import Birth, MoveIn, NewPerson, RegistryService
+from jichitai.mynumber.registry.service import (
+    Birth,
+    FormerSurnameEntry,
+    MoveIn,
+    NewPerson,
+    RegistryService,
+)
 from jichitai.mynumber.registry.synthetic import SyntheticHousehold, generate_population
 from jichitai.platform.context import STAFF_ADMIN, TenantContext, operator, system
 from jichitai.platform.errors import JichitaiError
@@ -81,6 +87,19 @@ def _record_household(service: RegistryService, ctx: TenantContext, household: S
         ),
     )
     count = len(persons)
+    for member, atena in zip(founders, result.atena_numbers, strict=True):
+        if member.former_surname:  # recorded at the resident's 請求 once registered
+            service.submit(
+                ctx,
+                FormerSurnameEntry(
+                    idempotency_key=f"demo-former-surname-{member.juminhyo_code}",
+                    event_date=moved_in_on,
+                    notified_on=moved_in_on,
+                    atena_number=atena,
+                    former_surname=member.former_surname,
+                    former_surname_kana=member.former_surname_kana,
+                ),
+            )
     for child in born_later:
         service.submit(
             ctx,

@@ -226,6 +226,7 @@ class _Member:
 
 
 _MOD = 10**11
+FORMER_SURNAME_SHARE = 0.04  # of the spouses in Japanese households
 
 
 def _affine(rng: random.Random) -> tuple[int, int]:
@@ -260,6 +261,9 @@ class PopulationGenerator:
             raise ValueError("start_year must lie before as_of")
         self.foreign_share = foreign_share
         self.rng = random.Random(seed)
+        # 旧氏 are drawn from a stream of their own, so that the rest of a seeded population is the
+        # one it was before they were generated
+        self._former_rng = random.Random(seed ^ 0x5EED_F0)
         self.surnames, self.male, self.female = _name_pools()
         self.towns = _towns()
         self.nations = tuple(_NATIONS)
@@ -544,6 +548,7 @@ class PopulationGenerator:
                     else None
                 )
                 japanese = not foreign
+                former = self._former_surname(m) if japanese else None
                 rows.append(
                     ResidentRow(
                         line=line,
@@ -584,12 +589,21 @@ class PopulationGenerator:
                             if removal_reason == "転出" and removed_on is not None
                             else None
                         ),
+                        former_surname=former[0] if former else None,
+                        former_surname_kana=former[1] if former else None,
                     )
                 )
                 line += 1
             produced += len(rows)
             events.sort(key=lambda e: e.on)
             yield SyntheticHousehold(household_number, tuple(rows), tuple(events))
+
+    def _former_surname(self, m: _Member) -> tuple[str, str] | None:
+        """The 旧氏 (and reading) some spouses have recorded (施行令第30条の13): the 氏 before marriage."""
+        if m.relationship not in ("妻", "夫") or self._former_rng.random() >= FORMER_SURNAME_SHARE:
+            return None
+        former = self.surnames.pick(self._former_rng)
+        return None if former == m.surname else former
 
     def _removals(
         self, members: list[_Member], arrival: date, moved: date | None
