@@ -113,6 +113,22 @@ def to_event(row: RegistryEvent) -> Event:
     )
 
 
+def event_json(event: Event) -> str:
+    """One event as a line of JSON (the fields of :class:`Event`, dates in ISO 8601), for files."""
+    record = {
+        "seq": event.seq,
+        "event_type": event.event_type.value,
+        "atena_number": event.atena_number,
+        "household_number": event.household_number,
+        "event_date": event.event_date.isoformat(),
+        "notified_on": event.notified_on.isoformat() if event.notified_on else None,
+        "recorded_at": event.recorded_at.isoformat(),
+        "change_id": event.change_id,
+        "payload": event.payload,
+    }
+    return json.dumps(record, ensure_ascii=False)
+
+
 def read_events(session: Session, after_seq: int, limit: int) -> list[Event]:
     """Events with ``seq > after_seq``, oldest first, at most ``limit`` (capped at 1000)."""
     limit = max(1, min(limit, MAX_PAGE))

@@ -9,12 +9,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from rich.console import Console
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from jichitai.mynumber.registry.migration.cli import build_cli
 from jichitai.mynumber.registry.migration.exporter import ExportOptions, export_file
+from jichitai.platform.audit.models import AuditEntry
 from jichitai.platform.errors import PermissionDenied
 from jichitai.platform.storage import Storage
+from jichitai.platform.zones import Zone
 from tests.conftest import add_demo_tenant, close_storage, ctx, make_settings, make_storage
 from tests.mynumber.registry.migration.support import (
     TODAY,
@@ -125,3 +128,47 @@ def test_cli_generate_load_export_search(mig_storage: Storage, tmp_path: Path) -
     bad = write_rows(tmp_path / "bad.csv", [row(生年月日="2999-01-01")])
     result = runner.invoke(app, ["import", str(bad), "--tenant", "131016", "--workers", "0"])
     assert result.exit_code == 3, result.output
+
+
+def test_cli_writes_the_events_feed_as_json_lines(mig_storage: Storage, tmp_path: Path) -> None:
+    """File-based linkage: the 異動情報 after a seq, in order, as the API gives them; audited."""
+    from jichitai.mynumber.registry.service import RegistryService
+    from tests.mynumber.registry.core.support import move_in_family
+
+    svc = RegistryService(mig_storage)
+    app = build_cli(lambda: mig_storage, Console(width=250))
+    runner = CliRunner()
+    start = tmp_path / "start.jsonl"
+    assert runner.invoke(app, ["events", str(start), "--tenant", "131016"]).exit_code == 0
+    seen = [json.loads(line)["seq"] for line in start.read_text(encoding="utf-8").splitlines()]
+    last = max(seen, default=0)
+    family, _address = move_in_family(svc, "連携", "レンケイ")
+
+    out = tmp_path / "events.jsonl"
+    result = runner.invoke(app, ["events", str(out), "--tenant", "131016", "--after", str(last)])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [e["seq"] for e in lines] == [last + 1, last + 2, last + 3]
+    assert [(e["event_type"], e["atena_number"]) for e in lines] == [
+        ("move_in", a) for a in family.atena_numbers
+    ]
+    assert (
+        lines[0]["event_date"] == "2020-04-01" and lines[0]["household_number"] == family.household_numbers[0]
+    )
+    assert f"next time: --after {last + 3}" in result.output
+    one = tmp_path / "one.jsonl"
+    result = runner.invoke(
+        app, ["events", str(one), "--tenant", "131016", "--after", str(last), "--limit", "1"]
+    )
+    assert result.exit_code == 0 and len(one.read_text(encoding="utf-8").splitlines()) == 1
+    none = tmp_path / "none.jsonl"
+    result = runner.invoke(app, ["events", str(none), "--tenant", "131016", "--after", str(last + 3)])
+    assert (
+        result.exit_code == 0 and none.read_text(encoding="utf-8") == "" and "wrote 0 events" in result.output
+    )
+    assert not list(tmp_path.glob("*.partial"))
+    with mig_storage.unit_of_work(ctx("platform.audit.review"), Zone.MYNUMBER) as uow:
+        feed = uow.session.scalars(
+            select(AuditEntry).where(AuditEntry.object_type == "registry.events")
+        ).all()
+    assert any(e.purpose == "registry.events.consume" and e.actor_kind == "operator" for e in feed)

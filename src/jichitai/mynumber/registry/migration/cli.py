@@ -1,4 +1,4 @@
-"""``jichitai registry import|export|generate|search``: data migration at the command line.
+"""``jichitai registry import|export|generate|events|search``: data migration at the command line.
 
 :func:`build_cli` returns the Typer group the main CLI mounts as ``registry``; it takes a function
 that opens the installation's storage, so that nothing is opened before a command runs. Running
@@ -39,7 +39,7 @@ from jichitai.mynumber.registry.migration.importer import (
     import_file,
 )
 from jichitai.mynumber.registry.migration.models import PHASE_INDEXING
-from jichitai.mynumber.registry.purposes import MIGRATION, PERSON_READ
+from jichitai.mynumber.registry.purposes import EVENTS_CONSUME, MIGRATION, PERSON_READ
 from jichitai.platform.context import DATA_EXPORT, TenantContext, operator
 from jichitai.platform.errors import JichitaiError, ValidationError
 from jichitai.platform.storage import Storage
@@ -282,6 +282,33 @@ def build_cli(get_storage: Callable[[], Storage], console: Console | None = None
             summary = run_import(get_storage(), tenant, file, ImportOptions(fmt=kind, workers=workers), out)
             if summary.status != "done":
                 raise typer.Exit(1)
+
+    @app.command("events")
+    def events(
+        file: Annotated[Path, typer.Argument(help="output file (JSON Lines)")],
+        tenant: TenantOpt,
+        after: Annotated[int, typer.Option("--after", min=0, help="the last seq already processed")] = 0,
+        limit: Annotated[int | None, typer.Option("--limit", min=1, help="at most this many events")] = None,
+    ) -> None:
+        """Write the registry events (異動情報) after a sequence number as JSON Lines: the file-based
+        form of the linkage API's feed, for a system that takes files. Audited like a pull."""
+        from jichitai.mynumber.registry.events import MAX_PAGE, event_json
+        from jichitai.mynumber.registry.service import RegistryService
+
+        ctx = TenantContext.of(tenant, operator("cli"), EVENTS_CONSUME.code)
+        service = RegistryService(get_storage())
+        partial = file.with_name(file.name + ".partial")  # the file appears whole, or not at all
+        written, last = 0, after
+        with partial.open("w", encoding="utf-8") as f:
+            while limit is None or written < limit:
+                batch = service.events_since(ctx, last, min(MAX_PAGE, (limit or MAX_PAGE) - written))
+                if not batch:
+                    break
+                f.writelines(event_json(e) + "\n" for e in batch)
+                written, last = written + len(batch), batch[-1].seq
+        partial.replace(file)
+        span = f" (seq {after + 1}–{last})" if written else ""
+        out.print(f"wrote {written:,} events{span} to {file}; next time: --after {last}")
 
     @app.command("search")
     def search(
