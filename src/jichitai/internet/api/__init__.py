@@ -9,14 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from jichitai.internet.api.bulk_routes import add_bulk_routes
 from jichitai.internet.api.errors import BodyLimit, install_error_handlers
 from jichitai.internet.api.routes import build_router
 from jichitai.platform.storage import Storage
-from jichitai.platform.web.api_auth import ApiAuth
+from jichitai.platform.web.api_auth import ApiAuth, bearer_openapi
 from jichitai.platform.zones import Zone
 
 OPENAPI_PATH = "/api/v1/openapi.json"
@@ -46,12 +45,7 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     if cached is not None:
         return cached
     router: APIRouter = app.state.internet_api_router
-    doc = get_openapi(title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION, routes=router.routes)
-    doc.setdefault("components", {}).setdefault("securitySchemes", {})["bearerAuth"] = {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "POST /api/v1/token で得たアクセストークン",
-    }
+    doc = bearer_openapi(API_TITLE, API_VERSION, API_DESCRIPTION, router.routes)
     for path, operations in doc.get("paths", {}).items():
         if "/applications" in path:
             for operation in operations.values():

@@ -29,7 +29,6 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -43,7 +42,7 @@ from jichitai.platform.errors import NotFound
 from jichitai.platform.identity.principal import ClientPrincipal
 from jichitai.platform.identity.roles import Permission
 from jichitai.platform.storage import Storage
-from jichitai.platform.web.api_auth import ApiAuth, install_api_auth, require_client
+from jichitai.platform.web.api_auth import ApiAuth, bearer_openapi, install_api_auth, require_client
 from jichitai.platform.zones import Zone
 
 OPENAPI_PATH = "/api/v1/openapi.json"
@@ -249,12 +248,7 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     if cached is not None:
         return cached
     routes = [*app.state.api_auth.router().routes, *app.state.registry_api_router.routes]
-    doc = get_openapi(title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION, routes=routes)
-    doc.setdefault("components", {}).setdefault("securitySchemes", {})["bearerAuth"] = {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "POST /api/v1/token で得たアクセストークン",
-    }
+    doc = bearer_openapi(API_TITLE, API_VERSION, API_DESCRIPTION, routes)
     app.state.registry_openapi = doc
     return doc
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,8 +23,10 @@ from urllib.parse import unquote
 
 from argon2 import PasswordHasher
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import BaseRoute
 
 from jichitai.platform.context import STAFF_AUTH, Actor, ActorKind, TenantContext
 from jichitai.platform.errors import ConfigurationError
@@ -191,6 +193,18 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
     return unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
 
 
+def bearer_openapi(title: str, version: str, description: str, routes: Sequence[BaseRoute]) -> dict[str, Any]:
+    """The OpenAPI document of ``routes``, with the bearer scheme of the tokens this module issues
+    (``bearerAuth``, for the operations that name it in their ``security``)."""
+    doc = get_openapi(title=title, version=version, description=description, routes=routes)
+    doc.setdefault("components", {}).setdefault("securitySchemes", {})["bearerAuth"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "POST /api/v1/token で得たアクセストークン",
+    }
+    return doc
+
+
 def install_api_auth(app: FastAPI, storage_getter: StorageGetter, zone: Zone, **options: Any) -> ApiAuth:
     """Add the token endpoint to ``app`` and make :func:`require_client` work in it."""
     auth = ApiAuth(storage_getter, zone, **options)
@@ -249,6 +263,7 @@ __all__ = [
     "BearerRequired",
     "InsufficientScope",
     "api_auth_router",
+    "bearer_openapi",
     "bearer_token",
     "install_api_auth",
     "require_client",

@@ -41,6 +41,7 @@ from jichitai.mynumber.registry.interchange import (
     ParseContext,
     ResidentKind,
     ResidentRow,
+    former_surname_problem,
     is_printable_text,
     is_valid_my_number,
     is_valid_relationship,
@@ -255,7 +256,7 @@ class FastRowParser:
         raw = raw_former.strip()
         if raw:
             former = _name_plain.data.get(raw) or _name_plain.miss(raw)  # no latin letters: a 戸籍's 氏
-            if former is _BAD or "\u3000" in former:  # (former_surname_problem: one 氏, no 名)
+            if former is _BAD or former_surname_problem(former) is not None:
                 return None
         raw = raw_former_kana.strip()
         if raw:
